@@ -1,0 +1,52 @@
+package core
+
+import "time"
+
+// HealthEventType names a health event.
+type HealthEventType string
+
+// Health event types of SPEC §2.
+const (
+	EventContainerStarted     HealthEventType = "container_started"
+	EventContainerExited      HealthEventType = "container_exited"
+	EventContainerOOM         HealthEventType = "container_oom"
+	EventContainerDisappeared HealthEventType = "container_disappeared"
+	EventHealthCheckFailed    HealthEventType = "health_check_failed"
+	EventHealthCheckRecovered HealthEventType = "health_check_recovered"
+	EventOrphanRemoved        HealthEventType = "orphan_removed"
+)
+
+// HealthEvent is one observation about a game's container. Details is a JSON
+// object: exit_code for container_exited, consecutive_failures and
+// last_error for health_check_failed, and so on; empty means {}.
+type HealthEvent struct {
+	GameID      string
+	ContainerID string
+	Type        HealthEventType
+	OccurredAt  time.Time
+	Details     map[string]any
+}
+
+// HealthSnapshot is the latest health event of one game.
+type HealthSnapshot struct {
+	GameID              string
+	ContainerID         string
+	LastEventType       HealthEventType
+	LastEventAt         time.Time
+	Details             map[string]any
+	ConsecutiveFailures int
+}
+
+// Snapshot returns the snapshot an event leaves behind. Failures count up
+// on health_check_failed (from Details["consecutive_failures"] when it is
+// an int) and reset to zero on any other event.
+func (e HealthEvent) Snapshot() HealthSnapshot {
+	s := HealthSnapshot{GameID: e.GameID, ContainerID: e.ContainerID, LastEventType: e.Type,
+		LastEventAt: e.OccurredAt, Details: e.Details}
+	if e.Type == EventHealthCheckFailed {
+		if n, ok := e.Details["consecutive_failures"].(int); ok {
+			s.ConsecutiveFailures = n
+		}
+	}
+	return s
+}

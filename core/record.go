@@ -1,0 +1,57 @@
+package core
+
+import "time"
+
+// Record is the durable truth about one game's runtime: one per game.
+type Record struct {
+	GameID string
+	Status Status
+	// ContainerID is the driver's full id of the current container; empty
+	// when the runtime is removed or a start has not yet created one.
+	ContainerID string
+	ImageRef    string
+	// Endpoint is host:port where the engine answers; empty unless running.
+	Endpoint string
+	// Generation increments on every new container and fences writes.
+	Generation int64
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	StoppedAt  *time.Time
+	RemovedAt  *time.Time
+	LastOpAt   time.Time
+}
+
+// Running returns r moved to running on container id at endpoint.
+func (r Record) Running(id, endpoint string, now time.Time) Record {
+	r.Status, r.ContainerID, r.Endpoint = StatusRunning, id, endpoint
+	r.StartedAt, r.LastOpAt = timePtr(now), now
+	return r
+}
+
+// Stopped returns r moved to stopped; the container is kept for cleanup.
+func (r Record) Stopped(now time.Time) Record {
+	r.Status, r.Endpoint = StatusStopped, ""
+	r.StoppedAt, r.LastOpAt = timePtr(now), now
+	return r
+}
+
+// Removed returns r moved to removed: no container exists any more.
+func (r Record) Removed(now time.Time) Record {
+	r.Status, r.ContainerID, r.Endpoint = StatusRemoved, "", ""
+	r.RemovedAt, r.LastOpAt = timePtr(now), now
+	return r
+}
+
+// Starting returns r moved to starting with the next generation and image:
+// the reservation a start makes before it creates a container.
+func (r Record) Starting(image string, now time.Time) Record {
+	r.Status, r.ContainerID, r.Endpoint, r.ImageRef = StatusStarting, "", "", image
+	r.Generation++
+	r.LastOpAt = now
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	return r
+}
+
+func timePtr(t time.Time) *time.Time { return &t }

@@ -1,0 +1,63 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+)
+
+// Stream names of SPEC §4.
+const (
+	StreamStartJobs    = "runtime:start_jobs"
+	StreamStopJobs     = "runtime:stop_jobs"
+	StreamJobResults   = "runtime:job_results"
+	StreamHealthEvents = "runtime:health_events"
+	ConsumerGroup      = "rtmanager"
+)
+
+// Job is one entry read from a job stream.
+type Job struct {
+	// Stream is the job stream the entry came from.
+	Stream string
+	// ID is the stream entry id.
+	ID string
+	// Fields are the entry's raw fields; decoding and validation belong to
+	// the ingress so a malformed entry still gets a result.
+	Fields map[string]string
+	// Deliveries counts how often the entry was delivered (1 the first time).
+	Deliveries int64
+}
+
+// JobResult is the runtime:job_results entry for one job.
+type JobResult struct {
+	JobStream    string
+	JobID        string
+	GameID       string
+	OpKind       core.OpKind
+	Outcome      core.Outcome
+	ErrorCode    core.Code
+	ErrorMessage string
+	ContainerID  string
+	Endpoint     string
+	FinishedAt   time.Time
+}
+
+// JobQueue is the consumer side of the job streams for one consumer of the
+// rtmanager group.
+type JobQueue interface {
+	// Read blocks up to block for new entries of the job streams and
+	// returns at most count of them. No entries is an empty slice. Errors:
+	// ErrUnavailable.
+	Read(ctx context.Context, count int, block time.Duration) ([]Job, error)
+	// Claim takes over up to count entries that sat pending on any consumer
+	// for longer than minIdle. Errors: ErrUnavailable.
+	Claim(ctx context.Context, minIdle time.Duration, count int) ([]Job, error)
+	// Complete writes r to runtime:job_results and acknowledges the job in
+	// one atomic step, so a job gets exactly one result. Errors:
+	// ErrUnavailable.
+	Complete(ctx context.Context, job Job, r JobResult) error
+	// Pending returns the number of pending entries per job stream.
+	// Errors: ErrUnavailable.
+	Pending(ctx context.Context) (map[string]int64, error)
+}

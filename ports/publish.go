@@ -1,0 +1,55 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+)
+
+// HealthPublisher publishes a health event to runtime:health_events and
+// upserts the game's health snapshot. Callers treat it as best-effort.
+type HealthPublisher interface {
+	// Publish records ev. Errors: ErrUnavailable.
+	Publish(ctx context.Context, ev core.HealthEvent) error
+}
+
+// Prober asks a running engine whether it is ready.
+type Prober interface {
+	// Probe returns nil when the engine at endpoint (host:port) answers its
+	// health path with a 2xx status, and an error describing the miss
+	// otherwise.
+	Probe(ctx context.Context, endpoint string) error
+}
+
+// Telemetry is what core reports about its work. The OpenTelemetry adapter
+// turns it into metrics and spans; a no-op implementation is fine in tests.
+type Telemetry interface {
+	// OperationDone records one finished operation attempt and its duration.
+	OperationDone(ctx context.Context, e core.OperationEntry, d time.Duration)
+	// LeaseAcquire records how long one lease acquisition took.
+	LeaseAcquire(ctx context.Context, d time.Duration)
+	// HealthEvent counts one published health event.
+	HealthEvent(ctx context.Context, t core.HealthEventType)
+	// Span starts a trace span named name; end finishes it with err.
+	Span(ctx context.Context, name string) (_ context.Context, end func(err error))
+}
+
+// NopTelemetry implements Telemetry by doing nothing.
+type NopTelemetry struct{}
+
+// OperationDone implements Telemetry.
+func (NopTelemetry) OperationDone(context.Context, core.OperationEntry, time.Duration) {}
+
+// LeaseAcquire implements Telemetry.
+func (NopTelemetry) LeaseAcquire(context.Context, time.Duration) {}
+
+// HealthEvent implements Telemetry.
+func (NopTelemetry) HealthEvent(context.Context, core.HealthEventType) {}
+
+// Span implements Telemetry.
+func (NopTelemetry) Span(ctx context.Context, _ string) (context.Context, func(error)) {
+	return ctx, func(error) {}
+}
+
+var _ Telemetry = NopTelemetry{}
