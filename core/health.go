@@ -38,14 +38,19 @@ type HealthSnapshot struct {
 }
 
 // Snapshot returns the snapshot an event leaves behind. Failures count up
-// on health_check_failed (from Details["consecutive_failures"] when it is
-// an int) and reset to zero on any other event.
+// on health_check_failed (from Details["consecutive_failures"], an int or,
+// after a JSON round trip, a float64) and reset to zero on any other event.
 func (e HealthEvent) Snapshot() HealthSnapshot {
 	s := HealthSnapshot{GameID: e.GameID, ContainerID: e.ContainerID, LastEventType: e.Type,
 		LastEventAt: e.OccurredAt, Details: e.Details}
 	if e.Type == EventHealthCheckFailed {
-		if n, ok := e.Details["consecutive_failures"].(int); ok {
+		switch n := e.Details["consecutive_failures"].(type) {
+		case int:
 			s.ConsecutiveFailures = n
+		case int64:
+			s.ConsecutiveFailures = int(n)
+		case float64:
+			s.ConsecutiveFailures = int(n)
 		}
 	}
 	return s

@@ -14,11 +14,15 @@ type Record struct {
 	Endpoint string
 	// Generation increments on every new container and fences writes.
 	Generation int64
-	CreatedAt  time.Time
-	StartedAt  *time.Time
-	StoppedAt  *time.Time
-	RemovedAt  *time.Time
-	LastOpAt   time.Time
+	// Env is the job environment the current image was started with;
+	// restart and patch start the new container with it again. It is not
+	// part of the REST representation.
+	Env       map[string]string
+	CreatedAt time.Time
+	StartedAt *time.Time
+	StoppedAt *time.Time
+	RemovedAt *time.Time
+	LastOpAt  time.Time
 }
 
 // Running returns r moved to running on container id at endpoint.
@@ -42,10 +46,10 @@ func (r Record) Removed(now time.Time) Record {
 	return r
 }
 
-// Starting returns r moved to starting with the next generation and image:
-// the reservation a start makes before it creates a container.
-func (r Record) Starting(image string, now time.Time) Record {
-	r.Status, r.ContainerID, r.Endpoint, r.ImageRef = StatusStarting, "", "", image
+// Starting returns r moved to starting with the next generation, image and
+// env: the reservation a start makes before it creates a container.
+func (r Record) Starting(image string, env map[string]string, now time.Time) Record {
+	r.Status, r.ContainerID, r.Endpoint, r.ImageRef, r.Env = StatusStarting, "", "", image, env
 	r.Generation++
 	r.LastOpAt = now
 	if r.CreatedAt.IsZero() {

@@ -45,8 +45,8 @@ type RecordStore interface {
 	// ErrUnavailable.
 	Swap(ctx context.Context, expect Expect, next core.Record) error
 	// List returns up to q.Limit records with game_id > q.After in game_id
-	// order, and the cursor of the next page ("" on the last page). Errors:
-	// ErrUnavailable.
+	// byte order (COLLATE "C" in PostgreSQL), and the cursor of the next
+	// page: "" whenever no more records follow. Errors: ErrUnavailable.
 	List(ctx context.Context, q ListQuery) (items []core.Record, next string, err error)
 	// CountByStatus returns how many records are in each status. Errors:
 	// ErrUnavailable.
@@ -87,7 +87,7 @@ type Store interface {
 type LeaseStore interface {
 	// TryAcquire takes the lease of gameID for token for ttl if nobody holds
 	// it. It returns false (and no error) when another token holds it.
-	// Errors: ErrUnavailable.
+	// Errors: ErrUnavailable; ErrInvalid for a ttl of zero or less.
 	TryAcquire(ctx context.Context, gameID, token string, ttl time.Duration) (bool, error)
 	// Renew extends the lease to ttl from now if token still holds it, and
 	// returns false when it does not (expired or taken over). Errors:

@@ -1,0 +1,130 @@
+package memory_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/galaxy-game/rtmanager/adapters/memory"
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+var errBoom = errors.New("boom")
+
+func TestStoreFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(s *memory.Store)
+		// want lists, per call of Get, whether it fails with errBoom.
+		want []bool
+	}{
+		{"None", func(*memory.Store) {}, []bool{false, false, false}},
+		{"Next", func(s *memory.Store) { s.FailNext(memory.MethodGet, errBoom) }, []bool{true, false, false}},
+		{"Nth", func(s *memory.Store) { s.FailNth(memory.MethodGet, 2, errBoom) }, []bool{false, true, false}},
+		{"Always", func(s *memory.Store) { s.FailAlways(memory.MethodGet, errBoom) }, []bool{true, true, true}},
+		{"Healed", func(s *memory.Store) { s.FailAlways(memory.MethodGet, errBoom); s.Heal() }, []bool{false, false, false}},
+		{"OtherMethod", func(s *memory.Store) { s.FailAlways(memory.MethodSwap, errBoom) }, []bool{false, false, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := memory.NewStore()
+			if err := s.Create(t.Context(), core.Record{GameID: "g", Status: core.StatusStopped}); err != nil {
+				t.Fatal(err)
+			}
+			tc.inject(s)
+			var got []bool
+			for range tc.want {
+				_, err := s.Get(t.Context(), "g")
+				if err != nil && !errors.Is(err, errBoom) {
+					t.Fatalf("Get: unexpected error %v", err)
+				}
+				got = append(got, err != nil)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("failures per call (-want +got):\n%s", d)
+			}
+			if n := s.Calls(memory.MethodGet); n != len(tc.want) {
+				t.Errorf("Calls(Get) = %d, want %d", n, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestStoreFaultDefaultsAndSideEffects(t *testing.T) {
+	ctx := t.Context()
+	s := memory.NewStore()
+	s.FailNext(memory.MethodCreate, nil)
+	err := s.Create(ctx, core.Record{GameID: "g", Status: core.StatusStopped})
+	if !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("Create with a nil injected error: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Get(ctx, "g"); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("Get after a failed Create: %v, want ErrNotFound (no side effect)", err)
+	}
+	s.FailNext(memory.MethodAppendOperation, nil)
+	if _, err := s.AppendOperation(ctx, core.OperationEntry{GameID: "g"}); err == nil {
+		t.Fatal("AppendOperation did not fail")
+	}
+	if ops := s.Operations(); len(ops) != 0 {
+		t.Fatalf("Operations after a failed append = %v, want none", ops)
+	}
+}
+
+func TestStoreFaultUnknownMethodPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("FailNext of an unknown method did not panic")
+		}
+	}()
+	memory.NewStore().FailNext("Gett", errBoom)
+}
+
+func TestHealthRecorder(t *testing.T) {
+	ctx := t.Context()
+	store := memory.NewStore()
+	h := memory.NewHealthRecorder(store)
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := core.HealthEvent{GameID: "g", ContainerID: "c", Type: core.EventHealthCheckFailed, OccurredAt: at,
+		Details: map[string]any{"consecutive_failures": 2, "last_error": "refused"}}
+	if err := h.Publish(ctx, ev); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	got := h.Events()
+	if d := cmp.Diff([]core.HealthEvent{ev}, got); d != "" {
+		t.Errorf("Events (-want +got):\n%s", d)
+	}
+	got[0].Details["last_error"] = "changed"
+	if h.Events()[0].Details["last_error"] != "refused" {
+		t.Error("Events returned an alias of the recorded details")
+	}
+	snap, err := store.GetSnapshot(ctx, "g")
+	if err != nil {
+		t.Fatalf("GetSnapshot: %v", err)
+	}
+	if d := cmp.Diff(ev.Snapshot(), snap); d != "" {
+		t.Errorf("snapshot (-want +got):\n%s", d)
+	}
+
+	h.FailNext(nil)
+	ev2 := ev
+	ev2.Type = core.EventHealthCheckRecovered
+	if err := h.Publish(ctx, ev2); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("Publish with a fault: %v, want ErrUnavailable", err)
+	}
+	if n := len(h.Events()); n != 1 {
+		t.Errorf("a failed Publish was recorded: %d events", n)
+	}
+	store.FailNext(memory.MethodUpsertSnapshot, errBoom)
+	if err := h.Publish(ctx, ev2); !errors.Is(err, errBoom) {
+		t.Fatalf("Publish with a failing snapshot store: %v, want errBoom", err)
+	}
+	if h.Calls() != 3 || len(h.EventsOf("g")) != 2 || len(h.EventsOf("other")) != 0 {
+		t.Errorf("Calls = %d, EventsOf(g) = %d; want 3 and 2", h.Calls(), len(h.EventsOf("g")))
+	}
+	if err := memory.NewHealthRecorder(nil).Publish(ctx, ev); err != nil {
+		t.Errorf("Publish without a snapshot store: %v", err)
+	}
+}

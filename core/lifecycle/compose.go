@@ -1,0 +1,144 @@
+package lifecycle
+
+import (
+	"context"
+
+	"github.com/galaxy-game/rtmanager/core"
+)
+
+// RestartInput are the arguments of one restart.
+type RestartInput struct {
+	GameID string
+	Meta
+}
+
+// Restarter stops a game and starts it again on the same image and env,
+// under one lease; its audit entry and the inner stop and start entries
+// share one correlation id.
+type Restarter struct {
+	b     *base
+	start *Starter
+	stop  *Stopper
+}
+
+// Handle restarts the game under its lease. Outcomes: success with a new
+// container; not_found; conflict for a removed runtime or a held lease; and
+// the failure of the inner stop or start.
+func (r *Restarter) Handle(ctx context.Context, in RestartInput) (Result, error) {
+	return r.b.execute(ctx, core.OpRestart, in.GameID, in.Meta, true,
+		func() error { return core.ValidateGameID(in.GameID) },
+		func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) })
+}
+
+// Run is Handle for a caller that already holds the game's lease.
+func (r *Restarter) Run(ctx context.Context, in RestartInput) (Result, error) {
+	return r.b.execute(ctx, core.OpRestart, in.GameID, in.Meta, false,
+		func() error { return core.ValidateGameID(in.GameID) },
+		func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) })
+}
+
+func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Record, error) {
+	cur, err := r.b.decide(ctx, core.OpRestart, in.GameID, "")
+	if err != nil {
+		return cur, err
+	}
+	o.touch(cur.ContainerID, cur.ImageRef)
+	if cur.Status == core.StatusRunning {
+		res, err := r.stop.Run(ctx, StopInput{GameID: in.GameID, Reason: core.ReasonRestart, Meta: o.meta()})
+		if err != nil {
+			return cur, err
+		}
+		if res.Outcome == core.OutcomeFailure {
+			return res.Record, res.Err()
+		}
+	}
+	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta()})
+	if err != nil {
+		return cur, err
+	}
+	return res.Record, res.Err()
+}
+
+// PatchInput are the arguments of one patch.
+type PatchInput struct {
+	GameID   string
+	ImageRef string
+	Meta
+}
+
+// Patcher swaps a game's engine image: stop, then start on the new image.
+// If the new image does not start, the old one is started again.
+type Patcher struct {
+	b     *base
+	start *Starter
+	stop  *Stopper
+}
+
+func (in PatchInput) validate(allow core.ImageAllow) error {
+	if err := core.ValidateGameID(in.GameID); err != nil {
+		return err
+	}
+	if err := core.ValidateImageRef(in.ImageRef); err != nil {
+		return err
+	}
+	return allow.Check(in.ImageRef)
+}
+
+// Handle patches the game under its lease. The new image is prepared before
+// the running engine is stopped, so a missing image costs no downtime.
+// Outcomes: success running the new image; replay_no_op when it already
+// runs it; image_unavailable or start_failed when the new image cannot run
+// (a game that was running is left running on the old image); forbidden;
+// not_found; conflict; service_unavailable; invalid_request.
+func (p *Patcher) Handle(ctx context.Context, in PatchInput) (Result, error) {
+	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, true,
+		func() error { return in.validate(p.b.Config.Allow) },
+		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
+}
+
+// Run is Handle for a caller that already holds the game's lease.
+func (p *Patcher) Run(ctx context.Context, in PatchInput) (Result, error) {
+	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, false,
+		func() error { return in.validate(p.b.Config.Allow) },
+		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
+}
+
+func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, error) {
+	b := p.b
+	o.touch("", in.ImageRef)
+	cur, err := b.decide(ctx, core.OpPatch, in.GameID, in.ImageRef)
+	if err != nil {
+		return cur, err
+	}
+	o.note("from_image", cur.ImageRef)
+	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
+		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	}
+	wasRunning := cur.Status == core.StatusRunning
+	if wasRunning {
+		res, err := p.stop.Run(ctx, StopInput{GameID: in.GameID, Reason: core.ReasonPatch, Meta: o.meta()})
+		if err != nil {
+			return cur, err
+		}
+		if res.Outcome == core.OutcomeFailure {
+			return res.Record, res.Err()
+		}
+	}
+	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta()})
+	if err != nil {
+		return cur, err
+	}
+	failed := res.Err()
+	if code := core.CodeOf(failed); !wasRunning || (code != core.CodeStartFailed && code != core.CodeImageUnavailable) {
+		return res.Record, failed
+	}
+	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta()})
+	if err != nil {
+		return res.Record, err
+	}
+	if back.Outcome == core.OutcomeFailure {
+		return back.Record, core.Errorf(core.CodeOf(failed), "%s; rolling back to %q failed too: %s",
+			core.MessageOf(failed), cur.ImageRef, back.ErrorMessage)
+	}
+	return back.Record, core.Errorf(core.CodeOf(failed), "%s; rolled back to %q", core.MessageOf(failed), cur.ImageRef)
+}

@@ -1,0 +1,96 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+)
+
+// errLeaseLost is the cancellation cause of an operation whose lease could
+// not be renewed.
+var errLeaseLost = errors.New("the game's lease was lost while the operation ran")
+
+// busyError is the conflict of an operation that found the game's lease
+// held by another operation. Result.Busy reports it, so callers such as the
+// stream ingress can retry it, unlike a conflict of the transition table.
+type busyError struct{ err *core.Error }
+
+func (e busyError) Error() string { return e.err.Error() }
+func (e busyError) Unwrap() error { return e.err }
+
+// underLease runs fn while holding the game's lease. The lease is renewed
+// every third of its TTL; if renewal fails for longer than the TTL or
+// another holder took it, fn's context is cancelled. The lease is released
+// with a fresh bounded context so a cancelled request cannot pin it.
+func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error)) (core.Record, error) {
+	token, err := b.NewToken()
+	if err != nil {
+		return core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err)
+	}
+	began := time.Now()
+	ok, err := b.Leases.TryAcquire(ctx, game, token, b.Config.LeaseTTL)
+	b.Telemetry.LeaseAcquire(ctx, time.Since(began))
+	if err != nil {
+		return core.Record{}, core.Errorf(core.CodeServiceUnavailable, "acquire lease: %v", err)
+	}
+	if !ok {
+		return core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)}
+	}
+	opCtx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.keepRenewed(opCtx, game, token, cancel)
+	}()
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer rcancel()
+		if err := b.Leases.Release(rctx, game, token); err != nil {
+			b.log.WarnContext(ctx, "release lease", "game_id", game, "err", err)
+		}
+	}()
+	rec, err := fn(opCtx)
+	if err != nil && errors.Is(context.Cause(opCtx), errLeaseLost) {
+		return rec, core.Errorf(core.CodeConflict, "%v: %v", errLeaseLost, core.MessageOf(err))
+	}
+	return rec, err
+}
+
+// keepRenewed renews the lease until ctx ends, cancelling it with
+// errLeaseLost when the lease is gone.
+func (b *base) keepRenewed(ctx context.Context, game, token string, cancel context.CancelCauseFunc) {
+	ttl := b.Config.LeaseTTL
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	lastOK := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		held, err := b.Leases.Renew(ctx, game, token, ttl)
+		switch {
+		case err == nil && held:
+			lastOK = time.Now()
+		case err == nil && !held:
+			b.log.ErrorContext(ctx, "lease taken over; cancelling operation", "game_id", game)
+			cancel(errLeaseLost)
+			return
+		case ctx.Err() != nil:
+			return
+		default:
+			b.log.WarnContext(ctx, "renew lease", "game_id", game, "err", err)
+			if time.Since(lastOK) >= ttl {
+				cancel(errLeaseLost)
+				return
+			}
+		}
+	}
+}

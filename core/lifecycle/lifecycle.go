@@ -1,0 +1,299 @@
+// Package lifecycle implements rtmanager's five lifecycle operations —
+// start, stop, restart, patch and cleanup — over the roles in package ports.
+//
+// Every service has Handle, which takes the game's lease for the duration of
+// the operation, and Run, which assumes the caller already holds it (restart
+// and patch compose the stop and start Runs under their own lease). Business
+// outcomes come back in a Result; the Go error of Handle and Run is reserved
+// for programmer errors such as a nil context.
+//
+// One mechanism, op.finish, records every outcome: the audit entry, the
+// telemetry and one log line. Steps only return a record and a coded error.
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultStopTimeout  = 10 * time.Second
+	DefaultStartTimeout = 30 * time.Second
+	DefaultLeaseTTL     = 30 * time.Second
+	DefaultEnginePort   = 8080
+	DefaultHostIP       = "127.0.0.1"
+	DefaultReadyPoll    = 50 * time.Millisecond
+	// cleanupTimeout bounds the work done after an operation's context
+	// ended: releasing the lease, removing a container a failed start made.
+	cleanupTimeout = 15 * time.Second
+)
+
+// Config holds the operation settings of SPEC §8.
+type Config struct {
+	StopTimeout  time.Duration
+	StartTimeout time.Duration
+	LeaseTTL     time.Duration
+	EnginePort   int
+	HostIP       string
+	// ReadyPoll is how often a start checks whether the engine is ready.
+	ReadyPoll time.Duration
+	Allow     core.ImageAllow
+	Limits    ports.Limits
+}
+
+// Deps are the collaborators of the lifecycle services.
+type Deps struct {
+	Records    ports.RecordStore
+	Operations ports.OperationLog
+	Leases     ports.LeaseStore
+	Driver     ports.RuntimeDriver
+	Health     ports.HealthPublisher
+	// Prober checks engine readiness over HTTP; nil means a running
+	// container counts as ready.
+	Prober ports.Prober
+	// Telemetry defaults to ports.NopTelemetry.
+	Telemetry ports.Telemetry
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// NewToken returns a unique random token for leases and correlation
+	// ids; it defaults to 16 bytes from crypto/rand, hex-encoded.
+	NewToken func() (string, error)
+	Config   Config
+}
+
+// Services bundles the five lifecycle services, which share one base.
+type Services struct {
+	Start   *Starter
+	Stop    *Stopper
+	Restart *Restarter
+	Patch   *Patcher
+	Cleanup *Cleaner
+}
+
+// New validates deps, applies defaults and returns the services.
+func New(deps Deps) (*Services, error) {
+	switch {
+	case deps.Records == nil:
+		return nil, errors.New("lifecycle: nil Records")
+	case deps.Operations == nil:
+		return nil, errors.New("lifecycle: nil Operations")
+	case deps.Leases == nil:
+		return nil, errors.New("lifecycle: nil Leases")
+	case deps.Driver == nil:
+		return nil, errors.New("lifecycle: nil Driver")
+	case deps.Health == nil:
+		return nil, errors.New("lifecycle: nil Health")
+	}
+	c := &deps.Config
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+		key string
+	}{
+		{&c.StopTimeout, DefaultStopTimeout, "StopTimeout"},
+		{&c.StartTimeout, DefaultStartTimeout, "StartTimeout"},
+		{&c.LeaseTTL, DefaultLeaseTTL, "LeaseTTL"},
+		{&c.ReadyPoll, DefaultReadyPoll, "ReadyPoll"},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("lifecycle: negative %s %s", d.key, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.EnginePort == 0 {
+		c.EnginePort = DefaultEnginePort
+	}
+	if c.EnginePort < 0 || c.EnginePort > 65535 {
+		return nil, fmt.Errorf("lifecycle: engine port %d out of range", c.EnginePort)
+	}
+	if c.HostIP == "" {
+		c.HostIP = DefaultHostIP
+	}
+	if deps.Telemetry == nil {
+		deps.Telemetry = ports.NopTelemetry{}
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.NewToken == nil {
+		deps.NewToken = randomToken
+	}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle")}
+	s := &Services{Start: &Starter{b}, Stop: &Stopper{b}, Cleanup: &Cleaner{b}}
+	s.Restart = &Restarter{b: b, start: s.Start, stop: s.Stop}
+	s.Patch = &Patcher{b: b, start: s.Start, stop: s.Stop}
+	return s, nil
+}
+
+// Meta says where an operation came from.
+type Meta struct {
+	Source core.OpSource
+	// SourceRef is the stream entry id, REST request id or admin user.
+	SourceRef string
+	// CorrelationID ties entries of one composed operation together; empty
+	// means a new one is generated.
+	CorrelationID string
+}
+
+// Result is the outcome of one operation.
+type Result struct {
+	// Record is the runtime record after the operation, as far as it is
+	// known; zero when the game has no record.
+	Record  core.Record
+	Outcome core.Outcome
+	// ErrorCode is empty for a fresh success, replay_no_op for a replay,
+	// and the failure code otherwise.
+	ErrorCode core.Code
+	// ErrorMessage explains a failure; empty on success.
+	ErrorMessage string
+	// CorrelationID is the id shared by the operation's audit entries.
+	CorrelationID string
+	// Busy is set on a conflict caused by another operation holding the
+	// game's lease: retrying later may succeed.
+	Busy bool
+}
+
+// Err returns the failure as a *core.Error, or nil on success and replay.
+func (r Result) Err() error {
+	if r.Outcome == core.OutcomeSuccess {
+		return nil
+	}
+	return &core.Error{Code: r.ErrorCode, Message: r.ErrorMessage}
+}
+
+// base holds what every service shares.
+type base struct {
+	Deps
+	log *slog.Logger
+}
+
+func randomToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("read random token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// step is the body of one operation: it returns the record it leaves and a
+// coded error (nil for success, a replay_no_op error for a replay).
+type step func(ctx context.Context, o *op) (core.Record, error)
+
+// execute runs one operation: validate, then body (under the game's lease
+// when lease is set), then finish. It is the only path to an outcome.
+func (b *base) execute(ctx context.Context, kind core.OpKind, game string, m Meta, lease bool, validate func() error, body step) (Result, error) {
+	if ctx == nil {
+		return Result{}, errors.New("lifecycle: nil context")
+	}
+	o, err := b.begin(kind, game, m)
+	if err != nil {
+		return Result{}, err
+	}
+	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(kind))
+	var rec core.Record
+	if err = validate(); err == nil {
+		if lease {
+			rec, err = b.underLease(ctx, game, func(ctx context.Context) (core.Record, error) { return body(ctx, o) })
+		} else {
+			rec, err = body(ctx, o)
+		}
+	}
+	res := o.finish(ctx, rec, err)
+	end(res.Err())
+	return res, nil
+}
+
+// op is one operation in flight: the audit entry it will write.
+type op struct {
+	b     *base
+	entry core.OperationEntry
+	attrs []any
+}
+
+func (b *base) begin(kind core.OpKind, game string, m Meta) (*op, error) {
+	if !m.Source.Valid() {
+		return nil, fmt.Errorf("lifecycle: unknown op source %q", m.Source)
+	}
+	if m.CorrelationID == "" {
+		id, err := b.NewToken()
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: correlation id: %w", err)
+		}
+		m.CorrelationID = id
+	}
+	return &op{b: b, entry: core.OperationEntry{
+		GameID: game, OpKind: kind, OpSource: m.Source, SourceRef: m.SourceRef,
+		CorrelationID: m.CorrelationID, StartedAt: b.Now().UTC(),
+	}}, nil
+}
+
+// meta returns the Meta inner operations run with: same source, same
+// correlation id.
+func (o *op) meta() Meta {
+	return Meta{Source: o.entry.OpSource, SourceRef: o.entry.SourceRef, CorrelationID: o.entry.CorrelationID}
+}
+
+// note adds log attributes to the operation's log line.
+func (o *op) note(attrs ...any) { o.attrs = append(o.attrs, attrs...) }
+
+// touch records the container and image the operation acted on.
+func (o *op) touch(container, image string) {
+	if container != "" {
+		o.entry.ContainerID = container
+	}
+	if image != "" {
+		o.entry.ImageRef = image
+	}
+}
+
+// finish records the outcome — audit entry, telemetry, one log line — and
+// returns the Result. Appending is best-effort: a failed append is logged
+// and never changes the outcome.
+func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
+	b, e := o.b, &o.entry
+	code := core.CodeOf(err)
+	e.Outcome, e.ErrorCode = core.OutcomeOf(code), code
+	if e.Outcome == core.OutcomeFailure {
+		e.ErrorMessage = core.MessageOf(err)
+	}
+	o.touch(rec.ContainerID, rec.ImageRef)
+	e.FinishedAt = b.Now().UTC()
+	if e.GameID != "" && core.ValidateGameID(e.GameID) == nil {
+		if _, aerr := b.Operations.AppendOperation(ctx, *e); aerr != nil {
+			b.log.ErrorContext(ctx, "append operation log", "game_id", e.GameID, "op_kind", e.OpKind,
+				"correlation_id", e.CorrelationID, "err", aerr)
+		}
+	}
+	d := e.FinishedAt.Sub(e.StartedAt)
+	b.Telemetry.OperationDone(ctx, *e, d)
+	level, msg := slog.LevelInfo, "operation succeeded"
+	if e.Outcome == core.OutcomeFailure {
+		level, msg = slog.LevelWarn, "operation failed"
+	}
+	attrs := append([]any{"game_id", e.GameID, "op_kind", e.OpKind, "op_source", e.OpSource,
+		"source_ref", e.SourceRef, "correlation_id", e.CorrelationID, "outcome", e.Outcome,
+		"error_code", code, "container_id", e.ContainerID, "image_ref", e.ImageRef,
+		"duration_ms", d.Milliseconds()}, o.attrs...)
+	if e.ErrorMessage != "" {
+		attrs = append(attrs, "error_message", e.ErrorMessage)
+	}
+	b.log.Log(ctx, level, msg, attrs...)
+	return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
+		CorrelationID: e.CorrelationID, Busy: errors.As(err, new(busyError))}
+}

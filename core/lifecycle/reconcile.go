@@ -1,0 +1,241 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// ReconcileReport counts what one reconcile pass found and changed.
+type ReconcileReport struct {
+	Records    int
+	Containers int
+	// Disappeared: running records whose container is gone → removed.
+	Disappeared int
+	// Exited: running records whose container exited → stopped.
+	Exited int
+	// Adopted: starting records whose container runs → running.
+	Adopted int
+	// Abandoned: starting records with no container → removed.
+	Abandoned int
+	// Orphans: labelled containers with no matching record → removed.
+	Orphans int
+	// Skipped: games another operation held the lease of.
+	Skipped int
+	// Failed: repairs that failed; the next pass retries them.
+	Failed int
+}
+
+// Reconciler compares the records with the driver's labelled containers and
+// repairs the difference. Every repair takes the game's lease, re-reads the
+// record and writes through the same CAS and operation log as the lifecycle
+// services (op_kind reconcile, op_source reconciler), so several instances
+// may reconcile at once.
+type Reconciler struct {
+	b *base
+	// OrphanGrace leaves a labelled container without a matching record
+	// alone while it is younger than this.
+	OrphanGrace time.Duration
+}
+
+// NewReconciler returns a reconciler sharing s's dependencies.
+func (s *Services) NewReconciler(orphanGrace time.Duration) *Reconciler {
+	return &Reconciler{b: s.Start.b, OrphanGrace: orphanGrace}
+}
+
+// listPage is the page size a pass reads records with.
+const listPage = 1000
+
+// Pass runs one reconcile pass. Its error reports only that the pass could
+// not look at the world (store or driver unreachable); repairs that fail are
+// counted in the report and retried by the next pass.
+func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	containers, err := r.b.Driver.List(ctx, map[string]string{ports.LabelManaged: "true"})
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: list containers: %w", err)
+	}
+	rep.Containers = len(containers)
+	byID := make(map[string]ports.Container, len(containers))
+	for _, c := range containers {
+		byID[c.ID] = c
+	}
+	records := map[string]core.Record{}
+	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
+		q := ports.ListQuery{Status: st, Limit: listPage}
+		for {
+			page, next, err := r.b.Records.List(ctx, q)
+			if err != nil {
+				return rep, fmt.Errorf("reconcile: list %s records: %w", st, err)
+			}
+			for _, rec := range page {
+				records[rec.GameID] = rec
+			}
+			if next == "" {
+				break
+			}
+			q.After = next
+		}
+	}
+	rep.Records = len(records)
+	for _, rec := range records {
+		switch rec.Status {
+		case core.StatusRunning:
+			c, ok := byID[rec.ContainerID]
+			if !ok || c.State == ports.StateExited {
+				r.repair(ctx, &rep, rec.GameID)
+			}
+		case core.StatusStarting:
+			r.repair(ctx, &rep, rec.GameID)
+		}
+	}
+	now := r.b.Now()
+	for _, c := range containers {
+		game := c.Labels[ports.LabelGameID]
+		if r.belongs(c, records[game]) || now.Sub(c.CreatedAt) < r.OrphanGrace {
+			continue
+		}
+		r.removeOrphan(ctx, &rep, c)
+	}
+	return rep, nil
+}
+
+// belongs reports whether c is the container rec accounts for.
+func (r *Reconciler) belongs(c ports.Container, rec core.Record) bool {
+	switch {
+	case rec.GameID == "":
+		return false
+	case rec.ContainerID != "" && c.ID == rec.ContainerID:
+		return true
+	case rec.Status == core.StatusStarting:
+		return c.Labels[ports.LabelGeneration] == strconv.FormatInt(rec.Generation, 10)
+	}
+	return false
+}
+
+// repair re-examines one game under its lease and settles its record.
+func (r *Reconciler) repair(ctx context.Context, rep *ReconcileReport, game string) {
+	var outcome *int
+	res, err := r.b.execute(ctx, core.OpReconcile, game, Meta{Source: core.SourceReconciler}, true,
+		func() error { return nil },
+		func(ctx context.Context, o *op) (core.Record, error) {
+			rec, n, err := r.settle(ctx, o, game, rep)
+			outcome = n
+			return rec, err
+		})
+	switch {
+	case err != nil, res.Outcome == core.OutcomeFailure && res.ErrorCode == core.CodeConflict:
+		rep.Skipped++
+	case res.Outcome == core.OutcomeFailure:
+		rep.Failed++
+	case outcome != nil:
+		*outcome++
+	}
+}
+
+// settle decides and applies the repair of one game; it returns which
+// report counter the repair counts in (nil when nothing needed doing).
+func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *ReconcileReport) (core.Record, *int, error) {
+	b := r.b
+	rec, found, err := b.load(ctx, game)
+	if err != nil || !found {
+		return rec, nil, err
+	}
+	o.touch(rec.ContainerID, rec.ImageRef)
+	switch rec.Status {
+	case core.StatusRunning:
+		c, err := b.Driver.Inspect(ctx, rec.ContainerID)
+		switch {
+		case errors.Is(err, ports.ErrNotFound):
+			next, err := b.vanished(ctx, core.OpReconcile, rec)
+			return next, &rep.Disappeared, err
+		case err != nil:
+			return rec, nil, driverErr("inspect", err, core.CodeServiceUnavailable)
+		case c.State != ports.StateExited:
+			return rec, nil, nil
+		}
+		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Stopped(b.Now().UTC()))
+		if err == nil {
+			b.publish(ctx, core.EventContainerExited, rec, map[string]any{"exit_code": c.ExitCode, "oom_killed": c.OOMKilled})
+		}
+		return next, &rep.Exited, err
+	case core.StatusStarting:
+		cs, err := b.Driver.List(ctx, map[string]string{ports.LabelGameID: game,
+			ports.LabelGeneration: strconv.FormatInt(rec.Generation, 10)})
+		if err != nil {
+			return rec, nil, driverErr("list", err, core.CodeServiceUnavailable)
+		}
+		for _, c := range cs {
+			if c.State == ports.StateRunning {
+				o.touch(c.ID, "")
+				next, err := b.swap(ctx, core.OpReconcile, rec, rec.Running(c.ID, c.Endpoint, b.Now().UTC()))
+				if err == nil {
+					b.publish(ctx, core.EventContainerStarted, next, map[string]any{"adopted": true})
+				}
+				return next, &rep.Adopted, err
+			}
+		}
+		for _, c := range cs {
+			if err := b.Driver.Remove(ctx, c.ID); err != nil {
+				return rec, nil, driverErr("remove", err, core.CodeServiceUnavailable)
+			}
+		}
+		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Removed(b.Now().UTC()))
+		return next, &rep.Abandoned, err
+	}
+	return rec, nil, nil
+}
+
+// removeOrphan stops and removes a labelled container no record accounts
+// for, under its game's lease, after checking the record once more.
+func (r *Reconciler) removeOrphan(ctx context.Context, rep *ReconcileReport, c ports.Container) {
+	b := r.b
+	game := c.Labels[ports.LabelGameID]
+	if core.ValidateGameID(game) != nil {
+		game = "" // a forged label: still removed, just not under a lease
+	}
+	orphan := func(ctx context.Context, o *op) (core.Record, error) {
+		o.touch(c.ID, c.Labels[ports.LabelImageRef])
+		rec, _, err := b.load(ctx, game)
+		if err != nil {
+			return rec, err
+		}
+		if r.belongs(c, rec) {
+			return rec, replay("container %s belongs to the record after all", c.ID)
+		}
+		if err := b.Driver.Stop(ctx, c.ID, b.Config.StopTimeout); err != nil && !errors.Is(err, ports.ErrNotFound) {
+			return rec, driverErr("stop orphan", err, core.CodeServiceUnavailable)
+		}
+		if err := b.Driver.Remove(ctx, c.ID); err != nil {
+			return rec, driverErr("remove orphan", err, core.CodeServiceUnavailable)
+		}
+		b.publish(ctx, core.EventOrphanRemoved, core.Record{GameID: game, ContainerID: c.ID},
+			map[string]any{"generation": c.Labels[ports.LabelGeneration], "image_ref": c.Labels[ports.LabelImageRef]})
+		return rec, nil
+	}
+	var res Result
+	var err error
+	if game == "" {
+		var o *op
+		if o, err = b.begin(core.OpReconcile, "", Meta{Source: core.SourceReconciler}); err == nil {
+			rec, oerr := orphan(ctx, o)
+			res = o.finish(ctx, rec, oerr)
+		}
+	} else {
+		res, err = b.execute(ctx, core.OpReconcile, game, Meta{Source: core.SourceReconciler}, true,
+			func() error { return nil }, orphan)
+	}
+	switch {
+	case err != nil, res.ErrorCode == core.CodeConflict:
+		rep.Skipped++
+	case res.Outcome == core.OutcomeFailure:
+		rep.Failed++
+	case res.ErrorCode == "":
+		rep.Orphans++
+	}
+}

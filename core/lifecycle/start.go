@@ -1,0 +1,215 @@
+package lifecycle
+
+import (
+	"context"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// StartInput are the arguments of one start.
+type StartInput struct {
+	GameID   string
+	ImageRef string
+	// Env is passed to the engine besides GAME_ID and PORT.
+	Env map[string]string
+	Meta
+}
+
+func (in StartInput) validate(allow core.ImageAllow) error {
+	if err := core.ValidateGameID(in.GameID); err != nil {
+		return err
+	}
+	if err := core.ValidateImageRef(in.ImageRef); err != nil {
+		return err
+	}
+	if err := core.ValidateEnv(in.Env); err != nil {
+		return err
+	}
+	return allow.Check(in.ImageRef)
+}
+
+// Starter starts a game's engine in a new container.
+type Starter struct{ b *base }
+
+// Handle starts the game under its lease. Outcomes: success with the record
+// running; replay_no_op when it already runs that image; conflict when it
+// runs another image or the lease is held; forbidden for an image outside
+// the allow-list; image_unavailable; start_failed when the container cannot
+// be started or its engine does not become ready within the start timeout
+// (the container is then removed); service_unavailable; invalid_request.
+func (s *Starter) Handle(ctx context.Context, in StartInput) (Result, error) {
+	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, true,
+		func() error { return in.validate(s.b.Config.Allow) },
+		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+}
+
+// Run is Handle for a caller that already holds the game's lease.
+func (s *Starter) Run(ctx context.Context, in StartInput) (Result, error) {
+	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, false,
+		func() error { return in.validate(s.b.Config.Allow) },
+		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+}
+
+func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, error) {
+	b := s.b
+	o.touch("", in.ImageRef)
+	cur, err := b.decide(ctx, core.OpStart, in.GameID, in.ImageRef)
+	if err != nil {
+		return cur, err
+	}
+	found := cur.GameID != ""
+	// A missing image fails before anything changes.
+	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
+		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	}
+	if err := b.clearPrevious(ctx, cur); err != nil {
+		return cur, err
+	}
+	if !found {
+		cur.GameID = in.GameID
+	}
+	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC())
+	if !found {
+		if err := b.Records.Create(ctx, resv); err != nil {
+			return core.Record{}, storeErr("create runtime record", err)
+		}
+	} else if resv, err = b.swap(ctx, core.OpStart, cur, resv); err != nil {
+		return resv, err
+	}
+	o.note("generation", resv.Generation)
+	return b.launch(ctx, o, resv)
+}
+
+// clearPrevious removes the container a stopped runtime kept, and any
+// container a crashed start of this game left behind, so a game never has
+// two containers.
+func (b *base) clearPrevious(ctx context.Context, cur core.Record) error {
+	if cur.ContainerID != "" {
+		if err := b.Driver.Remove(ctx, cur.ContainerID); err != nil {
+			return driverErr("remove previous container", err, core.CodeServiceUnavailable)
+		}
+	}
+	if cur.Status != core.StatusStarting {
+		return nil
+	}
+	left, err := b.Driver.List(ctx, map[string]string{ports.LabelManaged: "true", ports.LabelGameID: cur.GameID})
+	if err != nil {
+		return driverErr("list leftover containers", err, core.CodeServiceUnavailable)
+	}
+	for _, c := range left {
+		if err := b.Driver.Remove(ctx, c.ID); err != nil {
+			return driverErr("remove leftover container", err, core.CodeServiceUnavailable)
+		}
+	}
+	return nil
+}
+
+// launch creates the container of the reserved generation, waits until its
+// engine is ready and records it as running. On any failure it removes what
+// it created and moves the reservation to removed.
+func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record, error) {
+	env := maps.Clone(resv.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["GAME_ID"] = resv.GameID
+	spec := ports.ContainerSpec{
+		Name: ContainerName(resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
+		Labels: Labels(resv.GameID, resv.Generation, resv.ImageRef),
+		Port:   b.Config.EnginePort, HostIP: b.Config.HostIP, Limits: b.Config.Limits,
+	}
+	c, err := b.Driver.Start(ctx, spec)
+	if err != nil {
+		return b.abandon(ctx, resv, "", driverErr("start", err, core.CodeStartFailed))
+	}
+	o.touch(c.ID, "")
+	endpoint, err := b.awaitReady(ctx, c)
+	if err != nil {
+		return b.abandon(ctx, resv, c.ID, err)
+	}
+	run := resv.Running(c.ID, endpoint, b.Now().UTC())
+	if err := b.Records.Swap(ctx, ports.ExpectOf(resv), run); err != nil {
+		// The reconciler may have adopted this very container meanwhile.
+		if now, found, lerr := b.load(ctx, resv.GameID); lerr == nil && found &&
+			now.Status == core.StatusRunning && now.ContainerID == c.ID {
+			return now, nil
+		}
+		return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
+	}
+	b.publish(ctx, core.EventContainerStarted, run, nil)
+	return run, nil
+}
+
+// awaitReady waits, up to the start timeout, until the container runs and
+// its engine answers the health probe. It returns the endpoint.
+func (b *base) awaitReady(ctx context.Context, c ports.Container) (string, error) {
+	deadline := time.Now().Add(b.Config.StartTimeout)
+	var lastMiss error
+	for {
+		if c.State == ports.StateExited {
+			return "", core.Errorf(core.CodeStartFailed, "engine exited with code %d during start-up", c.ExitCode)
+		}
+		if c.State == ports.StateRunning {
+			if b.Prober == nil || c.Endpoint == "" {
+				return c.Endpoint, nil
+			}
+			if lastMiss = b.Prober.Probe(ctx, c.Endpoint); lastMiss == nil {
+				return c.Endpoint, nil
+			}
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return "", core.Errorf(core.CodeStartFailed, "engine not ready within %s (state %s, last probe: %v)",
+				b.Config.StartTimeout, c.State, lastMiss)
+		}
+		t := time.NewTimer(min(wait, b.Config.ReadyPoll))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", core.Errorf(core.CodeServiceUnavailable, "waiting for engine readiness: %v", context.Cause(ctx))
+		case <-t.C:
+		}
+		next, err := b.Driver.Inspect(ctx, c.ID)
+		if err != nil {
+			return "", driverErr("inspect starting container", err, core.CodeStartFailed)
+		}
+		c = next
+	}
+}
+
+// abandon undoes a start that failed after its reservation: it removes the
+// container (by id, or by the generation's labels when the id is unknown)
+// and moves the reservation to removed. It runs on a context detached from
+// ctx's cancellation so a cancelled request still leaves no orphan.
+func (b *base) abandon(ctx context.Context, resv core.Record, id string, cause error) (core.Record, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.Config.StopTimeout+cleanupTimeout)
+	defer cancel()
+	ids := []string{id}
+	if id == "" {
+		ids = nil
+		left, err := b.Driver.List(cctx, map[string]string{ports.LabelGameID: resv.GameID,
+			ports.LabelGeneration: strconv.FormatInt(resv.Generation, 10)})
+		if err != nil {
+			b.log.WarnContext(ctx, "list containers of failed start", "game_id", resv.GameID, "err", err)
+		}
+		for _, c := range left {
+			ids = append(ids, c.ID)
+		}
+	}
+	for _, cid := range ids {
+		if err := b.Driver.Remove(cctx, cid); err != nil {
+			b.log.WarnContext(ctx, "remove container of failed start; the reconciler will retry",
+				"game_id", resv.GameID, "container_id", cid, "err", err)
+		}
+	}
+	gone := resv.Removed(b.Now().UTC())
+	if err := b.Records.Swap(cctx, ports.ExpectOf(resv), gone); err != nil {
+		b.log.WarnContext(ctx, "record failed start", "game_id", resv.GameID, "err", err)
+		return resv, cause
+	}
+	return gone, cause
+}

@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// StopInput are the arguments of one stop.
+type StopInput struct {
+	GameID string
+	Reason core.StopReason
+	Meta
+}
+
+func (in StopInput) validate() error {
+	if err := core.ValidateGameID(in.GameID); err != nil {
+		return err
+	}
+	_, err := core.ParseStopReason(string(in.Reason))
+	return err
+}
+
+// Stopper stops a game's engine gracefully.
+type Stopper struct{ b *base }
+
+// Handle stops the game under its lease: SIGTERM, then SIGKILL after the
+// stop timeout, then the record moves running → stopped. Outcomes: success;
+// replay_no_op when it is already stopped or removed; success with the
+// record removed and a container_disappeared event when the container had
+// vanished; not_found without a record; conflict when the lease is held or
+// a start is in progress; service_unavailable; invalid_request.
+func (s *Stopper) Handle(ctx context.Context, in StopInput) (Result, error) {
+	return s.b.execute(ctx, core.OpStop, in.GameID, in.Meta, true, in.validate,
+		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+}
+
+// Run is Handle for a caller that already holds the game's lease.
+func (s *Stopper) Run(ctx context.Context, in StopInput) (Result, error) {
+	return s.b.execute(ctx, core.OpStop, in.GameID, in.Meta, false, in.validate,
+		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+}
+
+func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, error) {
+	b := s.b
+	o.note("reason", in.Reason)
+	cur, err := b.decide(ctx, core.OpStop, in.GameID, "")
+	if err != nil {
+		return cur, err
+	}
+	o.touch(cur.ContainerID, cur.ImageRef)
+	if err := b.Driver.Stop(ctx, cur.ContainerID, b.Config.StopTimeout); err != nil {
+		if errors.Is(err, ports.ErrNotFound) {
+			return b.vanished(ctx, core.OpStop, cur)
+		}
+		return cur, driverErr("stop", err, core.CodeServiceUnavailable)
+	}
+	return b.swap(ctx, core.OpStop, cur, cur.Stopped(b.Now().UTC()))
+}
+
+// CleanupInput are the arguments of one cleanup.
+type CleanupInput struct {
+	GameID string
+	Meta
+}
+
+// Cleaner removes the container of a stopped runtime.
+type Cleaner struct{ b *base }
+
+// Handle cleans the game up under its lease: the stopped container is
+// removed and the record moves stopped → removed. Outcomes: success;
+// replay_no_op when already removed; conflict when running, starting or the
+// lease is held; not_found; service_unavailable; invalid_request.
+func (c *Cleaner) Handle(ctx context.Context, in CleanupInput) (Result, error) {
+	return c.b.execute(ctx, core.OpCleanup, in.GameID, in.Meta, true,
+		func() error { return core.ValidateGameID(in.GameID) },
+		func(ctx context.Context, o *op) (core.Record, error) { return c.run(ctx, o, in) })
+}
+
+// Run is Handle for a caller that already holds the game's lease.
+func (c *Cleaner) Run(ctx context.Context, in CleanupInput) (Result, error) {
+	return c.b.execute(ctx, core.OpCleanup, in.GameID, in.Meta, false,
+		func() error { return core.ValidateGameID(in.GameID) },
+		func(ctx context.Context, o *op) (core.Record, error) { return c.run(ctx, o, in) })
+}
+
+func (c *Cleaner) run(ctx context.Context, o *op, in CleanupInput) (core.Record, error) {
+	b := c.b
+	cur, err := b.decide(ctx, core.OpCleanup, in.GameID, "")
+	if err != nil {
+		return cur, err
+	}
+	o.touch(cur.ContainerID, cur.ImageRef)
+	if cur.ContainerID != "" {
+		if err := b.Driver.Remove(ctx, cur.ContainerID); err != nil {
+			return cur, driverErr("remove", err, core.CodeServiceUnavailable)
+		}
+	}
+	return b.swap(ctx, core.OpCleanup, cur, cur.Removed(b.Now().UTC()))
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of rtmanager on real components. It installs what is
+# missing (docker.io, containerd, redis-server), starts dockerd, a standalone
+# containerd, redis-server and PostgreSQL 15, runs go vet, the unit and
+# contract suites and the e2e-tagged suites, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+export CI=${CI:-}
+
+eval "$(scripts/services.sh up)"
+cleanup() {
+	# Containers and images tests made, by label, then the services.
+	docker ps -aq --filter label=rtmanager.managed=true 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+	scripts/services.sh down
+}
+trap cleanup EXIT
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+echo "== go vet"
+go vet ./...
+go vet -tags e2e ./e2e/...
+echo "== go test ./..."
+go test -count=1 -timeout 25m ./...
+echo "== go test -tags e2e ./e2e/..."
+go test -count=1 -timeout 40m -tags e2e ./e2e/...
