@@ -13,10 +13,10 @@ import (
 func TestErrorTranslation(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("adapter: %w", err) }
 	store := map[error]core.Code{
-		wrap(ports.ErrUnavailable):       core.CodeServiceUnavailable,
-		wrap(context.DeadlineExceeded):   core.CodeServiceUnavailable,
-		wrap(ports.ErrNotFound):          core.CodeNotFound,
-		wrap(ports.ErrConflict):          core.CodeConflict,
+		wrap(ports.ErrUnavailable):        core.CodeServiceUnavailable,
+		wrap(context.DeadlineExceeded):    core.CodeServiceUnavailable,
+		wrap(ports.ErrNotFound):           core.CodeNotFound,
+		wrap(ports.ErrConflict):           core.CodeConflict,
 		errors.New("syntax error at or…"): core.CodeInternal,
 	}
 	for err, want := range store {
