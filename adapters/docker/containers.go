@@ -1,0 +1,309 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// cleanupTimeout bounds removing what a failed Start created, on a context
+// detached from the caller's cancellation so no orphan is left behind.
+const cleanupTimeout = 30 * time.Second
+
+// pollInterval paces waits for a state the daemon reaches on its own.
+const pollInterval = 50 * time.Millisecond
+
+// Start creates and starts a container for spec, or returns the running
+// container already named spec.Name. A non-running container of that name
+// is removed and recreated. A missing image is pulled once.
+func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, err error) {
+	defer wrap(&err, "docker: start %s", spec.Name)
+	if spec.Name == "" || spec.Image == "" || spec.Port <= 0 || spec.Port > math.MaxUint16 {
+		return c, fmt.Errorf("%w: spec needs a name, an image and a port in 1..65535", ports.ErrInvalid)
+	}
+	hostIP := d.hostIP
+	if spec.HostIP != "" {
+		if hostIP, err = netip.ParseAddr(spec.HostIP); err != nil {
+			return c, fmt.Errorf("%w: host ip: %v", ports.ErrInvalid, err)
+		}
+	}
+	pulled := false
+	for attempt := 0; ; attempt++ {
+		existing, err := d.cli.ContainerInspect(ctx, spec.Name, client.ContainerInspectOptions{})
+		switch {
+		case err == nil && existing.Container.Config.Labels[ports.LabelManaged] != "true":
+			return c, fmt.Errorf("name taken by container %s, which rtmanager does not manage", existing.Container.ID)
+		case err == nil && existing.Container.State != nil && existing.Container.State.Running:
+			return d.toContainer(existing.Container), nil
+		case err == nil:
+			if err := d.remove(ctx, existing.Container.ID); err != nil {
+				return c, err
+			}
+		case !cerrdefs.IsNotFound(err):
+			return c, translate(err)
+		}
+
+		created, err := d.cli.ContainerCreate(ctx, d.createOptions(spec, hostIP))
+		switch {
+		case err == nil:
+			return d.startCreated(ctx, created.ID)
+		case cerrdefs.IsConflict(err) && attempt < 2:
+			continue // created concurrently under the same name: look again
+		case cerrdefs.IsNotFound(err) && !pulled:
+			// The image is missing: pull it once, then create again.
+			if err := d.prepare(ctx, spec.Image); err != nil {
+				return c, err
+			}
+			pulled = true
+			continue
+		case cerrdefs.IsNotFound(err):
+			return c, fmt.Errorf("%w: %w", ports.ErrImageUnavailable, err)
+		default:
+			return c, translate(err)
+		}
+	}
+}
+
+// startCreated starts the container id and returns it running; on any
+// failure it removes the container.
+func (d *Driver) startCreated(ctx context.Context, id string) (ports.Container, error) {
+	fail := func(err error) (ports.Container, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := d.remove(cctx, id); rerr != nil {
+			return ports.Container{}, fmt.Errorf("%w (and removing %s failed: %v)", err, id, rerr)
+		}
+		return ports.Container{}, err
+	}
+	if _, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return fail(translate(err))
+	}
+	got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fail(translate(err))
+	}
+	c := d.toContainer(got.Container)
+	if c.State != ports.StateRunning {
+		return fail(fmt.Errorf("container %s exited during start-up with code %d (oom %v)", id, c.ExitCode, c.OOMKilled))
+	}
+	if c.Endpoint == "" {
+		return fail(fmt.Errorf("container %s runs without a published port", id))
+	}
+	return c, nil
+}
+
+// createOptions renders spec with rtmanager's conventions and hardening.
+func (d *Driver) createOptions(spec ports.ContainerSpec, hostIP netip.Addr) client.ContainerCreateOptions {
+	port, _ := network.PortFrom(uint16(spec.Port), network.TCP)
+	labels := maps.Clone(spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[ports.LabelManaged] = "true"
+	env := make([]string, 0, len(spec.Env)+1)
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		if k != "PORT" {
+			env = append(env, k+"="+spec.Env[k])
+		}
+	}
+	env = append(env, "PORT="+strconv.Itoa(spec.Port))
+	init := d.cfg.Init
+	res := container.Resources{
+		Memory:   spec.Limits.MemoryBytes,
+		NanoCPUs: spec.Limits.NanoCPUs,
+	}
+	if spec.Limits.MemoryBytes > 0 {
+		res.MemorySwap = spec.Limits.MemoryBytes // no swap beyond the limit
+	}
+	if spec.Limits.PidsLimit > 0 {
+		pids := spec.Limits.PidsLimit
+		res.PidsLimit = &pids
+	}
+	return client.ContainerCreateOptions{
+		Name: spec.Name,
+		Config: &container.Config{
+			Image:        spec.Image,
+			Env:          env,
+			Labels:       labels,
+			ExposedPorts: network.PortSet{port: {}},
+		},
+		HostConfig: &container.HostConfig{
+			PortBindings:   network.PortMap{port: {{HostIP: hostIP}}}, // no HostPort: Docker allocates one
+			RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
+			CapDrop:        []string{"ALL"},
+			SecurityOpt:    []string{"no-new-privileges"},
+			Privileged:     false,
+			ReadonlyRootfs: d.cfg.ReadonlyRootfs,
+			Init:           &init,
+			Resources:      res,
+		},
+	}
+}
+
+// Stop asks Docker to stop id: SIGTERM, SIGKILL after timeout (rounded up
+// to whole seconds, the API's unit), and returns once it has exited.
+func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) (err error) {
+	defer wrap(&err, "docker: stop %s", id)
+	secs := int(math.Ceil(max(timeout, 0).Seconds()))
+	if _, err := d.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil {
+		return translate(err)
+	}
+	for {
+		got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			return translate(err)
+		}
+		if got.Container.State == nil || !got.Container.State.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return translate(ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// Remove force-removes id (killing it if it runs); a missing container is
+// not an error.
+func (d *Driver) Remove(ctx context.Context, id string) (err error) {
+	defer wrap(&err, "docker: remove %s", id)
+	return d.remove(ctx, id)
+}
+
+func (d *Driver) remove(ctx context.Context, id string) error {
+	_, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case !cerrdefs.IsConflict(err):
+		return translate(err)
+	}
+	// "Removal already in progress": wait for whoever removes it.
+	for {
+		_, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return translate(err)
+		}
+		select {
+		case <-ctx.Done():
+			return translate(ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// Inspect returns the container id (a full or short id, or a name).
+func (d *Driver) Inspect(ctx context.Context, id string) (c ports.Container, err error) {
+	defer wrap(&err, "docker: inspect %s", id)
+	got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return c, translate(err)
+	}
+	return d.toContainer(got.Container), nil
+}
+
+// List returns the containers carrying every label, inspecting each so the
+// answer carries exit codes and endpoints.
+func (d *Driver) List(ctx context.Context, labels map[string]string) (cs []ports.Container, err error) {
+	defer wrap(&err, "docker: list %v", labels)
+	f := make(client.Filters)
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, translate(err)
+	}
+	cs = make([]ports.Container, 0, len(res.Items))
+	for _, item := range res.Items {
+		got, err := d.cli.ContainerInspect(ctx, item.ID, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return nil, translate(err)
+		}
+		cs = append(cs, d.toContainer(got.Container))
+	}
+	return cs, nil
+}
+
+// toContainer converts Docker's view of a container.
+func (d *Driver) toContainer(in container.InspectResponse) ports.Container {
+	c := ports.Container{
+		ID:        in.ID,
+		Name:      strings.TrimPrefix(in.Name, "/"),
+		CreatedAt: parseTime(in.Created),
+	}
+	if in.Config != nil {
+		c.Image = in.Config.Image
+		c.Labels = in.Config.Labels
+	}
+	if s := in.State; s != nil {
+		switch s.Status {
+		case container.StateCreated:
+			c.State = ports.StateCreated
+		case container.StateRunning, container.StatePaused, container.StateRestarting:
+			c.State = ports.StateRunning
+		default: // exited, dead, removing
+			c.State = ports.StateExited
+		}
+		c.ExitCode = s.ExitCode
+		c.OOMKilled = s.OOMKilled
+		c.StartedAt = parseTime(s.StartedAt)
+		c.FinishedAt = parseTime(s.FinishedAt)
+	}
+	if c.State == ports.StateRunning && in.NetworkSettings != nil {
+		c.Endpoint = d.endpoint(in.NetworkSettings.Ports)
+	}
+	return c
+}
+
+// endpoint returns host:port of the lowest published tcp port.
+func (d *Driver) endpoint(pm network.PortMap) string {
+	keys := slices.SortedFunc(maps.Keys(pm), func(a, b network.Port) int { return int(a.Num()) - int(b.Num()) })
+	for _, p := range keys {
+		if p.Proto() != network.TCP {
+			continue
+		}
+		for _, b := range pm[p] {
+			if b.HostPort == "" {
+				continue
+			}
+			host := b.HostIP
+			if !host.IsValid() || host.IsUnspecified() {
+				host = d.hostIP
+			}
+			return net.JoinHostPort(host.String(), b.HostPort)
+		}
+	}
+	return ""
+}
+
+// parseTime parses Docker's RFC 3339 times; Docker's "never" is the zero
+// time, and so is anything unparsable.
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
+}

@@ -1,0 +1,314 @@
+// Package ingress is the stream worker: it reads lifecycle jobs from the
+// runtime:start_jobs and runtime:stop_jobs streams (through ports.JobQueue),
+// runs them on a bounded pool of workers against the lifecycle services,
+// and writes exactly one runtime:job_results entry per job.
+//
+// Delivery semantics:
+//   - A job is acknowledged only together with its result (JobQueue.Complete
+//     does both atomically). When Complete keeps failing, the job stays
+//     pending and is handled again after a claim; lifecycle operations are
+//     idempotent, so the second result is a replay.
+//   - A malformed entry (missing, empty, oversized or unknown fields, an
+//     unknown stop reason, an env that is not a JSON object of strings, an
+//     invalid game_id or image_ref) gets a failure result with
+//     invalid_request and is acknowledged; it is never retried.
+//   - A job that meets the game's lease held by another operation
+//     (lifecycle.Result.Busy) is retried with backoff, unacknowledged, for
+//     up to ConflictRetry; then its conflict result is written. Conflicts of
+//     the transition table are final at once.
+//   - Entries left pending longer than ClaimIdle, by a dead instance or by
+//     this one, are claimed and handled; a claimed entry that this worker is
+//     still handling is skipped.
+//   - Jobs of one game run one after another in stream-id order within an
+//     instance, so a start followed by a stop of the same game is not
+//     reordered by the pool.
+//   - When Run's context ends the worker stops reading, lets jobs already
+//     running finish for up to StopGrace (their operations are not
+//     cancelled before that), and leaves jobs not yet started, or waiting on
+//     a lease, pending for a claim.
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core/lifecycle"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultConcurrency   = 8
+	DefaultBlock         = 2 * time.Second
+	DefaultClaimIdle     = time.Minute
+	DefaultConflictRetry = 30 * time.Second
+	DefaultStopGrace     = 30 * time.Second
+	DefaultCompleteRetry = 10 * time.Second
+)
+
+// Config holds the worker's collaborators and settings.
+type Config struct {
+	// Queue is the consumer of the job streams. Required.
+	Queue ports.JobQueue
+	// Services are the lifecycle services jobs run against. Required.
+	Services *lifecycle.Services
+	// Concurrency is the number of jobs handled at once.
+	Concurrency int
+	// Block is how long one Read waits for new entries.
+	Block time.Duration
+	// ClaimIdle is how long an entry sits pending before it is claimed
+	// (RTMANAGER_CLAIM_IDLE); claims run every ClaimIdle/2. Keep it above
+	// the longest job (start timeout plus ConflictRetry): a job pending
+	// longer may be claimed by another instance while this one still
+	// handles it, which is safe but wasteful.
+	ClaimIdle time.Duration
+	// ConflictRetry is how long a job that finds the game's lease held is
+	// retried before it gets its conflict result.
+	ConflictRetry time.Duration
+	// StopGrace bounds how long Run waits, after its context ended, for
+	// running jobs before it cancels them.
+	StopGrace time.Duration
+	// CompleteRetry is how long writing one result is retried before the
+	// job is left pending for a claim.
+	CompleteRetry time.Duration
+	// StartStream and StopStream are the job streams' names as the queue
+	// reports them in Job.Stream; empty means the names of SPEC §4.
+	StartStream string
+	StopStream  string
+	// Now stamps finished_at; nil means time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Worker consumes the job streams. Create it with New and run it with Run.
+type Worker struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[string]struct{}
+	tails    map[string]chan struct{}
+}
+
+// New validates cfg, applies defaults and returns the worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Queue == nil {
+		return nil, errors.New("ingress: nil Queue")
+	}
+	if cfg.Services == nil || cfg.Services.Start == nil || cfg.Services.Stop == nil {
+		return nil, errors.New("ingress: nil Services")
+	}
+	if cfg.Concurrency < 0 {
+		return nil, fmt.Errorf("ingress: negative Concurrency %d", cfg.Concurrency)
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+		key string
+	}{
+		{&cfg.Block, DefaultBlock, "Block"},
+		{&cfg.ClaimIdle, DefaultClaimIdle, "ClaimIdle"},
+		{&cfg.ConflictRetry, DefaultConflictRetry, "ConflictRetry"},
+		{&cfg.StopGrace, DefaultStopGrace, "StopGrace"},
+		{&cfg.CompleteRetry, DefaultCompleteRetry, "CompleteRetry"},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("ingress: negative %s %s", d.key, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.StartStream == "" {
+		cfg.StartStream = ports.StreamStartJobs
+	}
+	if cfg.StopStream == "" {
+		cfg.StopStream = ports.StreamStopJobs
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Worker{cfg: cfg, log: cfg.Logger.With("component", "ingress"),
+		inflight: map[string]struct{}{}, tails: map[string]chan struct{}{}}, nil
+}
+
+// Run reads and handles jobs until ctx ends, then drains (see the package
+// documentation) and returns nil. Queue errors are logged and retried with
+// backoff; they do not end Run.
+func (w *Worker) Run(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("ingress: nil context")
+	}
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	for range w.cfg.Concurrency {
+		slots <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	claimEvery := max(w.cfg.ClaimIdle/2, 10*time.Millisecond)
+	nextClaim := time.Now()
+	fails := backoff{base: 100 * time.Millisecond, limit: 5 * time.Second}
+	w.log.InfoContext(ctx, "stream worker started", "concurrency", w.cfg.Concurrency,
+		"claim_idle", w.cfg.ClaimIdle.String(), "conflict_retry", w.cfg.ConflictRetry.String())
+	for {
+		n := take(ctx, slots)
+		if n == 0 {
+			break
+		}
+		var jobs []ports.Job
+		var err error
+		if !time.Now().Before(nextClaim) {
+			nextClaim = time.Now().Add(claimEvery)
+			jobs, err = w.cfg.Queue.Claim(ctx, w.cfg.ClaimIdle, n)
+			if err != nil && ctx.Err() == nil {
+				w.log.WarnContext(ctx, "claim idle jobs", "err", err)
+			}
+			jobs = w.notInFlight(jobs)
+		}
+		if len(jobs) == 0 {
+			block := min(w.cfg.Block, max(time.Until(nextClaim), time.Millisecond))
+			jobs, err = w.cfg.Queue.Read(ctx, n, block)
+		}
+		if err != nil && len(jobs) == 0 {
+			give(slots, n)
+			if ctx.Err() != nil {
+				break
+			}
+			w.log.WarnContext(ctx, "read jobs", "err", err)
+			if !fails.wait(ctx) {
+				break
+			}
+			continue
+		}
+		fails.reset()
+		sortByID(jobs)
+		started := 0
+		for _, job := range jobs {
+			if started == n {
+				// A queue returned more than asked; the rest stays pending.
+				break
+			}
+			if w.dispatch(ctx, jobCtx, &wg, slots, job) {
+				started++
+			}
+		}
+		give(slots, n-started)
+	}
+	w.drain(&wg, cancelJobs)
+	w.log.Info("stream worker stopped")
+	return nil
+}
+
+// drain waits for running jobs, cancelling them after StopGrace.
+func (w *Worker) drain(wg *sync.WaitGroup, cancel context.CancelFunc) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(w.cfg.StopGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		w.log.Warn("jobs still running after the stop grace; cancelling them", "stop_grace", w.cfg.StopGrace.String())
+		cancel()
+		<-done
+	}
+}
+
+// take waits for one free slot and grabs every other free one; it returns
+// 0 when ctx ends first.
+func take(ctx context.Context, slots chan struct{}) int {
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-slots:
+	}
+	n := 1
+	for {
+		select {
+		case <-slots:
+			n++
+		default:
+			return n
+		}
+	}
+}
+
+// give returns n slots.
+func give(slots chan struct{}, n int) {
+	for range n {
+		slots <- struct{}{}
+	}
+}
+
+func jobKey(j ports.Job) string { return j.Stream + "\x00" + j.ID }
+
+// notInFlight drops claimed jobs this worker is still handling.
+func (w *Worker) notInFlight(jobs []ports.Job) []ports.Job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := jobs[:0]
+	for _, j := range jobs {
+		if _, busy := w.inflight[jobKey(j)]; !busy {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// dispatch starts job on its own goroutine, which holds one slot, unless
+// it is already in flight. Jobs of one game are chained in dispatch order.
+func (w *Worker) dispatch(runCtx, jobCtx context.Context, wg *sync.WaitGroup, slots chan struct{}, job ports.Job) bool {
+	key, game := jobKey(job), job.Fields[FieldGameID]
+	done := make(chan struct{})
+	w.mu.Lock()
+	if _, busy := w.inflight[key]; busy {
+		w.mu.Unlock()
+		return false
+	}
+	w.inflight[key] = struct{}{}
+	prev := w.tails[game]
+	w.tails[game] = done
+	w.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer func() {
+			close(done)
+			w.mu.Lock()
+			delete(w.inflight, key)
+			if w.tails[game] == done {
+				delete(w.tails, game)
+			}
+			w.mu.Unlock()
+			slots <- struct{}{}
+			wg.Done()
+		}()
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-runCtx.Done():
+			}
+		}
+		if runCtx.Err() != nil {
+			w.log.Info("job left pending for a claim: the worker is stopping",
+				"job_stream", job.Stream, "job_id", job.ID)
+			return
+		}
+		w.process(runCtx, jobCtx, job)
+	}()
+	return true
+}

@@ -1,0 +1,309 @@
+// Package pluginhost is the `plugin` runtime driver: a ports.RuntimeDriver
+// that runs a driver plugin binary with hashicorp/go-plugin and calls it over
+// the gRPC driver protocol (plugins/proto/driver/v1).
+//
+// The host verifies the binary's SHA-256 before every launch when one is
+// configured, forwards the plugin's logs into slog, and supervises the
+// plugin: when it dies the host notices (go-plugin ends the client's
+// context; Client() would keep returning the stale client, so the host
+// never reuses it), answers every call with an error wrapping
+// ports.ErrUnavailable while it is down, and starts a new plugin process
+// with exponential backoff. Events hands its caller one channel that
+// survives respawns: the host re-subscribes to each new plugin.
+//
+// Re-attaching after a manager restart. The host does not use go-plugin's
+// ReattachConfig (it would need the old plugin to outlive the manager, and
+// it names the plugin by a bare pid that may be reused). A plugin exits
+// when its host is gone (sdk.Serve watches its parent), and the new host
+// starts a new plugin that recovers the engines from the driver's own
+// durable state: the process plugin keeps one JSON file per engine in
+// Config.StateDir and adopts live engines by pid and start time. Engines
+// keep running throughout; only the control channel is new.
+//
+// Killing. The host kills only its own plugin, through go-plugin's
+// Client.Kill, which signals the exec.Cmd it started (an os.Process, which on
+// Linux holds a pidfd), never a pid looked up later.
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/galaxy-game/rtmanager/plugins/driverplugin"
+	"github.com/galaxy-game/rtmanager/plugins/sdk"
+)
+
+// Config configures a Host.
+type Config struct {
+	// Path is the plugin executable (RTMANAGER_PLUGIN_PATH). Required.
+	Path string
+	// Args are passed to the plugin.
+	Args []string
+	// SHA256 is the expected hex SHA-256 of Path (RTMANAGER_PLUGIN_SHA256).
+	// When set, a binary that does not match is never run.
+	SHA256 string
+	// Env is added to the plugin's environment (which otherwise is the
+	// host's).
+	Env []string
+	// StateDir is passed to the plugin in sdk.EnvStateDir; plugins keep
+	// their durable state there. Created if missing. Optional.
+	StateDir string
+	// UnixSocketDir is where the plugin creates its gRPC socket
+	// (PLUGIN_UNIX_SOCKET_DIR); empty means the system temp dir.
+	UnixSocketDir string
+	// Logger receives the host's and the plugin's log lines; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// StartTimeout bounds one plugin launch and handshake; zero means 30s.
+	StartTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the delay between respawn attempts;
+	// zero means 100ms and 10s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Host is a ports.RuntimeDriver backed by a supervised plugin process.
+type Host struct {
+	cfg      Config
+	log      *slog.Logger
+	checksum []byte
+
+	mu      sync.Mutex
+	client  *plugin.Client       // nil while the plugin is down
+	driver  *driverplugin.Client // nil while the plugin is down
+	up      chan struct{}        // closed (and replaced) when a plugin comes up
+	downErr error                // why the plugin is down
+	closed  bool
+
+	closeCh chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New verifies and launches the plugin and returns once it has answered the
+// handshake. A checksum mismatch, a plugin speaking another protocol
+// version, or a binary that is no driver plugin is an error here.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("pluginhost: Path is required")
+	}
+	path, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("pluginhost: %w", err)
+	}
+	cfg.Path = path
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	h := &Host{cfg: cfg, up: make(chan struct{}), closeCh: make(chan struct{})}
+	h.log = cfg.Logger
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.log = h.log.With("driver_plugin", filepath.Base(path))
+	if cfg.SHA256 != "" {
+		sum, err := hex.DecodeString(cfg.SHA256)
+		if err != nil || len(sum) != sha256.Size {
+			return nil, fmt.Errorf("pluginhost: SHA256 %q is not a hex SHA-256 digest", cfg.SHA256)
+		}
+		h.checksum = sum
+	}
+	for _, dir := range []string{cfg.StateDir, cfg.UnixSocketDir} {
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("pluginhost: %w", err)
+			}
+		}
+	}
+	pc, drv, err := h.launchCtx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pluginhost: start %s: %w", path, err)
+	}
+	h.client, h.driver = pc, drv
+	h.wg.Add(1)
+	go h.supervise(pc, drv)
+	return h, nil
+}
+
+// launchCtx is launch bounded by ctx: go-plugin's start takes no context,
+// so a launch that outlives ctx is killed when it finishes.
+func (h *Host) launchCtx(ctx context.Context) (*plugin.Client, *driverplugin.Client, error) {
+	type result struct {
+		pc  *plugin.Client
+		drv *driverplugin.Client
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		pc, drv, err := h.launch()
+		ch <- result{pc, drv, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.pc, r.drv, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.pc != nil {
+				r.pc.Kill()
+			}
+		}()
+		return nil, nil, ctx.Err()
+	}
+}
+
+// launch verifies the binary, starts it and dispenses the driver.
+func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
+	var secure *plugin.SecureConfig
+	if h.checksum != nil {
+		if err := verify(h.cfg.Path, h.checksum); err != nil {
+			return nil, nil, err
+		}
+		// go-plugin checks again right before exec, narrowing the window
+		// in which the file could be swapped.
+		secure = &plugin.SecureConfig{Checksum: h.checksum, Hash: sha256.New()}
+	}
+	cmd := exec.Command(h.cfg.Path, h.cfg.Args...)
+	// The host's environment, then Config.Env, then what the host sets:
+	// os/exec keeps the last value of a duplicated key.
+	cmd.Env = append(os.Environ(), h.cfg.Env...)
+	if h.cfg.StateDir != "" {
+		cmd.Env = append(cmd.Env, sdk.EnvStateDir+"="+h.cfg.StateDir)
+	}
+	if h.cfg.UnixSocketDir != "" {
+		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+h.cfg.UnixSocketDir)
+	}
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  driverplugin.Handshake,
+		VersionedPlugins: driverplugin.VersionedPlugins,
+		Cmd:              cmd,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           newHCLog(h.log),
+		StartTimeout:     h.cfg.StartTimeout,
+		SkipHostEnv:      true, // already in cmd.Env, before Config.Env
+	})
+	rpc, err := pc.Client()
+	if err != nil {
+		pc.Kill()
+		return nil, nil, err
+	}
+	raw, err := rpc.Dispense(driverplugin.PluginName)
+	if err != nil {
+		pc.Kill()
+		return nil, nil, err
+	}
+	drv, ok := raw.(*driverplugin.Client)
+	if !ok {
+		pc.Kill()
+		return nil, nil, fmt.Errorf("plugin dispensed %T, want a driver", raw)
+	}
+	return pc, drv, nil
+}
+
+// verify compares the SHA-256 of path with want.
+func verify(path string, want []byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return fmt.Errorf("checksum %s: %w", path, err)
+	}
+	if got := sum.Sum(nil); !bytes.Equal(got, want) {
+		return fmt.Errorf("refusing to run %s: its SHA-256 is %x, configured %x", path, got, want)
+	}
+	return nil
+}
+
+// supervise waits for the plugin to die and respawns it with backoff until
+// the host is closed.
+func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
+	defer h.wg.Done()
+	for {
+		select {
+		case <-h.closeCh:
+			return
+		case <-drv.Done():
+		}
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return
+		}
+		h.client, h.driver = nil, nil
+		h.downErr = errors.New("plugin process exited")
+		h.mu.Unlock()
+		h.log.Warn("driver plugin exited; restarting it")
+		pc.Kill() // reap, end go-plugin's goroutines, remove its socket dir
+
+		var err error
+		backoff := h.cfg.MinBackoff
+		for {
+			pc, drv, err = h.launch()
+			if err == nil {
+				break
+			}
+			h.mu.Lock()
+			h.downErr = err
+			h.mu.Unlock()
+			h.log.Error("restart driver plugin", "error", err, "retry_in", backoff)
+			timer := time.NewTimer(backoff)
+			select {
+			case <-h.closeCh:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			backoff = min(2*backoff, h.cfg.MaxBackoff)
+		}
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			pc.Kill()
+			return
+		}
+		h.client, h.driver, h.downErr = pc, drv, nil
+		close(h.up)
+		h.up = make(chan struct{})
+		h.mu.Unlock()
+		h.log.Info("driver plugin restarted")
+	}
+}
+
+// Close kills the plugin and stops supervising it. Engines keep running.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	close(h.closeCh)
+	pc := h.client
+	h.client, h.driver = nil, nil
+	h.mu.Unlock()
+	if pc != nil {
+		pc.Kill()
+	}
+	h.wg.Wait()
+	return nil
+}

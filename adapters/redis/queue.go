@@ -1,0 +1,419 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// maxClaimRounds bounds the XAUTOCLAIM cursor walk of one Claim per stream.
+const maxClaimRounds = 16
+
+// completeScript acknowledges a job and, only if that acknowledgement
+// removed the entry from the group's pending list, appends its result.
+// KEYS: job stream, results stream. ARGV: group, job id, maxlen ("0" = no
+// trimming), then the result's field/value pairs. It returns 1 when it
+// wrote a result and 0 when the job was not pending (already completed).
+var completeScript = rueidis.NewLuaScript(`
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then
+  return 0
+end
+if ARGV[3] == '0' then
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+end
+return 1`)
+
+// Queue implements ports.JobQueue for one consumer of the job streams'
+// consumer group.
+//
+// Read asks XREADGROUP for up to count new entries of each job stream; when
+// Redis returns more than count in total the rest is kept and handed out by
+// the next Read (those entries are already on this consumer's pending list,
+// so another instance claims them if this one dies). When the group has
+// vanished (NOGROUP: Redis lost its data, or someone ran XGROUP DESTROY)
+// Read, Claim and Pending re-create it and carry on. A re-created group
+// starts after the newest entry this queue has read (or, before its first
+// read, after the group's last delivered id when the queue was built):
+// after a Redis restart without persistence that reads every job added
+// since, and after an XGROUP DESTROY it may hand out again entries other
+// consumers had read, which is safe because handling is idempotent; their
+// results may then appear twice.
+//
+// Job.Deliveries is 1 for entries from Read. For claimed entries it is the
+// delivery counter XPENDING reports right after the claim, best effort: if
+// that lookup fails, or another consumer claimed the entry again in
+// between, it is 2 (delivered before, and now once more).
+type Queue struct {
+	c        *Client
+	consumer string
+	streams  []string
+
+	mu       sync.Mutex
+	buf      []ports.Job
+	lastSeen map[string]string
+}
+
+var _ ports.JobQueue = (*Queue)(nil)
+
+// Queue makes sure the consumer group exists on both job streams
+// (XGROUP CREATE … $ MKSTREAM, an existing group is kept) and returns the
+// queue of consumer, normally the instance id. Errors: ErrInvalid for an
+// empty consumer, ErrUnavailable.
+func (c *Client) Queue(ctx context.Context, consumer string) (*Queue, error) {
+	if consumer == "" {
+		return nil, fmt.Errorf("redis: queue: empty consumer name: %w", ports.ErrInvalid)
+	}
+	q := &Queue{c: c, consumer: consumer,
+		streams:  []string{c.streams.StartJobs, c.streams.StopJobs},
+		lastSeen: map[string]string{}}
+	if err := q.ensureGroups(ctx); err != nil {
+		return nil, err
+	}
+	for _, s := range q.streams {
+		id, err := q.groupLastID(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		q.lastSeen[s] = id
+	}
+	return q, nil
+}
+
+// Consumer returns the queue's consumer name.
+func (q *Queue) Consumer() string { return q.consumer }
+
+// ensureGroups creates the group on every job stream that lacks it.
+func (q *Queue) ensureGroups(ctx context.Context) error {
+	rc := q.c.rc
+	for _, s := range q.streams {
+		q.mu.Lock()
+		id := q.lastSeen[s]
+		q.mu.Unlock()
+		if id == "" {
+			id = "$"
+		}
+		err := rc.Do(ctx, rc.B().XgroupCreate().Key(s).Group(q.c.streams.Group).Id(id).Mkstream().Build()).Error()
+		if err != nil && !rueidis.IsRedisBusyGroup(err) {
+			return fmt.Errorf("redis: create group on %s: %w", s, unavailable(err))
+		}
+	}
+	return nil
+}
+
+// groupLastID returns the last delivered id of the group on stream.
+func (q *Queue) groupLastID(ctx context.Context, stream string) (string, error) {
+	rc := q.c.rc
+	groups, err := rc.Do(ctx, rc.B().XinfoGroups().Key(stream).Build()).ToArray()
+	if err != nil {
+		return "", fmt.Errorf("redis: xinfo groups %s: %w", stream, unavailable(err))
+	}
+	for _, g := range groups {
+		m, err := g.AsMap()
+		if err != nil {
+			continue
+		}
+		name, ok := m["name"]
+		if !ok {
+			continue
+		}
+		if n, _ := name.ToString(); n != q.c.streams.Group {
+			continue
+		}
+		if last, ok := m["last-delivered-id"]; ok {
+			if id, err := last.ToString(); err == nil && id != "" {
+				return id, nil
+			}
+		}
+	}
+	return "0-0", nil
+}
+
+// Read implements ports.JobQueue. A block of zero or less does not block.
+// Errors: ErrInvalid for count < 1, ErrUnavailable.
+func (q *Queue) Read(ctx context.Context, count int, block time.Duration) ([]ports.Job, error) {
+	if count < 1 {
+		return nil, fmt.Errorf("redis: read count %d: %w", count, ports.ErrInvalid)
+	}
+	if jobs := q.takeBuffered(count); len(jobs) > 0 {
+		return jobs, nil
+	}
+	jobs, err := q.read(ctx, count, block)
+	if redisErrPrefix(err, "NOGROUP") {
+		if err := q.ensureGroups(ctx); err != nil {
+			return nil, err
+		}
+		jobs, err = q.read(ctx, count, block)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis: read jobs: %w", unavailable(err))
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, j := range jobs {
+		q.lastSeen[j.Stream] = j.ID // entries come in id order per stream
+	}
+	if len(jobs) > count {
+		q.buf = append(q.buf, jobs[count:]...)
+		jobs = jobs[:count:count]
+	}
+	return jobs, nil
+}
+
+// takeBuffered returns up to count jobs left over by an earlier Read.
+func (q *Queue) takeBuffered(count int) []ports.Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(count, len(q.buf))
+	if n == 0 {
+		return nil
+	}
+	jobs := append([]ports.Job(nil), q.buf[:n]...)
+	q.buf = q.buf[n:]
+	return jobs
+}
+
+// read runs one XREADGROUP over both job streams.
+func (q *Queue) read(ctx context.Context, count int, block time.Duration) ([]ports.Job, error) {
+	rc := q.c.rc
+	g := rc.B().Xreadgroup().Group(q.c.streams.Group, q.consumer).Count(int64(count))
+	var cmd rueidis.Completed
+	if block > 0 {
+		ms := max(int64(block/time.Millisecond), 1)
+		cmd = g.Block(ms).Streams().Key(q.streams...).Id(">", ">").Build()
+	} else {
+		cmd = g.Streams().Key(q.streams...).Id(">", ">").Build()
+	}
+	msg, err := rc.Do(ctx, cmd).ToMessage()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeRead(msg, q.streams)
+}
+
+// Claim implements ports.JobQueue with XAUTOCLAIM on the start stream, then
+// on the stop stream for what count leaves. Errors: ErrInvalid for
+// count < 1, ErrUnavailable.
+func (q *Queue) Claim(ctx context.Context, minIdle time.Duration, count int) ([]ports.Job, error) {
+	if count < 1 {
+		return nil, fmt.Errorf("redis: claim count %d: %w", count, ports.ErrInvalid)
+	}
+	var all []ports.Job
+	for _, s := range q.streams {
+		if len(all) >= count {
+			break
+		}
+		jobs, err := q.claim(ctx, s, minIdle, count-len(all))
+		if redisErrPrefix(err, "NOGROUP") {
+			if err := q.ensureGroups(ctx); err != nil {
+				return nil, err
+			}
+			continue // a new group has nothing pending
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis: claim jobs on %s: %w", s, unavailable(err))
+		}
+		q.setDeliveries(ctx, s, jobs)
+		all = append(all, jobs...)
+	}
+	return all, nil
+}
+
+// claim walks XAUTOCLAIM's cursor on stream until it has count entries or
+// reaches the end of the pending list.
+func (q *Queue) claim(ctx context.Context, stream string, minIdle time.Duration, count int) ([]ports.Job, error) {
+	rc := q.c.rc
+	idle := strconv.FormatInt(max(int64(minIdle/time.Millisecond), 0), 10)
+	cursor := "0-0"
+	var jobs []ports.Job
+	for round := 0; round < maxClaimRounds && len(jobs) < count; round++ {
+		cmd := rc.B().Xautoclaim().Key(stream).Group(q.c.streams.Group).Consumer(q.consumer).
+			MinIdleTime(idle).Start(cursor).Count(int64(count - len(jobs))).Build()
+		parts, err := rc.Do(ctx, cmd).ToArray()
+		if err != nil {
+			return nil, err
+		}
+		if len(parts) < 2 {
+			return nil, fmt.Errorf("xautoclaim: reply has %d parts", len(parts))
+		}
+		next, err := parts[0].ToString()
+		if err != nil {
+			return nil, err
+		}
+		entries, err := parts[1].ToArray()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return nil, err
+		}
+		jobs = append(jobs, decodeEntries(stream, entries, 2)...)
+		if next == "0-0" || next == cursor {
+			break
+		}
+		cursor = next
+	}
+	return jobs, nil
+}
+
+// setDeliveries fills Deliveries of jobs just claimed from stream from
+// XPENDING, best effort (see Queue).
+func (q *Queue) setDeliveries(ctx context.Context, stream string, jobs []ports.Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	rc := q.c.rc
+	lo, hi := jobs[0].ID, jobs[0].ID
+	for _, j := range jobs[1:] {
+		if compareIDs(j.ID, lo) < 0 {
+			lo = j.ID
+		}
+		if compareIDs(j.ID, hi) > 0 {
+			hi = j.ID
+		}
+	}
+	cmd := rc.B().Xpending().Key(stream).Group(q.c.streams.Group).Start(lo).End(hi).
+		Count(int64(len(jobs))).Consumer(q.consumer).Build()
+	rows, err := rc.Do(ctx, cmd).ToArray()
+	if err != nil {
+		return
+	}
+	counts := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		f, err := r.ToArray()
+		if err != nil || len(f) < 4 {
+			continue
+		}
+		id, err1 := f[0].ToString()
+		n, err2 := f[3].AsInt64()
+		if err1 == nil && err2 == nil {
+			counts[id] = n
+		}
+	}
+	for i := range jobs {
+		if n, ok := counts[jobs[i].ID]; ok && n > 0 {
+			jobs[i].Deliveries = n
+		}
+	}
+}
+
+// Complete implements ports.JobQueue; see CompleteOnce.
+func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) error {
+	_, err := q.CompleteOnce(ctx, job, r)
+	return err
+}
+
+// CompleteOnce acknowledges job and appends r to the results stream in one
+// Lua script: the XADD runs only if the XACK removed the entry from the
+// group's pending list, so however many consumers complete the same job
+// (after a claim), exactly one result is written. It reports whether this
+// call wrote it; false means the job was already completed, or is not
+// pending at all (its group was re-created), and is not an error.
+//
+// The result carries job.Stream and job.ID as job_stream and job_id (r's
+// own JobStream and JobID must be empty or equal to them), and finished_at
+// as RFC 3339 UTC (now when r.FinishedAt is zero). Errors: ErrInvalid,
+// ErrUnavailable.
+func (q *Queue) CompleteOnce(ctx context.Context, job ports.Job, r ports.JobResult) (bool, error) {
+	if job.Stream == "" || job.ID == "" {
+		return false, fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
+	}
+	if (r.JobStream != "" && r.JobStream != job.Stream) || (r.JobID != "" && r.JobID != job.ID) {
+		return false, fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
+			job.Stream, job.ID, r.JobStream, r.JobID, ports.ErrInvalid)
+	}
+	finished := r.FinishedAt
+	if finished.IsZero() {
+		finished = q.c.now()
+	}
+	args := []string{q.c.streams.Group, job.ID, q.c.maxLenArg(),
+		"job_stream", job.Stream,
+		"job_id", job.ID,
+		"game_id", r.GameID,
+		"op_kind", string(r.OpKind),
+		"outcome", string(r.Outcome),
+		"error_code", string(r.ErrorCode),
+		"error_message", r.ErrorMessage,
+		"container_id", r.ContainerID,
+		"endpoint", r.Endpoint,
+		"finished_at", formatTime(finished),
+	}
+	n, err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).AsInt64()
+	if err != nil {
+		return false, fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
+	}
+	return n == 1, nil
+}
+
+// Pending implements ports.JobQueue with the XPENDING summary of each job
+// stream. A vanished group is re-created and counts 0. Errors:
+// ErrUnavailable.
+func (q *Queue) Pending(ctx context.Context) (map[string]int64, error) {
+	rc := q.c.rc
+	out := make(map[string]int64, len(q.streams))
+	for _, s := range q.streams {
+		parts, err := rc.Do(ctx, rc.B().Xpending().Key(s).Group(q.c.streams.Group).Build()).ToArray()
+		if redisErrPrefix(err, "NOGROUP") {
+			if err := q.ensureGroups(ctx); err != nil {
+				return nil, err
+			}
+			out[s] = 0
+			continue
+		}
+		if err == nil && len(parts) == 0 {
+			err = fmt.Errorf("xpending: empty reply")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis: pending on %s: %w", s, unavailable(err))
+		}
+		n, err := parts[0].AsInt64()
+		if err != nil {
+			return nil, fmt.Errorf("redis: pending on %s: %w", s, unavailable(err))
+		}
+		out[s] = n
+	}
+	return out, nil
+}
+
+// formatTime renders t as RFC 3339 in UTC with up to nanosecond precision.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// compareIDs orders two stream entry ids ("ms-seq").
+func compareIDs(a, b string) int {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	switch {
+	case am != bm:
+		if am < bm {
+			return -1
+		}
+		return 1
+	case as != bs:
+		if as < bs {
+			return -1
+		}
+		return 1
+	}
+	return 0
+}
+
+// splitID splits a stream id into its millisecond and sequence parts;
+// unparsable parts are 0.
+func splitID(id string) (uint64, uint64) {
+	for i := 0; i < len(id); i++ {
+		if id[i] == '-' {
+			ms, _ := strconv.ParseUint(id[:i], 10, 64)
+			seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
+			return ms, seq
+		}
+	}
+	ms, _ := strconv.ParseUint(id, 10, 64)
+	return ms, 0
+}

@@ -1,0 +1,363 @@
+// Package app binds rtmanager's adapters by configuration and runs them:
+// the store, Redis (a server or the embedded one), the runtime driver,
+// telemetry, the lifecycle services, the REST API, the stream ingress and
+// the background loops (reconciler, health monitor, janitor).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/adapters/containerd"
+	"github.com/galaxy-game/rtmanager/adapters/docker"
+	"github.com/galaxy-game/rtmanager/adapters/ingress"
+	"github.com/galaxy-game/rtmanager/adapters/pluginhost"
+	"github.com/galaxy-game/rtmanager/adapters/probe"
+	redisx "github.com/galaxy-game/rtmanager/adapters/redis"
+	"github.com/galaxy-game/rtmanager/adapters/rest"
+	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
+	"github.com/galaxy-game/rtmanager/adapters/telemetry"
+	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/core/lifecycle"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// Main is one rtmanager instance: Open binds the adapters, Run serves until
+// its context ends, Close releases what Open acquired.
+type Main struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Version string
+
+	store    *sqlstore.Store
+	embedded *redisx.Embedded
+	redis    *redisx.Client
+	queue    *redisx.Queue
+	driver   ports.RuntimeDriver
+	tel      *telemetry.Telemetry
+	services *lifecycle.Services
+	listener net.Listener
+	closers  []func() error
+}
+
+// New returns an unopened Main.
+func New(cfg config.Config, logger *slog.Logger, version string) *Main {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Main{Config: cfg, Logger: logger, Version: version}
+}
+
+// Addr returns the address the HTTP server listens on, once Open returned.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Services returns the lifecycle services, once Open returned.
+func (m *Main) Services() *lifecycle.Services { return m.services }
+
+// Store returns the store, once Open returned.
+func (m *Main) Store() ports.Store { return m.store }
+
+// RedisURL returns the URL of the Redis server in use (the embedded one's
+// when embedded), once Open returned.
+func (m *Main) RedisURL() string {
+	if m.embedded != nil {
+		return m.embedded.URL()
+	}
+	return m.Config.RedisURL
+}
+
+// Open binds every adapter, applies migrations when AutoMigrate is set, and
+// listens on HTTPAddr. On error everything opened so far is closed.
+func (m *Main) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	c := m.Config
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir %s: %w", c.DataDir, err)
+	}
+	if m.tel, err = telemetry.New(ctx, telemetry.Config{Version: m.Version, OTLPEndpoint: otlpEndpoint(c), Logger: m.Logger}); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	m.closers = append(m.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return m.tel.Shutdown(sctx)
+	})
+	if m.store, err = sqlstore.Open(ctx, c.DatabaseURL); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	m.closers = append(m.closers, m.store.Close)
+	if c.AutoMigrate {
+		if err := m.store.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := m.openRedis(ctx); err != nil {
+		return err
+	}
+	if err := m.openDriver(ctx); err != nil {
+		return err
+	}
+	return m.openServices(ctx)
+}
+
+func otlpEndpoint(c config.Config) string {
+	if c.OTLPEndpoint != "" {
+		return c.OTLPEndpoint
+	}
+	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+}
+
+func (m *Main) openRedis(ctx context.Context) (err error) {
+	url := m.Config.RedisURL
+	if url == config.EmbeddedRedis {
+		if m.embedded, err = redisx.StartEmbedded(m.Config.EmbeddedRedisAddr); err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		m.closers = append(m.closers, func() error { m.embedded.Close(); return nil })
+		url = m.embedded.URL()
+		m.Logger.Info("embedded redis listening", "url", url)
+	}
+	if m.redis, err = redisx.Connect(ctx, url, redisx.Options{ClientName: m.Config.InstanceID}); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	m.closers = append(m.closers, func() error { m.redis.Close(); return nil })
+	if m.queue, err = m.redis.Queue(ctx, m.Config.InstanceID); err != nil {
+		return fmt.Errorf("redis job queue: %w", err)
+	}
+	return nil
+}
+
+func (m *Main) openDriver(ctx context.Context) error {
+	c := m.Config
+	var (
+		d   ports.RuntimeDriver
+		err error
+	)
+	switch c.Driver {
+	case config.DriverDocker:
+		var dd *docker.Driver
+		if dd, err = docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger}); err == nil {
+			d, m.closers = dd, append(m.closers, dd.Close)
+		}
+	case config.DriverContainerd:
+		var cd *containerd.Driver
+		if cd, err = containerd.New(ctx, containerd.Config{Address: c.ContainerdAddress, Namespace: c.ContainerdNamespace,
+			StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP}); err == nil {
+			d, m.closers = cd, append(m.closers, cd.Close)
+		}
+	case config.DriverPlugin:
+		var h *pluginhost.Host
+		if h, err = pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
+			StateDir: filepath.Join(c.DataDir, "plugin"), Logger: m.Logger}); err == nil {
+			d, m.closers = h, append(m.closers, h.Close)
+		}
+	default:
+		err = fmt.Errorf("unknown driver %q", c.Driver)
+	}
+	if err != nil {
+		return fmt.Errorf("driver %s: %w", c.Driver, err)
+	}
+	m.driver = m.tel.WrapDriver(d)
+	return nil
+}
+
+func (m *Main) openServices(ctx context.Context) (err error) {
+	c := m.Config
+	var prober ports.Prober
+	if c.EngineHealthPath != "" {
+		if prober, err = probe.New(probe.Config{Path: c.EngineHealthPath}); err != nil {
+			return fmt.Errorf("prober: %w", err)
+		}
+	}
+	store := m.tel.WrapStore(m.store)
+	m.services, err = lifecycle.New(lifecycle.Deps{
+		Records: store, Operations: store, Leases: m.redis.Leases(), Driver: m.driver,
+		Health: m.redis.HealthStream(store), Prober: prober, Telemetry: m.tel, Logger: m.Logger,
+		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
+			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow,
+			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
+	})
+	if err != nil {
+		return fmt.Errorf("lifecycle: %w", err)
+	}
+	m.tel.ObservePending(m.queue.Pending)
+	m.tel.ObserveRuntimes(m.store.CountByStatus)
+	if m.listener, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listen %s: %w", c.HTTPAddr, err)
+	}
+	return nil
+}
+
+// Ready reports whether the store, Redis and the driver answer.
+func (m *Main) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := m.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := m.redis.Ping(ctx); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if _, err := m.driver.Capabilities(ctx); err != nil {
+		return fmt.Errorf("driver: %w", err)
+	}
+	return nil
+}
+
+// Run serves the REST API and runs the ingress and the background loops
+// until ctx ends, then shuts down gracefully within ShutdownTimeout: the
+// HTTP server stops taking requests and finishes the ones in flight, the
+// ingress stops reading and finishes its jobs, the loops stop.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	handler := rest.New(rest.Config{Services: m.services, Store: m.store, Token: c.APIToken, Ready: m.Ready,
+		Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Concurrency: c.StreamConcurrency,
+		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, Logger: m.Logger})
+	if err != nil {
+		return fmt.Errorf("ingress: %w", err)
+	}
+	loops, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("ingress: %w", err)
+		}
+	}()
+	var bg sync.WaitGroup
+	m.startLoops(loops, &bg)
+	m.Logger.Info("rtmanager serving", "addr", m.Addr(), "driver", c.Driver, "instance", c.InstanceID, "version", m.Version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	m.Logger.Info("rtmanager shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		m.Logger.Warn("http shutdown", "err", err)
+	}
+	stopLoops()
+	wg.Wait()
+	bg.Wait()
+	return runErr
+}
+
+// startLoops starts the reconciler, janitor and health monitor.
+func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
+	c := m.Config
+	rec := m.services.NewReconciler(c.OrphanGrace)
+	jan := m.services.NewJanitor(c.CleanupAfter)
+	mon := m.services.NewMonitor(c.ProbeFailures)
+	every := func(name string, d time.Duration, now bool, f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if now {
+				f(ctx)
+			}
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					f(ctx)
+				}
+			}
+		}()
+	}
+	every("reconcile", c.ReconcileInterval, true, func(ctx context.Context) {
+		rep, err := rec.Pass(ctx)
+		if err != nil {
+			m.Logger.Warn("reconcile pass", "err", err)
+			return
+		}
+		m.Logger.Debug("reconcile pass", "report", fmt.Sprintf("%+v", rep))
+	})
+	every("janitor", min(c.ReconcileInterval, max(c.CleanupAfter/4, time.Second)), false, func(ctx context.Context) {
+		if _, _, err := jan.Pass(ctx); err != nil {
+			m.Logger.Warn("janitor pass", "err", err)
+		}
+	})
+	every("probe", c.ProbeInterval, false, func(ctx context.Context) {
+		if err := mon.ProbeAll(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Warn("probe pass", "err", err)
+		}
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.watchEvents(ctx, mon)
+	}()
+}
+
+// watchEvents feeds driver events to the monitor, subscribing again with a
+// back-off when the stream cannot be opened.
+func (m *Main) watchEvents(ctx context.Context, mon *lifecycle.Monitor) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		events, err := m.driver.Events(ctx)
+		if err != nil {
+			m.Logger.Warn("subscribe to driver events", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for ev := range events {
+			mon.HandleEvent(ctx, ev)
+		}
+	}
+}
+
+// Close releases everything Open acquired, in reverse order.
+func (m *Main) Close() error {
+	var errs []error
+	if m.listener != nil {
+		_ = m.listener.Close()
+	}
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		if err := m.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,95 @@
+// Command rtmanager is the Runtime Manager: it starts, stops, restarts,
+// patches and cleans up game engine containers.
+//
+//	rtmanager serve   [--config file.yaml]   run the service (migrating first)
+//	rtmanager migrate [--config file.yaml]   apply pending migrations and exit
+//	rtmanager version                        print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
+	"github.com/galaxy-game/rtmanager/adapters/telemetry"
+	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rtmanager:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: rtmanager serve|migrate|version [--config file.yaml]")
+	}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "YAML configuration file (environment variables win)")
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch cmd {
+	case "version":
+		_, err := fmt.Fprintln(stdout, "rtmanager", version)
+		return err
+	case "serve", "migrate":
+	default:
+		return fmt.Errorf("unknown command %q: use serve, migrate or version", cmd)
+	}
+	cfg, err := config.Load(nil, *path)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	slog.SetDefault(logger)
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, stdout)
+	}
+	m := app.New(cfg, logger, version)
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	st, err := store.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "migrations applied: %+v\n", st)
+	return err
+}

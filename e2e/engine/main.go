@@ -1,0 +1,206 @@
+// Command engine is a stand-in game engine for tests. It serves GET /healthz
+// on 0.0.0.0:$PORT (default 8080) and misbehaves on request, so drivers and
+// the health monitor can be tested against every way a real engine fails.
+//
+// Environment:
+//
+//	PORT                    port to listen on (default 8080)
+//	GAME_ID                 shown on / for humans
+//	ENGINE_IGNORE_SIGTERM=1 keep running after SIGTERM (only SIGKILL stops it)
+//	ENGINE_EXIT_AFTER=d     exit after duration d with ENGINE_EXIT_CODE (default 0)
+//	ENGINE_OOM=1            allocate and touch memory until killed
+//	ENGINE_OOM_AFTER=d      with ENGINE_OOM, start allocating after duration d
+//	ENGINE_UNHEALTHY_AFTER=d  /healthz answers 503 after duration d
+//	ENGINE_START_DELAY=d    listen only after duration d
+//
+// Endpoints: GET /healthz ("ok" or 503), GET / (a human summary), GET /env
+// (the process environment as a JSON object, so tests can check what the
+// driver passed).
+//
+// It is built with CGO_ENABLED=0 and runs alone in a FROM scratch image.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
+	cfg, err := readConfig(os.Getenv)
+	if err != nil {
+		log.Printf("engine: %v", err)
+		os.Exit(2)
+	}
+	os.Exit(run(cfg))
+}
+
+// config is the engine's behaviour, read from the environment.
+type config struct {
+	port           string
+	gameID         string
+	ignoreSIGTERM  bool
+	exitAfter      time.Duration
+	exitCode       int
+	oom            bool
+	oomAfter       time.Duration
+	unhealthyAfter time.Duration
+	startDelay     time.Duration
+}
+
+func readConfig(getenv func(string) string) (config, error) {
+	c := config{
+		port:          getenv("PORT"),
+		gameID:        getenv("GAME_ID"),
+		ignoreSIGTERM: getenv("ENGINE_IGNORE_SIGTERM") == "1",
+		oom:           getenv("ENGINE_OOM") == "1",
+	}
+	if c.port == "" {
+		c.port = "8080"
+	}
+	var err error
+	if c.exitAfter, err = duration(getenv, "ENGINE_EXIT_AFTER"); err != nil {
+		return c, err
+	}
+	if c.unhealthyAfter, err = duration(getenv, "ENGINE_UNHEALTHY_AFTER"); err != nil {
+		return c, err
+	}
+	if c.startDelay, err = duration(getenv, "ENGINE_START_DELAY"); err != nil {
+		return c, err
+	}
+	if c.oomAfter, err = duration(getenv, "ENGINE_OOM_AFTER"); err != nil {
+		return c, err
+	}
+	if v := getenv("ENGINE_EXIT_CODE"); v != "" {
+		if c.exitCode, err = strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("ENGINE_EXIT_CODE: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func duration(getenv func(string) string, key string) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return d, nil
+}
+
+// run serves until SIGTERM/SIGINT (unless ignored) or the configured exit,
+// and returns the process exit code.
+func run(cfg config) int {
+	started := time.Now()
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+
+	exit := make(chan int, 1)
+	if cfg.exitAfter > 0 {
+		time.AfterFunc(cfg.exitAfter, func() { exit <- cfg.exitCode })
+	}
+	if cfg.oom {
+		time.AfterFunc(cfg.oomAfter, eatMemory)
+	}
+
+	srv := &http.Server{Handler: handler(cfg, started), ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.startDelay > 0 {
+			log.Printf("engine: delaying start by %s", cfg.startDelay)
+			time.Sleep(cfg.startDelay) // the behaviour under test, not a wait for a condition
+		}
+		ln, err := net.Listen("tcp", "0.0.0.0:"+cfg.port)
+		if err != nil {
+			serveErr <- err
+			return
+		}
+		log.Printf("engine: game %q listening on %s", cfg.gameID, ln.Addr())
+		serveErr <- srv.Serve(ln)
+	}()
+
+	for {
+		select {
+		case sig := <-signals:
+			if cfg.ignoreSIGTERM && sig == syscall.SIGTERM {
+				log.Printf("engine: ignoring %s", sig)
+				continue
+			}
+			log.Printf("engine: %s, shutting down", sig)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+			return 0
+		case code := <-exit:
+			log.Printf("engine: exiting with code %d as configured", code)
+			return code
+		case err := <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				return 0
+			}
+			log.Printf("engine: serve: %v", err)
+			return 1
+		}
+	}
+}
+
+func handler(cfg config, started time.Time) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if cfg.unhealthyAfter > 0 && time.Since(started) >= cfg.unhealthyAfter {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("GET /env", func(w http.ResponseWriter, _ *http.Request) {
+		env := make(map[string]string)
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(env)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "rtmanager test engine\ngame: %s\nup: %s\n", cfg.gameID, time.Since(started).Round(time.Second))
+		keys := os.Environ()
+		sort.Strings(keys)
+		for _, kv := range keys {
+			fmt.Fprintln(w, kv)
+		}
+	})
+	return mux
+}
+
+// eatMemory allocates 8 MiB chunks and writes every page so they are
+// resident, until the kernel kills the process.
+func eatMemory() {
+	const chunk = 8 << 20
+	var hoard [][]byte
+	for {
+		b := make([]byte, chunk)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		hoard = append(hoard, b)
+		if len(hoard)%16 == 0 {
+			log.Printf("engine: holding %d MiB", len(hoard)*chunk>>20)
+		}
+	}
+}

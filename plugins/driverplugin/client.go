@@ -1,0 +1,156 @@
+package driverplugin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	driverv1 "github.com/galaxy-game/rtmanager/plugins/proto/driver/v1"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// eventBuffer is the capacity of the channel Events returns.
+const eventBuffer = 256
+
+// Client is a ports.RuntimeDriver that calls a plugin over gRPC. Every error
+// goes through FromStatus, so callers test port sentinels with errors.Is;
+// a broken transport reports ports.ErrUnavailable.
+type Client struct {
+	rpc  driverv1.RuntimeDriverClient
+	done <-chan struct{}
+}
+
+var _ ports.RuntimeDriver = (*Client)(nil)
+
+// NewClient returns a Client over conn. pluginCtx ends when the plugin
+// process exits (go-plugin cancels it); Done exposes it.
+func NewClient(pluginCtx context.Context, conn grpc.ClientConnInterface) *Client {
+	return &Client{rpc: driverv1.NewRuntimeDriverClient(conn), done: pluginCtx.Done()}
+}
+
+// Done is closed when the plugin process behind c has exited or was killed.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// PrepareImage implements ports.RuntimeDriver.
+func (c *Client) PrepareImage(ctx context.Context, image string) error {
+	_, err := c.rpc.PrepareImage(ctx, &driverv1.PrepareImageRequest{Image: image})
+	return callErr(ctx, err)
+}
+
+// Start implements ports.RuntimeDriver.
+func (c *Client) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Container, error) {
+	resp, err := c.rpc.Start(ctx, &driverv1.StartRequest{Spec: specToWire(spec)})
+	if err != nil {
+		return ports.Container{}, callErr(ctx, err)
+	}
+	return containerFromWire(resp.GetContainer()), nil
+}
+
+// Stop implements ports.RuntimeDriver.
+func (c *Client) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	_, err := c.rpc.Stop(ctx, &driverv1.StopRequest{Id: id, Timeout: durationpb.New(timeout)})
+	return callErr(ctx, err)
+}
+
+// Remove implements ports.RuntimeDriver.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	_, err := c.rpc.Remove(ctx, &driverv1.RemoveRequest{Id: id})
+	return callErr(ctx, err)
+}
+
+// Inspect implements ports.RuntimeDriver.
+func (c *Client) Inspect(ctx context.Context, id string) (ports.Container, error) {
+	resp, err := c.rpc.Inspect(ctx, &driverv1.InspectRequest{Id: id})
+	if err != nil {
+		return ports.Container{}, callErr(ctx, err)
+	}
+	return containerFromWire(resp.GetContainer()), nil
+}
+
+// List implements ports.RuntimeDriver.
+func (c *Client) List(ctx context.Context, labels map[string]string) ([]ports.Container, error) {
+	resp, err := c.rpc.List(ctx, &driverv1.ListRequest{Labels: labels})
+	if err != nil {
+		return nil, callErr(ctx, err)
+	}
+	out := make([]ports.Container, 0, len(resp.GetContainers()))
+	for _, w := range resp.GetContainers() {
+		out = append(out, containerFromWire(w))
+	}
+	return out, nil
+}
+
+// Events implements ports.RuntimeDriver. It returns once the plugin has
+// acknowledged the subscription, so no event after the return is missed.
+// The channel closes when ctx ends or the stream breaks (e.g. the plugin
+// died); this client does not re-subscribe: the plugin host does.
+func (c *Client) Events(ctx context.Context) (<-chan ports.Event, error) {
+	streamCtx, cancel := context.WithCancel(ctx)
+	stream, err := c.rpc.Events(streamCtx, &driverv1.EventsRequest{})
+	if err != nil {
+		cancel()
+		return nil, callErr(ctx, err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		cancel()
+		return nil, callErr(ctx, err)
+	}
+	if first.GetSubscribed() == nil {
+		cancel()
+		return nil, fmt.Errorf("events: plugin broke protocol: first message is not the subscription acknowledgement: %w", ports.ErrUnavailable)
+	}
+	out := make(chan ports.Event, eventBuffer)
+	go func() {
+		defer cancel()
+		defer close(out)
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			e := msg.GetEvent()
+			if e == nil {
+				continue
+			}
+			select {
+			case out <- eventFromWireMsg(e):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Capabilities implements ports.RuntimeDriver.
+func (c *Client) Capabilities(ctx context.Context) (ports.Capabilities, error) {
+	resp, err := c.rpc.Capabilities(ctx, &driverv1.CapabilitiesRequest{})
+	if err != nil {
+		return ports.Capabilities{}, callErr(ctx, err)
+	}
+	return capsFromWire(resp), nil
+}
+
+// callErr translates the error of a call made with ctx. A Canceled status
+// while ctx is still live means the connection, not the caller, gave up:
+// the transport failed, so ErrUnavailable. Once ctx is done, a Canceled or
+// DeadlineExceeded status is the caller's own context error.
+func callErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	code := status.Code(err)
+	switch {
+	case ctx.Err() == nil && code == codes.Canceled:
+		return &remoteError{msg: "plugin connection closed: " + status.Convert(err).Message(), sentinel: ports.ErrUnavailable}
+	case ctx.Err() != nil && (code == codes.Canceled || code == codes.DeadlineExceeded):
+		return fmt.Errorf("plugin call: %w", ctx.Err())
+	}
+	return FromStatus(err)
+}
