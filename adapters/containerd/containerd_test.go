@@ -55,6 +55,12 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(ctx, Config{Address: "/tmp/x.sock"}); !errors.Is(err, ports.ErrInvalid) {
 		t.Errorf("New without state dir = %v, want ErrInvalid", err)
 	}
+	if _, err := New(ctx, Config{Address: "/tmp/x.sock", StateDir: t.TempDir(), Namespace: "bad ns"}); !errors.Is(err, ports.ErrInvalid) {
+		t.Errorf("New with a bad namespace = %v, want ErrInvalid", err)
+	}
+	if _, err := New(ctx, Config{Address: "/tmp/x.sock", StateDir: t.TempDir(), HostIP: "localhost"}); !errors.Is(err, ports.ErrInvalid) {
+		t.Errorf("New with a host name as host ip = %v, want ErrInvalid", err)
+	}
 	begin := time.Now()
 	_, err := New(ctx, Config{Address: filepath.Join(t.TempDir(), "none.sock"), StateDir: t.TempDir()})
 	if !errors.Is(err, ports.ErrUnavailable) {

@@ -10,12 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	client "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"google.golang.org/grpc/codes"
@@ -106,8 +108,14 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
 	}
+	if err := identifiers.Validate(cfg.Namespace); err != nil {
+		return nil, fmt.Errorf("containerd driver: namespace: %w: %w", ports.ErrInvalid, err)
+	}
 	if cfg.HostIP == "" {
 		cfg.HostIP = DefaultHostIP
+	}
+	if net.ParseIP(cfg.HostIP) == nil {
+		return nil, fmt.Errorf("containerd driver: host ip %q is not an IP address: %w", cfg.HostIP, ports.ErrInvalid)
 	}
 	if cfg.Snapshotter == "" {
 		cfg.Snapshotter = DefaultSnapshotter
@@ -133,7 +141,8 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	return d, nil
 }
 
-// Close closes the connection to the daemon. Containers keep running.
+// Close closes the connection to the daemon; cancel the contexts of
+// running Events streams first. Containers keep running.
 func (d *Driver) Close() error {
 	return d.client.Close()
 }

@@ -253,7 +253,8 @@ func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
 		h.downErr = errors.New("plugin process exited")
 		h.mu.Unlock()
 		h.log.Warn("driver plugin exited; restarting it")
-		pc.Kill() // reap, end go-plugin's goroutines, remove its socket dir
+		removeSocket(pc)
+		pc.Kill() // reap and end go-plugin's goroutines
 
 		var err error
 		backoff := h.cfg.MinBackoff
@@ -287,6 +288,17 @@ func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
 		h.mu.Unlock()
 		h.log.Info("driver plugin restarted")
 	}
+}
+
+// removeSocket deletes the unix socket of a dead plugin: a plugin killed by
+// SIGKILL cannot remove it itself. The path is the one the host's own
+// plugin reported at handshake.
+func removeSocket(pc *plugin.Client) {
+	rc := pc.ReattachConfig()
+	if rc == nil || rc.Addr == nil || rc.Addr.Network() != "unix" {
+		return
+	}
+	_ = os.Remove(rc.Addr.String())
 }
 
 // Close kills the plugin and stops supervising it. Engines keep running.

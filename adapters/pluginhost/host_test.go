@@ -75,8 +75,9 @@ func copyFile(t *testing.T, src, dst string) {
 func TestPluginCrash(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "plugin")
 	copyFile(t, processPlugin(t), bin)
+	sockets := t.TempDir()
 	h := newHost(t, pluginhost.Config{
-		Path: bin, StateDir: t.TempDir(),
+		Path: bin, StateDir: t.TempDir(), UnixSocketDir: sockets,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	})
 	events, err := h.Events(ctxT(t))
@@ -118,6 +119,9 @@ func TestPluginCrash(t *testing.T) {
 	})
 	if got := pluginhost.PluginPID(h); got == pid || got == 0 {
 		t.Errorf("plugin pid after respawn = %d, want a new process (old %d)", got, pid)
+	}
+	if left, _ := filepath.Glob(filepath.Join(sockets, "plugin*")); len(left) != 1 {
+		t.Errorf("plugin sockets after a respawn: %v, want only the live plugin's", left)
 	}
 	got, err := h.Inspect(ctxT(t), c.ID)
 	if err != nil || got.State != ports.StateRunning || got.Endpoint != c.Endpoint {
@@ -197,7 +201,7 @@ func TestChecksum(t *testing.T) {
 	right := hex.EncodeToString(sum[:])
 	wrong := strings.Repeat("0", 64)
 
-	_, err = pluginhost.New(ctxT(t), pluginhost.Config{Path: bin, SHA256: wrong, StateDir: t.TempDir(), Logger: testLogger()})
+	_, err = pluginhost.New(ctxT(t), pluginhost.Config{Path: bin, SHA256: wrong, StateDir: t.TempDir(), UnixSocketDir: t.TempDir(), Logger: testLogger()})
 	if err == nil || !strings.Contains(err.Error(), "SHA-256") || !strings.Contains(err.Error(), right) {
 		t.Errorf("New with a wrong SHA-256 = %v, want a refusal naming the actual digest", err)
 	}
@@ -214,7 +218,7 @@ func TestChecksum(t *testing.T) {
 // TestProtocolVersion: a plugin speaking protocol version 2 is refused.
 func TestProtocolVersion(t *testing.T) {
 	bin := buildPlugin(t, "adapters/pluginhost/testdata/v2plugin")
-	_, err := pluginhost.New(ctxT(t), pluginhost.Config{Path: bin, Logger: testLogger()})
+	_, err := pluginhost.New(ctxT(t), pluginhost.Config{Path: bin, UnixSocketDir: t.TempDir(), Logger: testLogger()})
 	if err == nil || !strings.Contains(err.Error(), "incompatible API version") {
 		t.Fatalf("New with a protocol 2 plugin = %v, want an incompatible API version error", err)
 	}
@@ -223,7 +227,7 @@ func TestProtocolVersion(t *testing.T) {
 
 // TestNotAPlugin: a binary that is no driver plugin is refused.
 func TestNotAPlugin(t *testing.T) {
-	_, err := pluginhost.New(ctxT(t), pluginhost.Config{Path: "/bin/true", Logger: testLogger(), StartTimeout: 5 * time.Second})
+	_, err := pluginhost.New(ctxT(t), pluginhost.Config{Path: "/bin/true", UnixSocketDir: t.TempDir(), Logger: testLogger(), StartTimeout: 5 * time.Second})
 	if err == nil {
 		t.Fatalf("New with /bin/true succeeded")
 	}

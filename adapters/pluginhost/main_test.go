@@ -76,6 +76,9 @@ func newHost(tb testing.TB, cfg pluginhost.Config) *pluginhost.Host {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger()
 	}
+	if cfg.UnixSocketDir == "" {
+		cfg.UnixSocketDir = tb.TempDir()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	h, err := pluginhost.New(ctx, cfg)

@@ -198,6 +198,17 @@ type step func(ctx context.Context, o *op) (core.Record, error)
 // execute runs one operation: validate, then body (under the game's lease
 // when lease is set), then finish. It is the only path to an outcome.
 func (b *base) execute(ctx context.Context, kind core.OpKind, game string, m Meta, lease bool, validate func() error, body step) (Result, error) {
+	return b.run(ctx, kind, game, m, lease, false, validate, body)
+}
+
+// background is execute for the reconciler and monitor: a held lease or a
+// record that needs nothing leaves no trace but a debug line.
+func (b *base) background(ctx context.Context, game string, body step) (Result, error) {
+	return b.run(ctx, core.OpReconcile, game, Meta{Source: core.SourceReconciler}, true, true,
+		func() error { return nil }, body)
+}
+
+func (b *base) run(ctx context.Context, kind core.OpKind, game string, m Meta, lease, quiet bool, validate func() error, body step) (Result, error) {
 	if ctx == nil {
 		return Result{}, errors.New("lifecycle: nil context")
 	}
@@ -205,6 +216,7 @@ func (b *base) execute(ctx context.Context, kind core.OpKind, game string, m Met
 	if err != nil {
 		return Result{}, err
 	}
+	o.quietBusy = quiet
 	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(kind))
 	var rec core.Record
 	if err = validate(); err == nil {
@@ -224,7 +236,15 @@ type op struct {
 	b     *base
 	entry core.OperationEntry
 	attrs []any
+	// quietBusy: a background repair that found the lease held, or found
+	// nothing to repair, records nothing; the operation holding the lease
+	// settles the game, and the next pass looks again.
+	quietBusy bool
 }
+
+// errNothingToDo is returned by background steps that found the record
+// already consistent; with quietBusy it leaves no audit entry.
+var errNothingToDo = replay("nothing to repair")
 
 func (b *base) begin(kind core.OpKind, game string, m Meta) (*op, error) {
 	if !m.Source.Valid() {
@@ -274,6 +294,13 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	}
 	o.touch(rec.ContainerID, rec.ImageRef)
 	e.FinishedAt = b.Now().UTC()
+	busy := errors.As(err, new(busyError))
+	if o.quietBusy && (busy || errors.Is(err, errNothingToDo)) {
+		b.log.DebugContext(ctx, "background repair skipped", "game_id", e.GameID, "op_kind", e.OpKind,
+			"reason", core.MessageOf(err))
+		return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
+			CorrelationID: e.CorrelationID, Busy: busy}
+	}
 	if e.GameID != "" && core.ValidateGameID(e.GameID) == nil {
 		if _, aerr := b.Operations.AppendOperation(ctx, *e); aerr != nil {
 			b.log.ErrorContext(ctx, "append operation log", "game_id", e.GameID, "op_kind", e.OpKind,
@@ -295,5 +322,5 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	}
 	b.log.Log(ctx, level, msg, attrs...)
 	return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
-		CorrelationID: e.CorrelationID, Busy: errors.As(err, new(busyError))}
+		CorrelationID: e.CorrelationID, Busy: busy}
 }

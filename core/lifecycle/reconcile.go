@@ -121,15 +121,14 @@ func (r *Reconciler) belongs(c ports.Container, rec core.Record) bool {
 // repair re-examines one game under its lease and settles its record.
 func (r *Reconciler) repair(ctx context.Context, rep *ReconcileReport, game string) {
 	var outcome *int
-	res, err := r.b.execute(ctx, core.OpReconcile, game, Meta{Source: core.SourceReconciler}, true,
-		func() error { return nil },
+	res, err := r.b.background(ctx, game,
 		func(ctx context.Context, o *op) (core.Record, error) {
 			rec, n, err := r.settle(ctx, o, game, rep)
 			outcome = n
 			return rec, err
 		})
 	switch {
-	case err != nil, res.Outcome == core.OutcomeFailure && res.ErrorCode == core.CodeConflict:
+	case err != nil, res.Busy:
 		rep.Skipped++
 	case res.Outcome == core.OutcomeFailure:
 		rep.Failed++
@@ -143,8 +142,11 @@ func (r *Reconciler) repair(ctx context.Context, rep *ReconcileReport, game stri
 func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *ReconcileReport) (core.Record, *int, error) {
 	b := r.b
 	rec, found, err := b.load(ctx, game)
-	if err != nil || !found {
+	if err != nil {
 		return rec, nil, err
+	}
+	if !found {
+		return rec, nil, errNothingToDo
 	}
 	o.touch(rec.ContainerID, rec.ImageRef)
 	switch rec.Status {
@@ -157,7 +159,7 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *Reconc
 		case err != nil:
 			return rec, nil, driverErr("inspect", err, core.CodeServiceUnavailable)
 		case c.State != ports.StateExited:
-			return rec, nil, nil
+			return rec, nil, errNothingToDo
 		}
 		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Stopped(b.Now().UTC()))
 		if err == nil {
@@ -188,7 +190,7 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *Reconc
 		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Removed(b.Now().UTC()))
 		return next, &rep.Abandoned, err
 	}
-	return rec, nil, nil
+	return rec, nil, errNothingToDo
 }
 
 // removeOrphan stops and removes a labelled container no record accounts
@@ -206,7 +208,7 @@ func (r *Reconciler) removeOrphan(ctx context.Context, rep *ReconcileReport, c p
 			return rec, err
 		}
 		if r.belongs(c, rec) {
-			return rec, replay("container %s belongs to the record after all", c.ID)
+			return rec, errNothingToDo
 		}
 		if err := b.Driver.Stop(ctx, c.ID, b.Config.StopTimeout); err != nil && !errors.Is(err, ports.ErrNotFound) {
 			return rec, driverErr("stop orphan", err, core.CodeServiceUnavailable)
@@ -227,11 +229,10 @@ func (r *Reconciler) removeOrphan(ctx context.Context, rep *ReconcileReport, c p
 			res = o.finish(ctx, rec, oerr)
 		}
 	} else {
-		res, err = b.execute(ctx, core.OpReconcile, game, Meta{Source: core.SourceReconciler}, true,
-			func() error { return nil }, orphan)
+		res, err = b.background(ctx, game, orphan)
 	}
 	switch {
-	case err != nil, res.ErrorCode == core.CodeConflict:
+	case err != nil, res.Busy:
 		rep.Skipped++
 	case res.Outcome == core.OutcomeFailure:
 		rep.Failed++

@@ -44,8 +44,15 @@ func TestReconcileVanished(t *testing.T) {
 	if e := w.lastOp("g"); e.OpKind != core.OpReconcile || e.OpSource != core.SourceReconciler || e.Outcome != core.OutcomeSuccess {
 		t.Errorf("audit = %+v", e)
 	}
+	n := len(w.ops("g"))
 	if again := w.reconcile(); again.Disappeared != 0 {
 		t.Errorf("second pass repaired again: %+v", again)
+	}
+	// Events about a settled game leave no trace either.
+	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventExited, ContainerID: rec.ContainerID,
+		Labels: lifecycle.Labels("g", rec.Generation, imgA)})
+	if len(w.ops("g")) != n {
+		t.Errorf("a pass with nothing to do wrote audit entries: %+v", w.ops("g")[n:])
 	}
 }
 
@@ -129,6 +136,9 @@ func TestReconcileMidStart(t *testing.T) {
 			t.Errorf("report = %+v", rep)
 		}
 		w.expectStatus("g", core.StatusStarting)
+		if ops := w.ops("g"); len(ops) != 0 {
+			t.Errorf("a skipped repair left audit entries: %+v", ops)
+		}
 	})
 }
 
