@@ -233,3 +233,6 @@ func TestNotAPlugin(t *testing.T) {
 	}
 	t.Logf("refused: %v", err)
 }
+
+// engineImageRef is the test engine as a process-driver image reference.
+func engineImageRef(t *testing.T) string { return "file://" + testenv.EngineBinary(t) }

@@ -20,6 +20,10 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envManager) != "" {
+		runManager() // this process plays a manager for TestManagerCrash
+		return
+	}
 	dir, err := os.MkdirTemp("", "rtm-pluginhost-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -45,13 +49,17 @@ func buildPlugin(tb testing.TB, pkg string) string {
 	if p, ok := built[pkg]; ok {
 		return p
 	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	out, err := exec.Command(goBin, "env", "GOMOD").Output()
 	if err != nil {
 		tb.Fatalf("go env GOMOD: %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin := filepath.Join(binDir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, "./"+pkg)
+	cmd := exec.Command(goBin, "build", "-o", bin, "./"+pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
