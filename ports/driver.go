@@ -23,7 +23,9 @@ type Limits struct {
 
 // ContainerSpec is what a driver needs to create and start one container.
 type ContainerSpec struct {
-	// Name is unique per container: rtm-<game_id>-<generation>.
+	// Name is unique per container: rtm-<game_id>-<generation>, at most 76
+	// bytes (containerd's limit on ids: a 64-char game id leaves room for
+	// generations up to 9,999,999).
 	Name  string
 	Image string
 	// Env is passed to the engine as is; the driver adds PORT.
@@ -115,15 +117,17 @@ type RuntimeDriver interface {
 	// missing. Errors: ErrImageUnavailable when it is missing and cannot be
 	// pulled, ErrUnavailable.
 	PrepareImage(ctx context.Context, image string) error
-	// Start creates and starts a container from spec and returns it running.
-	// It is idempotent by spec.Name: a container of that name that already
-	// runs is returned as is. Errors: ErrImageUnavailable, ErrInvalid,
+	// Start creates and starts a container from spec and returns it running,
+	// with Name and Image equal to the spec's. It is idempotent by
+	// spec.Name: a container of that name that already runs is returned as
+	// is, and one that does not run is replaced. Errors:
+	// ErrImageUnavailable, ErrInvalid (e.g. an empty name or image),
 	// ErrUnavailable; any other error means the container could not be
 	// created or started, and the driver has removed what it created.
 	Start(ctx context.Context, spec ContainerSpec) (Container, error)
-	// Stop sends SIGTERM, waits up to timeout, then SIGKILLs, and returns
-	// once the container has exited. Stopping an exited container is not an
-	// error. Errors: ErrNotFound, ErrUnavailable.
+	// Stop sends SIGTERM, waits up to timeout, then SIGKILLs (the exit code
+	// is then 137), and returns once the container has exited. Stopping an
+	// exited container is not an error. Errors: ErrNotFound, ErrUnavailable.
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	// Remove deletes the container, killing it first if it runs. Removing a
 	// container that does not exist is not an error. Errors: ErrUnavailable.

@@ -20,7 +20,8 @@ const (
 type Job struct {
 	// Stream is the job stream the entry came from.
 	Stream string
-	// ID is the stream entry id.
+	// ID is the stream entry id; it is unique only within Stream, so
+	// callers key jobs by (Stream, ID).
 	ID string
 	// Fields are the entry's raw fields; decoding and validation belong to
 	// the ingress so a malformed entry still gets a result.
@@ -47,15 +48,17 @@ type JobResult struct {
 // rtmanager group.
 type JobQueue interface {
 	// Read blocks up to block for new entries of the job streams and
-	// returns at most count of them. No entries is an empty slice. Errors:
-	// ErrUnavailable.
+	// returns at most count of them. No entries is an empty slice. Entries
+	// read from Redis but held back by count are already pending on this
+	// consumer. Errors: ErrUnavailable.
 	Read(ctx context.Context, count int, block time.Duration) ([]Job, error)
 	// Claim takes over up to count entries that sat pending on any consumer
 	// for longer than minIdle. Errors: ErrUnavailable.
 	Claim(ctx context.Context, minIdle time.Duration, count int) ([]Job, error)
 	// Complete writes r to runtime:job_results and acknowledges the job in
-	// one atomic step, so a job gets exactly one result. Errors:
-	// ErrUnavailable.
+	// one atomic step, so a job gets exactly one result: completing a job
+	// that was already completed (e.g. by another consumer after a claim)
+	// writes nothing and is not an error. Errors: ErrUnavailable.
 	Complete(ctx context.Context, job Job, r JobResult) error
 	// Pending returns the number of pending entries per job stream.
 	// Errors: ErrUnavailable.

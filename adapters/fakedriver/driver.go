@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"maps"
 	"net"
 	"sort"
@@ -78,7 +79,7 @@ type container struct {
 // zero value is not usable, call New.
 type Driver struct {
 	now         func() time.Time
-	faults      *faults
+	faults      *faults.Set
 	fingerprint string
 
 	mu         sync.Mutex
@@ -104,7 +105,7 @@ func New(now func() time.Time) *Driver {
 	}
 	return &Driver{
 		now: now,
-		faults: newFaults("fake driver", MethodPrepareImage, MethodStart, MethodStop, MethodRemove,
+		faults: faults.New("fake driver", MethodPrepareImage, MethodStart, MethodStop, MethodRemove,
 			MethodInspect, MethodList, MethodEvents, MethodCapabilities, MethodProbe),
 		fingerprint: "fake-" + hex.EncodeToString(fp),
 		images:      map[string]Behavior{},
@@ -117,7 +118,7 @@ func New(now func() time.Time) *Driver {
 // enter counts a call, applies injected faults and the down switch, and
 // checks ctx.
 func (d *Driver) enter(ctx context.Context, method string) error {
-	if err := d.faults.enter(method); err != nil {
+	if err := d.faults.Enter(method); err != nil {
 		return err
 	}
 	d.mu.Lock()

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"sync"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -18,7 +19,7 @@ const MethodPublish = "Publish"
 // snapshot there, as the Redis publisher does with the SQL store.
 type HealthRecorder struct {
 	snapshots ports.SnapshotStore
-	faults    *faults
+	faults    *faults.Set
 
 	mu     sync.Mutex
 	events []core.HealthEvent
@@ -29,28 +30,28 @@ var _ ports.HealthPublisher = (*HealthRecorder)(nil)
 // NewHealthRecorder returns a recorder that upserts snapshots into
 // snapshots; nil only records events.
 func NewHealthRecorder(snapshots ports.SnapshotStore) *HealthRecorder {
-	return &HealthRecorder{snapshots: snapshots, faults: newFaults("memory health recorder", MethodPublish)}
+	return &HealthRecorder{snapshots: snapshots, faults: faults.New("memory health recorder", MethodPublish)}
 }
 
 // FailNext makes the next Publish fail with err (nil: an error wrapping
 // ports.ErrUnavailable) without recording anything.
-func (h *HealthRecorder) FailNext(err error) { h.faults.set(MethodPublish, 0, 1, err) }
+func (h *HealthRecorder) FailNext(err error) { h.faults.Fail(MethodPublish, 0, 1, err) }
 
 // FailAlways makes every Publish fail with err (nil: an error wrapping
 // ports.ErrUnavailable) until Heal.
-func (h *HealthRecorder) FailAlways(err error) { h.faults.set(MethodPublish, 0, -1, err) }
+func (h *HealthRecorder) FailAlways(err error) { h.faults.Fail(MethodPublish, 0, -1, err) }
 
 // Heal removes every injected fault.
-func (h *HealthRecorder) Heal() { h.faults.heal() }
+func (h *HealthRecorder) Heal() { h.faults.Heal() }
 
 // Calls returns how many times Publish was called, failed calls included.
-func (h *HealthRecorder) Calls() int { return h.faults.count(MethodPublish) }
+func (h *HealthRecorder) Calls() int { return h.faults.Count(MethodPublish) }
 
 // Publish implements ports.HealthPublisher. The event is recorded first,
 // like an entry appended to the stream; a failing snapshot upsert is then
 // returned wrapped.
 func (h *HealthRecorder) Publish(ctx context.Context, ev core.HealthEvent) error {
-	if err := h.faults.enter(MethodPublish); err != nil {
+	if err := h.faults.Enter(MethodPublish); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

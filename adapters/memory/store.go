@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"sort"
 	"sync"
 	"time"
@@ -35,7 +36,7 @@ const (
 // every value goes in and out as a deep copy, so callers never alias it.
 // The zero value is not usable; call NewStore.
 type Store struct {
-	faults *faults
+	faults *faults.Set
 
 	mu        sync.Mutex
 	records   map[string]core.Record
@@ -49,7 +50,7 @@ var _ ports.Store = (*Store)(nil)
 // NewStore returns an empty Store.
 func NewStore() *Store {
 	return &Store{
-		faults: newFaults("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
+		faults: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
 			MethodCountByStatus, MethodAppendOperation, MethodListOperations,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
@@ -60,7 +61,7 @@ func NewStore() *Store {
 // FailNext makes the next call of method (one of the Method constants) fail
 // with err, without side effects. A nil err means an error wrapping
 // ports.ErrUnavailable. It replaces any fault set for method before.
-func (s *Store) FailNext(method string, err error) { s.faults.set(method, 0, 1, err) }
+func (s *Store) FailNext(method string, err error) { s.faults.Fail(method, 0, 1, err) }
 
 // FailNth lets n-1 further calls of method pass and fails the nth with err
 // (nil: an error wrapping ports.ErrUnavailable). n must be at least 1.
@@ -68,21 +69,21 @@ func (s *Store) FailNth(method string, n int, err error) {
 	if n < 1 {
 		panic("memory store: FailNth needs n >= 1")
 	}
-	s.faults.set(method, n-1, 1, err)
+	s.faults.Fail(method, n-1, 1, err)
 }
 
 // FailAlways makes every call of method fail with err (nil: an error
 // wrapping ports.ErrUnavailable) until Heal.
-func (s *Store) FailAlways(method string, err error) { s.faults.set(method, 0, -1, err) }
+func (s *Store) FailAlways(method string, err error) { s.faults.Fail(method, 0, -1, err) }
 
 // Heal removes every injected fault.
-func (s *Store) Heal() { s.faults.heal() }
+func (s *Store) Heal() { s.faults.Heal() }
 
 // Calls returns how many times method was called, failed calls included.
-func (s *Store) Calls(method string) int { return s.faults.count(method) }
+func (s *Store) Calls(method string) int { return s.faults.Count(method) }
 
 func (s *Store) enter(ctx context.Context, method string) error {
-	if err := s.faults.enter(method); err != nil {
+	if err := s.faults.Enter(method); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

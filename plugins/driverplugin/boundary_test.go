@@ -52,7 +52,7 @@ func (s *stubDriver) Events(ctx context.Context) (<-chan ports.Event, error) {
 
 // dial serves impl over an in-memory go-plugin gRPC connection and returns
 // the dispensed client.
-func dial(t *testing.T, impl ports.RuntimeDriver) *Client {
+func dial(t testing.TB, impl ports.RuntimeDriver) *Client {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &DriverPlugin{Impl: impl}})
 	t.Cleanup(func() { client.Close() })

@@ -1,10 +1,7 @@
-// Package memory holds in-memory fakes of rtmanager's storage ports: a Store
-// (records, operation log, health snapshots), a LeaseStore and a
-// HealthPublisher. They are stateful, safe for concurrent use and pass the
-// same contract suites as the real adapters, so core tests can run against
-// them instead of hand-written mocks. Each fake can be made to fail a named
-// method on demand.
-package memory
+// Package faults counts the calls of named methods of a fake and fails them
+// on demand. The in-memory fakes (adapters/memory, adapters/fakedriver)
+// share it.
+package faults
 
 import (
 	"fmt"
@@ -13,9 +10,9 @@ import (
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// faults counts the calls of named methods and fails them on demand. Its
+// Set counts the calls of named methods and fails them on demand. Its
 // methods are called by the fakes that own it.
-type faults struct {
+type Set struct {
 	owner string
 	known map[string]bool
 
@@ -32,23 +29,25 @@ type rule struct {
 	err  error
 }
 
-func newFaults(owner string, methods ...string) *faults {
-	f := &faults{owner: owner, known: map[string]bool{}, calls: map[string]int{}, rules: map[string]*rule{}}
+// New returns a Set for the named methods of owner; naming any other
+// method panics, which catches typos in tests.
+func New(owner string, methods ...string) *Set {
+	f := &Set{owner: owner, known: map[string]bool{}, calls: map[string]int{}, rules: map[string]*rule{}}
 	for _, m := range methods {
 		f.known[m] = true
 	}
 	return f
 }
 
-func (f *faults) mustKnow(method string) {
+func (f *Set) mustKnow(method string) {
 	if !f.known[method] {
 		panic(fmt.Sprintf("%s: no method %q to fail or count", f.owner, method))
 	}
 }
 
-// set installs a rule for method; err nil means an error wrapping
+// Fail installs a rule for method; err nil means an error wrapping
 // ports.ErrUnavailable.
-func (f *faults) set(method string, skip, left int, err error) {
+func (f *Set) Fail(method string, skip, left int, err error) {
 	f.mustKnow(method)
 	if err == nil {
 		err = fmt.Errorf("%s %s: injected fault: %w", f.owner, method, ports.ErrUnavailable)
@@ -58,21 +57,23 @@ func (f *faults) set(method string, skip, left int, err error) {
 	f.rules[method] = &rule{skip: skip, left: left, err: err}
 }
 
-func (f *faults) heal() {
+// Heal removes every rule.
+func (f *Set) Heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules = map[string]*rule{}
 }
 
-func (f *faults) count(method string) int {
+// Count returns how many calls of method were made, failed ones included.
+func (f *Set) Count(method string) int {
 	f.mustKnow(method)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[method]
 }
 
-// enter counts one call of method and returns the injected error, if any.
-func (f *faults) enter(method string) error {
+// Enter counts one call of method and returns the injected error, if any.
+func (f *Set) Enter(method string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[method]++
