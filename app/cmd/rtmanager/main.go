@@ -90,6 +90,7 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "migrations applied: %+v\n", st)
+	_, err = fmt.Fprintf(stdout, "migrations applied: schema version %v, %d applied, %d pending\n",
+		st.Version, len(st.Applied), len(st.Pending))
 	return err
 }

@@ -1,0 +1,150 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/e2e/testenv"
+)
+
+func load(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	base := map[string]string{
+		"RTMANAGER_HTTP_ADDR":           "127.0.0.1:0",
+		"RTMANAGER_EMBEDDED_REDIS_ADDR": "127.0.0.1:0",
+		"RTMANAGER_DATA_DIR":            t.TempDir(),
+		"RTMANAGER_STOP_TIMEOUT":        "2s",
+		"RTMANAGER_SHUTDOWN_TIMEOUT":    "20s",
+	}
+	for k, v := range env {
+		base[k] = v
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := base[k]; return v, ok }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func post(t *testing.T, url string, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	data, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(data, &out)
+	return resp.StatusCode, out
+}
+
+func removeGames(t *testing.T, games ...string) {
+	t.Cleanup(func() {
+		for _, g := range games {
+			out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=rtmanager.game_id="+g).Output()
+			for _, id := range strings.Fields(string(out)) {
+				_ = exec.Command("docker", "rm", "-f", id).Run()
+			}
+		}
+	})
+}
+
+// TestServeAndGracefulShutdown runs Main on the embedded defaults with the
+// Docker driver, starts a game, then shuts down while a slow start is in
+// flight: the start finishes (it is not cut off), Run returns, and the
+// store holds the truth.
+func TestServeAndGracefulShutdown(t *testing.T) {
+	host := testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host})
+	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer m.Close()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	base := "http://" + m.Addr() + "/api/v1/internal/runtimes/"
+	fast, slow := "app-fast-"+testenv.RandomSuffix(3), "app-slow-"+testenv.RandomSuffix(3)
+	removeGames(t, fast, slow)
+
+	if st, res := post(t, base+fast+"/start", map[string]any{"image_ref": image}); st != 200 {
+		t.Fatalf("start = %d %v", st, res)
+	}
+	slowDone := make(chan int, 1)
+	go func() {
+		st, _ := post(t, base+slow+"/start", map[string]any{"image_ref": image, "env": map[string]string{"ENGINE_START_DELAY": "1500ms"}})
+		slowDone <- st
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if rec, err := m.Store().Get(ctx, slow); err == nil && rec.Status == core.StatusStarting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow start never reserved its generation")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	began := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if st := <-slowDone; st != 200 {
+		t.Errorf("the in-flight start was cut off: HTTP %d", st)
+	}
+	t.Logf("graceful shutdown with a start in flight took %s", time.Since(began))
+	rec, err := m.Store().Get(context.Background(), slow)
+	if err != nil || rec.Status != core.StatusRunning {
+		t.Errorf("slow game after shutdown = %+v, %v", rec, err)
+	}
+}
+
+func TestOpenFailsClearly(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"unreachable docker": {map[string]string{"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}, "driver docker"},
+		"unreachable redis":  {map[string]string{"RTMANAGER_REDIS_URL": "redis://127.0.0.1:1/0"}, "redis"},
+		"unreachable postgres": {map[string]string{"RTMANAGER_DATABASE_URL": "postgres://x:y@127.0.0.1:1/db?connect_timeout=1"},
+			"migrate"},
+		"plugin missing": {map[string]string{"RTMANAGER_DRIVER": "plugin", "RTMANAGER_PLUGIN_PATH": "/nonexistent/plugin"}, "driver plugin"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := app.New(load(t, c.env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := m.Open(ctx)
+			if err == nil {
+				m.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not name %q", err, c.want)
+			}
+		})
+	}
+}
