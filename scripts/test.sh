@@ -12,6 +12,7 @@ eval "$(scripts/services.sh up)"
 cleanup() {
 	# Containers and images tests made, by label, then the services.
 	docker ps -aq --filter label=rtmanager.managed=true 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+	docker images -q --filter 'reference=rtmanager-test-*' 2>/dev/null | xargs -r docker rmi -f >/dev/null 2>&1 || true
 	scripts/services.sh down
 }
 trap cleanup EXIT

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,9 +142,11 @@ type blockingDriver struct {
 	ports.RuntimeDriver
 	entered chan<- struct{}
 	release <-chan struct{}
+	calls   *atomic.Int64
 }
 
 func (d blockingDriver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Container, error) {
+	d.calls.Add(1)
 	select {
 	case d.entered <- struct{}{}:
 	default:
@@ -157,8 +160,28 @@ func (d blockingDriver) Start(ctx context.Context, spec ports.ContainerSpec) (po
 
 // newBlockingServices returns services whose driver Start blocks (see
 // blockingDriver).
-func newBlockingServices(t *testing.T, e *env, entered chan<- struct{}, release <-chan struct{}) *lifecycle.Services {
-	return mustServices(t, e.store, e.leases, blockingDriver{RuntimeDriver: e.driver, entered: entered, release: release})
+func newBlockingServices(t *testing.T, e *env, entered chan<- struct{}, release <-chan struct{}) (*lifecycle.Services, *atomic.Int64) {
+	calls := new(atomic.Int64)
+	return mustServices(t, e.store, e.leases, blockingDriver{RuntimeDriver: e.driver, entered: entered,
+		release: release, calls: calls}), calls
+}
+
+// deliveries returns the delivery count of the pending entry key ("<stream>
+// <id>"), 0 when it is not pending.
+func (e *env) deliveries(key string) int64 {
+	e.t.Helper()
+	stream, id, _ := strings.Cut(key, " ")
+	rows, err := e.raw.Do(e.ctx, e.raw.B().Xpending().Key(stream).Group(ports.ConsumerGroup).
+		Start(id).End(id).Count(1).Build()).ToArray()
+	if err != nil || len(rows) == 0 {
+		return 0
+	}
+	f, err := rows[0].ToArray()
+	if err != nil || len(f) < 4 {
+		return 0
+	}
+	n, _ := f[3].AsInt64()
+	return n
 }
 
 // start runs the worker until the test ends or stopWorker is called.

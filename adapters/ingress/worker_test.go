@@ -216,7 +216,7 @@ func TestGracefulStopFinishesRunningJob(t *testing.T) {
 	e := newEnv(t, backends[0].url(t), nil)
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	svc := newBlockingServices(t, e, entered, release)
+	svc, _ := newBlockingServices(t, e, entered, release)
 	e.cfg.Services = svc
 	e.start()
 	id := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
@@ -240,6 +240,37 @@ func TestGracefulStopFinishesRunningJob(t *testing.T) {
 	r := e.finish(1)[id]
 	if r["outcome"] != "success" {
 		t.Fatalf("result = %v, want the running job finished", r)
+	}
+}
+
+func TestStopGraceLeavesJobPending(t *testing.T) {
+	e := newEnv(t, backends[0].url(t), func(c *ingress.Config) {
+		c.ClaimIdle, c.StopGrace = 100*time.Millisecond, 100*time.Millisecond
+	})
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release)
+	svc, calls := newBlockingServices(t, e, entered, release)
+	e.cfg.Services = svc
+	e.start()
+	key := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
+	select {
+	case <-entered:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the job never reached the driver")
+	}
+	// The worker's own claim loop picks the idle entry up again; it must
+	// not start the job a second time while it still runs.
+	e.waitFor("the running job to be claimed", func() bool { return e.deliveries(key) >= 2 })
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("driver Start called %d times, want 1", n)
+	}
+	e.stop() // the job outlives StopGrace and is cancelled
+	if rs := e.results(); len(rs) != 0 {
+		t.Fatalf("a cancelled job got a result: %v", rs)
+	}
+	if e.deliveries(key) == 0 {
+		t.Fatal("the cancelled job is no longer pending")
 	}
 }
 

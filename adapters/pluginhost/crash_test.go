@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ const (
 	envPlugin  = "RTM_TEST_MANAGER_PLUGIN"
 	envState   = "RTM_TEST_MANAGER_STATE"
 	envImage   = "RTM_TEST_MANAGER_IMAGE"
+	envSockets = "RTM_TEST_MANAGER_SOCKETS"
 )
 
 // runManager plays a manager: it starts a host and an engine, prints
@@ -30,6 +32,7 @@ func runManager() {
 	ctx := context.Background()
 	h, err := pluginhost.New(ctx, pluginhost.Config{
 		Path: os.Getenv(envPlugin), StateDir: os.Getenv(envState), Logger: testLogger(),
+		UnixSocketDir: os.Getenv(envSockets),
 	})
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -61,9 +64,9 @@ func procAlive(pid int) bool {
 // plugin notices the host is gone and exits, the engine keeps running, and
 // a new host (a restarted manager) finds the engine running and removes it.
 func TestManagerCrash(t *testing.T) {
-	bin, state, image := processPlugin(t), t.TempDir(), engineImageRef(t)
+	bin, state, image, sockets := processPlugin(t), t.TempDir(), engineImageRef(t), t.TempDir()
 	mgr := exec.Command(os.Args[0], "-test.run=^$")
-	mgr.Env = append(os.Environ(), envManager+"=1", envPlugin+"="+bin, envState+"="+state, envImage+"="+image)
+	mgr.Env = append(os.Environ(), envManager+"=1", envPlugin+"="+bin, envState+"="+state, envImage+"="+image, envSockets+"="+sockets)
 	mgr.Stderr = os.Stderr
 	out, err := mgr.StdoutPipe()
 	if err != nil {
@@ -94,7 +97,10 @@ func TestManagerCrash(t *testing.T) {
 		t.Fatalf("the engine died with its manager")
 	}
 
-	h := newHost(t, pluginhost.Config{Path: bin, StateDir: state})
+	h := newHost(t, pluginhost.Config{Path: bin, StateDir: state, UnixSocketDir: sockets})
+	if left, _ := filepath.Glob(filepath.Join(sockets, "plugin*")); len(left) != 1 {
+		t.Errorf("sockets after the restart: %v, want only the new plugin's (the dead one's is stale)", left)
+	}
 	c, err := h.Inspect(ctxT(t), id)
 	if err != nil || c.State != ports.StateRunning || c.Endpoint != endpoint {
 		t.Fatalf("Inspect by the restarted manager = %+v, %v; want running at %s", c, err, endpoint)

@@ -100,8 +100,12 @@ func (h *Host) Events(ctx context.Context) (<-chan ports.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := d.Events(ctx)
+	// sub ends every plugin subscription when this stream ends, even one
+	// blocked delivering to a forwarder that has stopped.
+	sub, cancel := context.WithCancel(ctx)
+	in, err := d.Events(sub)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	out := make(chan ports.Event, 256)
@@ -109,6 +113,8 @@ func (h *Host) Events(ctx context.Context) (<-chan ports.Event, error) {
 	go func() {
 		defer h.wg.Done()
 		defer close(out)
+		defer cancel()
+		ctx := sub
 		for {
 			if !forward(ctx, h.closeCh, in, out) {
 				return

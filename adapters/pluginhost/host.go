@@ -34,10 +34,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -62,7 +64,9 @@ type Config struct {
 	// their durable state there. Created if missing. Optional.
 	StateDir string
 	// UnixSocketDir is where the plugin creates its gRPC socket
-	// (PLUGIN_UNIX_SOCKET_DIR); empty means the system temp dir.
+	// (PLUGIN_UNIX_SOCKET_DIR); empty means the system temp dir. Set it to
+	// a directory of rtmanager's own: New removes the sockets in it that
+	// plugins which died without cleaning up left behind.
 	UnixSocketDir string
 	// Logger receives the host's and the plugin's log lines; nil means
 	// slog.Default().
@@ -131,6 +135,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 				return nil, fmt.Errorf("pluginhost: %w", err)
 			}
 		}
+	}
+	if cfg.UnixSocketDir != "" {
+		removeStaleSockets(cfg.UnixSocketDir)
 	}
 	pc, drv, err := h.launchCtx(ctx)
 	if err != nil {
@@ -299,6 +306,26 @@ func removeSocket(pc *plugin.Client) {
 		return
 	}
 	_ = os.Remove(rc.Addr.String())
+}
+
+// removeStaleSockets deletes the plugin sockets in dir that no process
+// listens on any more: those of plugins that were SIGKILLed or exited
+// because their host died. A socket that accepts a connection is left.
+func removeStaleSockets(dir string) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "plugin*"))
+	for _, p := range paths {
+		if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSocket == 0 {
+			continue
+		}
+		conn, err := net.DialTimeout("unix", p, time.Second)
+		if err == nil {
+			conn.Close()
+			continue
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			_ = os.Remove(p)
+		}
+	}
 }
 
 // Close kills the plugin and stops supervising it. Engines keep running.

@@ -195,9 +195,8 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 				c = r.container()
 				return nil
 			}
-			if r.State == ports.StateRunning {
-				return fmt.Errorf("container %s of that name is exiting: %w", r.ID, ports.ErrConflict)
-			}
+			// Exited, or exiting (its owner has not recorded the exit
+			// yet; finish will not resurrect a deleted file): replace it.
 			if err := d.deleteFiles(r.ID); err != nil {
 				return err
 			}
