@@ -164,8 +164,14 @@ func (m *Main) openDriver(ctx context.Context) error {
 		}
 	case config.DriverPlugin:
 		var h *pluginhost.Host
+		// Plugin sockets live under the data dir so the host can clear stale
+		// ones, unless that path is too long for a unix socket name.
+		sockets := filepath.Join(c.DataDir, "plugin-sockets")
+		if len(sockets) > 80 {
+			sockets = ""
+		}
 		if h, err = pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
-			StateDir: filepath.Join(c.DataDir, "plugin"), Logger: m.Logger}); err == nil {
+			StateDir: filepath.Join(c.DataDir, "plugin"), UnixSocketDir: sockets, Logger: m.Logger}); err == nil {
 			d, m.closers = h, append(m.closers, h.Close)
 		}
 	default:

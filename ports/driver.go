@@ -57,7 +57,8 @@ type Container struct {
 	Image  string
 	Labels map[string]string
 	State  ContainerState
-	// ExitCode is meaningful when State is exited.
+	// ExitCode is meaningful when State is exited; 137 after SIGKILL, -1
+	// when the driver cannot know it (e.g. a process it did not spawn).
 	ExitCode  int
 	OOMKilled bool
 	// Endpoint is host:port on loopback where the engine answers; empty

@@ -58,7 +58,7 @@ func (s *Store) AppendOperation(ctx context.Context, e core.OperationEntry) (_ i
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	row := toOperationRow(e)
-	if _, err := s.db.NewInsert().Model(&row).ExcludeColumn("id").Returning("id").Exec(ctx); err != nil {
+	if _, err := s.bestEffort.NewInsert().Model(&row).ExcludeColumn("id").Returning("id").Exec(ctx); err != nil {
 		return 0, err
 	}
 	return row.ID, nil

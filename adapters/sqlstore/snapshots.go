@@ -42,7 +42,7 @@ func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (e
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err = s.db.NewInsert().Model(&row).
+	_, err = s.bestEffort.NewInsert().Model(&row).
 		On("CONFLICT (game_id) DO UPDATE").
 		Set("container_id = EXCLUDED.container_id").
 		Set("last_event_type = EXCLUDED.last_event_type").

@@ -49,12 +49,24 @@ type Config struct {
 	// always uses one connection, which serialises writers in-process
 	// instead of making them poll the file lock.
 	MaxConns int
+	// SyncBestEffort makes the best-effort writes (operation log appends
+	// and health snapshot upserts) wait for the WAL flush like record
+	// writes do. By default they commit asynchronously on PostgreSQL
+	// (synchronous_commit=off on a small second pool): they are visible at
+	// once and reach disk within a few hundred milliseconds, so only a
+	// PostgreSQL crash can lose the newest of them, never a runtime record.
+	// That halves the commits a lifecycle operation waits for (see
+	// docs/BENCHMARKS.md, P2). SQLite ignores it.
+	SyncBestEffort bool
 }
 
 // Store is a ports.Store on a SQL database. It is safe for concurrent use.
 type Store struct {
-	db      *bun.DB
-	timeout time.Duration
+	db *bun.DB
+	// bestEffort runs the operation log appends and snapshot upserts; it
+	// is db itself unless a PostgreSQL store commits them asynchronously.
+	bestEffort *bun.DB
+	timeout    time.Duration
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -90,10 +102,10 @@ func OpenConfig(ctx context.Context, cfg Config) (_ *Store, err error) {
 		}
 		return nil, fmt.Errorf("%w: database URL cannot be parsed: %w", ports.ErrInvalid, err)
 	}
-	var db *bun.DB
+	var db, bestEffort *bun.DB
 	switch u.Scheme {
 	case "postgres", "postgresql":
-		db, err = openPostgres(cfg)
+		db, bestEffort, err = openPostgres(cfg)
 	case "sqlite":
 		db, err = openSQLite(ctx, cfg)
 	case "":
@@ -106,13 +118,18 @@ func OpenConfig(ctx context.Context, cfg Config) (_ *Store, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, timeout: cfg.QueryTimeout}, nil
+	if bestEffort == nil {
+		bestEffort = db
+	}
+	return &Store{db: db, bestEffort: bestEffort, timeout: cfg.QueryTimeout}, nil
 }
 
-func openPostgres(cfg Config) (*bun.DB, error) {
+// openPostgres returns the pool for record writes and reads, and the pool
+// for best-effort writes (nil when they share the first one).
+func openPostgres(cfg Config) (db, bestEffort *bun.DB, err error) {
 	cc, err := pgx.ParseConfig(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, err)
+		return nil, nil, fmt.Errorf("%w: %w", ports.ErrInvalid, err)
 	}
 	// bun renders arguments into the query text, so every query is new to
 	// the server: the simple protocol saves the prepare round trip and the
@@ -120,11 +137,23 @@ func openPostgres(cfg Config) (*bun.DB, error) {
 	if !strings.Contains(cfg.URL, "default_query_exec_mode") {
 		cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
-	sqldb := stdlib.OpenDB(*cc)
-	sqldb.SetMaxOpenConns(cfg.MaxConns)
-	sqldb.SetMaxIdleConns(cfg.MaxConns)
-	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	return bun.NewDB(sqldb, pgdialect.New()), nil
+	open := func(cc *pgx.ConnConfig, conns int) *bun.DB {
+		sqldb := stdlib.OpenDB(*cc)
+		sqldb.SetMaxOpenConns(conns)
+		sqldb.SetMaxIdleConns(conns)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		return bun.NewDB(sqldb, pgdialect.New())
+	}
+	db = open(cc, cfg.MaxConns)
+	if cfg.SyncBestEffort {
+		return db, nil, nil
+	}
+	async := cc.Copy()
+	if async.RuntimeParams == nil {
+		async.RuntimeParams = map[string]string{}
+	}
+	async.RuntimeParams["synchronous_commit"] = "off"
+	return db, open(async, max(cfg.MaxConns/2, 2)), nil
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*bun.DB, error) {
@@ -163,7 +192,11 @@ func openSQLite(ctx context.Context, cfg Config) (*bun.DB, error) {
 
 // Close closes the database; the Store cannot be used afterwards.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if s.bestEffort != s.db {
+		err = errors.Join(err, s.bestEffort.Close())
+	}
+	if err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
 	}
 	return nil
