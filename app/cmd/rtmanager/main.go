@@ -4,6 +4,7 @@
 //	rtmanager serve   [--config file.yaml]   run the service (migrating first)
 //	rtmanager migrate [--config file.yaml]   apply pending migrations and exit
 //	rtmanager version                        print the version
+//	rtmanager ctl <command> [args]           operator CLI over the REST API
 package main
 
 import (
@@ -37,9 +38,12 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: rtmanager serve|migrate|version [--config file.yaml]")
+		return errors.New("usage: rtmanager serve|migrate|version [--config file.yaml], or rtmanager ctl <command>")
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "ctl" {
+		return ctl(ctx, rest, stdout, stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "YAML configuration file (environment variables win)")

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
+	"github.com/galaxy-game/rtmanager/adapters/memory"
+	"github.com/galaxy-game/rtmanager/adapters/rest"
+	"github.com/galaxy-game/rtmanager/core/lifecycle"
+)
+
+func TestCtl(t *testing.T) {
+	store := memory.NewStore()
+	drv := fakedriver.New(nil)
+	drv.AddImage("engine:1", fakedriver.Behavior{})
+	drv.AddImage("engine:2", fakedriver.Behavior{})
+	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: memory.NewLeases(nil),
+		Driver: drv, Health: memory.NewHealthRecorder(store), Prober: drv.Prober(),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rest.New(rest.Config{Services: svc, Store: store, Token: "s3cret",
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	t.Setenv("RTMANAGER_API_TOKEN", "s3cret")
+	run := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"ctl", "--addr", addr, "--admin", "alice"}, args...), &out, &errb)
+		return out.String(), err
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"start", "g1", "engine:1", "MODE=ranked"}, `"status": "running"`},
+		{[]string{"get", "g1"}, `"image_ref": "engine:1"`},
+		{[]string{"patch", "g1", "engine:2"}, `"image_ref": "engine:2"`},
+		{[]string{"restart", "g1"}, `"generation": 3`},
+		{[]string{"list"}, "g1"},
+		{[]string{"list", "running"}, "engine:2"},
+		{[]string{"stop", "g1"}, `"status": "stopped"`},
+		{[]string{"cleanup", "g1"}, `"status": "removed"`},
+		{[]string{"ops", "g1", "3"}, `"op_source": "admin"`},
+	}
+	for _, s := range steps {
+		out, err := run(s.args...)
+		if err != nil || !strings.Contains(out, s.want) {
+			t.Fatalf("ctl %v = %v\n%s\nwant %q", s.args, err, out, s.want)
+		}
+	}
+	if out, _ := run("ops", "g1", "1"); !strings.Contains(out, `"source_ref": "alice"`) {
+		t.Errorf("the admin user is not in the audit log:\n%s", out)
+	}
+	for _, bad := range [][]string{{"stop", "g1", "bored"}, {"get", "nope"}, {"start", "g1"}, {"start", "g1", "engine:1", "NOEQ"}, {"fly"}, {}} {
+		if _, err := run(bad...); err == nil {
+			t.Errorf("ctl %v succeeded", bad)
+		}
+	}
+	if _, err := run("get", "nope"); err == nil || !strings.HasPrefix(err.Error(), "not_found") {
+		t.Errorf("error = %v, want the API's code first", err)
+	}
+	t.Setenv("RTMANAGER_API_TOKEN", "wrong")
+	if _, err := run("list"); err == nil || !strings.HasPrefix(err.Error(), "unauthorized") {
+		t.Errorf("bad token = %v", err)
+	}
+}
