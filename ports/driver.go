@@ -11,7 +11,14 @@ const (
 	LabelGameID     = "rtmanager.game_id"
 	LabelGeneration = "rtmanager.generation"
 	LabelImageRef   = "rtmanager.image_ref"
+	// LabelScope separates rtmanager deployments sharing one runtime: an
+	// instance manages only containers of its scope (RTMANAGER_SCOPE);
+	// a container without the label belongs to the scope "default".
+	LabelScope = "rtmanager.scope"
 )
+
+// DefaultScope is the scope of containers that carry no LabelScope.
+const DefaultScope = "default"
 
 // Limits are the resource limits of one container; zero means unlimited.
 type Limits struct {

@@ -45,6 +45,7 @@ type Config struct {
 	RedisURL            string
 	EmbeddedRedisAddr   string
 	Driver              string
+	Scope               string
 	DockerHost          string
 	ContainerdAddress   string
 	ContainerdNamespace string

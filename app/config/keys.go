@@ -38,6 +38,14 @@ var keys = []Key{
 		}},
 	{"DRIVER", DriverDocker, "Runtime driver: docker, containerd or plugin.",
 		oneOf(func(c *Config) *string { return &c.Driver }, DriverDocker, DriverContainerd, DriverPlugin)},
+	{"SCOPE", "default", "Deployment scope label on every container; instances manage only their scope's containers (separate deployments sharing one runtime).",
+		func(c *Config, v string) error {
+			c.Scope = strings.TrimSpace(v)
+			if c.Scope == "" || len(c.Scope) > 63 || cleanID(c.Scope) != c.Scope {
+				return fmt.Errorf("must be 1-63 chars of [A-Za-z0-9._-]")
+			}
+			return nil
+		}},
 	{"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker Engine API address (docker driver).", str(func(c *Config) *string { return &c.DockerHost })},
 	{"CONTAINERD_ADDRESS", "/run/containerd/containerd.sock", "containerd socket (containerd driver).", str(func(c *Config) *string { return &c.ContainerdAddress })},
 	{"CONTAINERD_NAMESPACE", "rtmanager", "containerd namespace of rtmanager's containers.", str(func(c *Config) *string { return &c.ContainerdNamespace })},

@@ -80,7 +80,7 @@ func (s *Services) NewMonitor(probeFailures int) *Monitor {
 func (m *Monitor) HandleEvent(ctx context.Context, ev ports.Event) {
 	b := m.rec.b
 	game := ev.Labels[ports.LabelGameID]
-	if core.ValidateGameID(game) != nil {
+	if core.ValidateGameID(game) != nil || !b.inScope(ports.Container{Labels: ev.Labels}) {
 		return
 	}
 	rec, found, err := b.load(ctx, game)

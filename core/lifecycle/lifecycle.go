@@ -48,6 +48,10 @@ type Config struct {
 	ReadyPoll time.Duration
 	Allow     core.ImageAllow
 	Limits    ports.Limits
+	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
+	// container; the reconciler and monitor ignore containers of other
+	// scopes. Empty means ports.DefaultScope.
+	Scope string
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -121,6 +125,9 @@ func New(deps Deps) (*Services, error) {
 	}
 	if c.HostIP == "" {
 		c.HostIP = DefaultHostIP
+	}
+	if c.Scope == "" {
+		c.Scope = ports.DefaultScope
 	}
 	if deps.Telemetry == nil {
 		deps.Telemetry = ports.NopTelemetry{}

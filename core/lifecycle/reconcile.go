@@ -56,7 +56,7 @@ const listPage = 1000
 // counted in the report and retried by the next pass.
 func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
-	containers, err := r.b.Driver.List(ctx, map[string]string{ports.LabelManaged: "true"})
+	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: list containers: %w", err)
 	}
@@ -167,7 +167,7 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *Reconc
 		}
 		return next, &rep.Exited, err
 	case core.StatusStarting:
-		cs, err := b.Driver.List(ctx, map[string]string{ports.LabelGameID: game,
+		cs, err := b.listScoped(ctx, map[string]string{ports.LabelGameID: game,
 			ports.LabelGeneration: strconv.FormatInt(rec.Generation, 10)})
 		if err != nil {
 			return rec, nil, driverErr("list", err, core.CodeServiceUnavailable)

@@ -237,3 +237,27 @@ func TestMonitorProbes(t *testing.T) {
 		t.Error("ProbeAll must report a store it cannot list")
 	}
 }
+
+// TestReconcileScopes: an instance leaves containers of another deployment
+// scope alone, and counts unscoped containers as the default scope.
+func TestReconcileScopes(t *testing.T) {
+	w := newWorld(t)
+	other := lifecycle.Labels("theirs", 1, imgA)
+	other[ports.LabelScope] = "staging"
+	unscoped := lifecycle.Labels("legacy", 1, imgA)
+	for name, labels := range map[string]map[string]string{"rtm-theirs-1": other, "rtm-legacy-1": unscoped} {
+		if _, err := w.drv.Start(w.ctx, ports.ContainerSpec{Name: name, Image: imgA, Labels: labels}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.seed("g", core.StatusRunning)
+	rec, _ := w.record("g")
+	if c, _ := w.drv.Inspect(w.ctx, rec.ContainerID); c.Labels[ports.LabelScope] != ports.DefaultScope {
+		t.Errorf("started container labels = %v", c.Labels)
+	}
+	w.clock.Advance(time.Hour)
+	rep := w.reconcile()
+	if rep.Orphans != 1 || len(w.all("legacy")) != 0 || len(w.all("theirs")) != 1 {
+		t.Errorf("report %+v, containers %+v", rep, w.drv.Containers())
+	}
+}

@@ -96,7 +96,7 @@ func (b *base) clearPrevious(ctx context.Context, cur core.Record) error {
 	if cur.Status != core.StatusStarting {
 		return nil
 	}
-	left, err := b.Driver.List(ctx, map[string]string{ports.LabelManaged: "true", ports.LabelGameID: cur.GameID})
+	left, err := b.listScoped(ctx, map[string]string{ports.LabelManaged: "true", ports.LabelGameID: cur.GameID})
 	if err != nil {
 		return driverErr("list leftover containers", err, core.CodeServiceUnavailable)
 	}
@@ -119,7 +119,7 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	env["GAME_ID"] = resv.GameID
 	spec := ports.ContainerSpec{
 		Name: ContainerName(resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
-		Labels: Labels(resv.GameID, resv.Generation, resv.ImageRef),
+		Labels: b.labels(resv.GameID, resv.Generation, resv.ImageRef),
 		Port:   b.Config.EnginePort, HostIP: b.Config.HostIP, Limits: b.Config.Limits,
 	}
 	c, err := b.Driver.Start(ctx, spec)
@@ -191,7 +191,7 @@ func (b *base) abandon(ctx context.Context, resv core.Record, id string, cause e
 	ids := []string{id}
 	if id == "" {
 		ids = nil
-		left, err := b.Driver.List(cctx, map[string]string{ports.LabelGameID: resv.GameID,
+		left, err := b.listScoped(cctx, map[string]string{ports.LabelGameID: resv.GameID,
 			ports.LabelGeneration: strconv.FormatInt(resv.Generation, 10)})
 		if err != nil {
 			b.log.WarnContext(ctx, "list containers of failed start", "game_id", resv.GameID, "err", err)

@@ -131,7 +131,38 @@ func ContainerName(game string, generation int64) string {
 	return fmt.Sprintf("rtm-%s-%d", game, generation)
 }
 
-// Labels returns the labels of a game's container of one generation.
+// labels returns Labels plus the instance's scope.
+func (b *base) labels(game string, generation int64, image string) map[string]string {
+	l := Labels(game, generation, image)
+	l[ports.LabelScope] = b.Config.Scope
+	return l
+}
+
+// inScope reports whether c belongs to this instance's deployment scope.
+func (b *base) inScope(c ports.Container) bool {
+	s, ok := c.Labels[ports.LabelScope]
+	if !ok || s == "" {
+		s = ports.DefaultScope
+	}
+	return s == b.Config.Scope
+}
+
+// listScoped lists the containers with labels that are in scope.
+func (b *base) listScoped(ctx context.Context, labels map[string]string) ([]ports.Container, error) {
+	all, err := b.Driver.List(ctx, labels)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, c := range all {
+		if b.inScope(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Labels returns the SPEC labels of a game's container of one generation.
 func Labels(game string, generation int64, image string) map[string]string {
 	return map[string]string{
 		ports.LabelManaged:    "true",
