@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/getkin/kin-openapi/openapi3filter"
 	"net/http"
 	"net/url"
 	"sort"
@@ -258,5 +259,34 @@ func TestEveryRouteDocumented(t *testing.T) {
 	sort.Strings(documented)
 	if diff := cmp.Diff(documented, served); diff != "" {
 		t.Errorf("routes (-documented +served):\n%s", diff)
+	}
+}
+
+func TestStatusPage(t *testing.T) {
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
+	e := newEnv(t, options{token: "tok"})
+	bearer := []string{"Authorization", "Bearer tok"}
+	for _, g := range []string{"s1", "s2"} {
+		if r := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+g+"/start", map[string]any{"image_ref": imageOK}, bearer...); r.status != 200 {
+			t.Fatalf("start %s = %d", g, r.status)
+		}
+	}
+	e.call(t, http.MethodPost, "/api/v1/internal/runtimes/s2/stop", map[string]any{"reason": "game_finished"}, bearer...)
+	if r := e.call(t, http.MethodGet, "/status", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("status page without token = %d", r.status)
+	}
+	r := e.call(t, http.MethodGet, "/status", nil, bearer...)
+	body := string(r.body)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("status page = %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	for _, want := range []string{"running: <b>1</b>", "stopped: <b>1</b>", "<code>s1</code>", "<code>s2</code>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page lacks %q:\n%s", want, body)
+		}
+	}
+	e.store.FailNext("CountByStatus", nil)
+	if r := e.call(t, http.MethodGet, "/status", nil, bearer...); r.status != http.StatusServiceUnavailable {
+		t.Errorf("status page with the store down = %d", r.status)
 	}
 }

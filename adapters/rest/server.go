@@ -119,6 +119,7 @@ func (s *server) routes() http.Handler {
 	s.handle(r, http.MethodGet, "/readyz", s.readyz)
 	s.handle(r, http.MethodGet, "/metrics", s.serveMetrics)
 	s.handle(r, http.MethodGet, "/openapi.yaml", s.openapi)
+	r.With(s.authenticate).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
 	r.Route(BasePath, func(r chi.Router) {
 		r.Use(s.authenticate, s.checkHeaders)
 		s.handle(r, http.MethodGet, "/runtimes", s.listRuntimes)
