@@ -233,7 +233,7 @@ func (m *Main) Ready(ctx context.Context) error {
 // ingress stops reading and finishes its jobs, the loops stop.
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
-	handler := rest.New(rest.Config{Services: m.services, Store: m.store, Token: c.APIToken, Ready: m.Ready,
+	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken, Ready: m.Ready,
 		Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
@@ -346,9 +346,20 @@ func (m *Main) watchEvents(ctx context.Context, mon *lifecycle.Monitor) {
 			backoff = min(backoff*2, 10*time.Second)
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		subscribed := time.Now()
 		for ev := range events {
 			mon.HandleEvent(ctx, ev)
+		}
+		// A stream that ends at once must not make this loop spin.
+		if time.Since(subscribed) < time.Second {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+		} else {
+			backoff = 100 * time.Millisecond
 		}
 	}
 }

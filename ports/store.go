@@ -65,8 +65,9 @@ type OperationLog interface {
 
 // SnapshotStore keeps the latest health snapshot of each game.
 type SnapshotStore interface {
-	// UpsertSnapshot stores s as the game's snapshot, replacing any older
-	// one. Errors: ErrUnavailable.
+	// UpsertSnapshot stores s as the game's snapshot unless the stored one
+	// is of a later event (LastEventAt), so a late event never replaces a
+	// newer one. Errors: ErrUnavailable.
 	UpsertSnapshot(ctx context.Context, s core.HealthSnapshot) error
 	// GetSnapshot returns the game's snapshot. Errors: ErrNotFound,
 	// ErrUnavailable.

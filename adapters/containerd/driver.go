@@ -88,10 +88,21 @@ type Driver struct {
 	client *client.Client
 
 	mu sync.Mutex
-	// ports holds ports this instance allocated and has not yet released,
-	// so two concurrent starts never receive the same one.
-	ports map[int]bool
+	// ports holds the ports this instance allocated, with when, so two
+	// concurrent starts never receive the same one before its engine binds
+	// it. A reservation lapses after portHold or when this instance
+	// removes the container, whichever comes first: a container removed by
+	// another instance sharing the daemon must not pin its port here for
+	// the life of the process.
+	ports map[int]time.Time
+	// now is the clock of port reservations.
+	now func() time.Time
 }
+
+// portHold is how long an allocated port stays reserved: far longer than
+// an engine takes to bind it (the start timeout), after which a port in use
+// is refused by the listen probe itself.
+const portHold = 10 * time.Minute
 
 var _ ports.RuntimeDriver = (*Driver)(nil)
 
@@ -133,7 +144,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd driver: connect %s: %w", cfg.Address, translate(err))
 	}
-	d := &Driver{cfg: cfg, client: c, ports: map[int]bool{}}
+	d := &Driver{cfg: cfg, client: c, ports: map[int]time.Time{}, now: time.Now}
 	if _, err := c.Version(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("containerd driver: %s: %w", cfg.Address, translate(err))

@@ -201,8 +201,9 @@ func withMemorySwap(limit int64) oci.SpecOpts {
 }
 
 // allocatePort returns a port that is free on hostIP now and that this
-// instance has not handed out to a container it still knows of (an engine
-// may bind its port a while after start).
+// instance has not handed out within portHold to a container it still
+// knows of (an engine may bind its port a while after start). Lapsed
+// reservations are dropped on the way, so the map stays small.
 func (d *Driver) allocatePort(hostIP string) (int, error) {
 	for range 16 {
 		l, err := net.Listen("tcp", net.JoinHostPort(hostIP, "0"))
@@ -212,9 +213,15 @@ func (d *Driver) allocatePort(hostIP string) (int, error) {
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		d.mu.Lock()
-		taken := d.ports[port]
+		now := d.now()
+		for p, at := range d.ports {
+			if now.Sub(at) >= portHold {
+				delete(d.ports, p)
+			}
+		}
+		_, taken := d.ports[port]
 		if !taken {
-			d.ports[port] = true
+			d.ports[port] = now
 		}
 		d.mu.Unlock()
 		if !taken {

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -90,11 +91,11 @@ func (d *Driver) startCreated(ctx context.Context, id string) (ports.Container, 
 		return ports.Container{}, err
 	}
 	if _, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return fail(translate(err))
+		return fail(startErr(err))
 	}
 	got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return fail(translate(err))
+		return fail(startErr(err))
 	}
 	c := d.toContainer(got.Container)
 	if c.State != ports.StateRunning {
@@ -104,6 +105,20 @@ func (d *Driver) startCreated(ctx context.Context, id string) (ports.Container, 
 		return fail(fmt.Errorf("container %s runs without a published port", id))
 	}
 	return c, nil
+}
+
+// startErr classifies a failure to start a container Start created. Only
+// an unreachable daemon (ErrUnavailable) or the caller's cancellation keeps
+// its meaning; anything else means the container could not be started,
+// which the port reports without a sentinel (start_failed). Docker answers
+// a missing entrypoint with 400 (InvalidParameter) and a container removed
+// meanwhile with 404: translated, they would become ErrInvalid and
+// ErrNotFound, i.e. invalid_request and not_found for a failed start.
+func startErr(err error) error {
+	if t := translate(err); errors.Is(t, ports.ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return t
+	}
+	return fmt.Errorf("start container: %s", err)
 }
 
 // createOptions renders spec with rtmanager's conventions and hardening.

@@ -54,7 +54,7 @@ type env struct {
 	streams redis.Streams
 	queue   ports.JobQueue
 	store   *memory.Store
-	leases  *memory.Leases
+	leases  *countingLeases
 	driver  *fakedriver.Driver
 	cfg     ingress.Config
 	stop    func()
@@ -109,7 +109,7 @@ func newEnv(t *testing.T, url string, tweak func(*ingress.Config)) *env {
 	})
 
 	store := memory.NewStore()
-	leases := memory.NewLeases(nil)
+	leases := &countingLeases{Leases: memory.NewLeases(nil)}
 	driver := fakedriver.New(nil)
 	driver.AddImage(image, fakedriver.Behavior{})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -124,8 +124,20 @@ func newEnv(t *testing.T, url string, tweak func(*ingress.Config)) *env {
 		driver: driver, cfg: cfg}
 }
 
+// countingLeases counts acquisition attempts, so a test can see a busy job
+// being retried (retries leave no audit entries).
+type countingLeases struct {
+	*memory.Leases
+	tries atomic.Int64
+}
+
+func (l *countingLeases) TryAcquire(ctx context.Context, game, token string, ttl time.Duration) (bool, error) {
+	l.tries.Add(1)
+	return l.Leases.TryAcquire(ctx, game, token, ttl)
+}
+
 // mustServices builds the lifecycle services over the fakes.
-func mustServices(t *testing.T, store *memory.Store, leases *memory.Leases, driver ports.RuntimeDriver) *lifecycle.Services {
+func mustServices(t *testing.T, store *memory.Store, leases ports.LeaseStore, driver ports.RuntimeDriver) *lifecycle.Services {
 	t.Helper()
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: leases,
 		Driver: driver, Health: memory.NewHealthRecorder(store),

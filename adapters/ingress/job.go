@@ -38,7 +38,7 @@ func (w *Worker) process(runCtx, jobCtx context.Context, job ports.Job) {
 func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports.JobResult, ok bool) {
 	meta := lifecycle.Meta{Source: core.SourceStream, SourceRef: job.ID}
 	var kind core.OpKind
-	var run func() (lifecycle.Result, error)
+	var run func(quiet bool) (lifecycle.Result, error)
 	var game string
 	var err error
 	switch job.Stream {
@@ -47,14 +47,20 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 		var in lifecycle.StartInput
 		if in, err = DecodeStart(job.Fields); err == nil {
 			in.Meta, game = meta, in.GameID
-			run = func() (lifecycle.Result, error) { return w.cfg.Services.Start.Handle(jobCtx, in) }
+			run = func(quiet bool) (lifecycle.Result, error) {
+				in.Meta.QuietBusy = quiet
+				return w.cfg.Services.Start.Handle(jobCtx, in)
+			}
 		}
 	case w.cfg.StopStream:
 		kind = core.OpStop
 		var in lifecycle.StopInput
 		if in, err = DecodeStop(job.Fields); err == nil {
 			in.Meta, game = meta, in.GameID
-			run = func() (lifecycle.Result, error) { return w.cfg.Services.Stop.Handle(jobCtx, in) }
+			run = func(quiet bool) (lifecycle.Result, error) {
+				in.Meta.QuietBusy = quiet
+				return w.cfg.Services.Stop.Handle(jobCtx, in)
+			}
 		}
 	default:
 		err = core.Errorf(core.CodeInvalidRequest, "entry from unknown stream %q", job.Stream)
@@ -69,7 +75,9 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 	deadline := time.Now().Add(w.cfg.ConflictRetry)
 	wait := backoff{base: 50 * time.Millisecond, limit: time.Second}
 	for {
-		res, err := run()
+		// Attempts that will be retried when busy leave no audit entry;
+		// the last one (past the deadline) does.
+		res, err := run(time.Now().Before(deadline))
 		if err != nil {
 			// A programmer error: still give the job its one result.
 			w.log.ErrorContext(jobCtx, "lifecycle refused the job", "job_stream", job.Stream,

@@ -99,18 +99,16 @@ func TestLeaseHeldThenReleased(t *testing.T) {
 		if ok, err := e.leases.TryAcquire(e.ctx, "g1", "someone-else", time.Minute); !ok || err != nil {
 			t.Fatalf("TryAcquire = %v, %v", ok, err)
 		}
+		before := e.leases.tries.Load()
 		e.start()
 		id := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
 		// Wait until the job has met the held lease at least twice.
-		e.waitFor("conflict retries", func() bool {
-			n := 0
-			for _, op := range e.store.Operations() {
-				if op.ErrorCode == core.CodeConflict {
-					n++
-				}
+		e.waitFor("conflict retries", func() bool { return e.leases.tries.Load()-before >= 2 })
+		for _, op := range e.store.Operations() {
+			if op.ErrorCode == core.CodeConflict {
+				t.Errorf("a busy attempt that is retried left an audit entry: %+v", op)
 			}
-			return n >= 2
-		})
+		}
 		if rs := e.results(); len(rs) != 0 {
 			t.Fatalf("a busy job got a result before its retries ran out: %v", rs)
 		}
@@ -141,6 +139,15 @@ func TestLeaseHeldPastConflictRetry(t *testing.T) {
 		}
 		if d := time.Since(began); d < 300*time.Millisecond {
 			t.Errorf("conflict result after %s, before ConflictRetry", d)
+		}
+		var entries []core.OperationEntry
+		for _, op := range e.store.Operations() {
+			if op.GameID == "g1" {
+				entries = append(entries, op)
+			}
+		}
+		if len(entries) != 1 || entries[0].ErrorCode != core.CodeConflict || e.leases.tries.Load() < 2 {
+			t.Errorf("audit = %+v after %d attempts, want exactly the last attempt's conflict", entries, e.leases.tries.Load())
 		}
 		e.finish(1)
 	})

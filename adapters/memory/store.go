@@ -234,6 +234,9 @@ func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if cur, ok := s.snapshots[snap.GameID]; ok && cur.LastEventAt.After(snap.LastEventAt) {
+		return nil
+	}
 	snap.Details = copyDetails(snap.Details)
 	s.snapshots[snap.GameID] = snap
 	return nil

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -12,6 +13,14 @@ import (
 )
 
 func gameID(r *http.Request) string { return chi.URLParam(r, "game_id") }
+
+// opContext is the context a lifecycle operation runs on: r's values (the
+// request span, for traces) without its cancellation. A client that hangs
+// up or times out must not cut an accepted operation short: a start
+// cancelled mid-way would be abandoned (its container removed) and its
+// audit entry lost, while the same job from the stream runs to the end.
+// The operation stays bounded by the service's own timeouts and lease.
+func opContext(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
 
 // operate answers one lifecycle operation: 200 with an OperationResult for
 // a success or replay, the error body with the code's status otherwise.
@@ -58,7 +67,7 @@ func (s *server) start(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Start.Handle(r.Context(), lifecycle.StartInput{GameID: gameID(r), ImageRef: b.ImageRef, Env: b.Env, Meta: meta(r)})
+	res, err := s.svc.Start.Handle(opContext(r), lifecycle.StartInput{GameID: gameID(r), ImageRef: b.ImageRef, Env: b.Env, Meta: meta(r)})
 	s.operate(w, r, res, err)
 }
 
@@ -72,7 +81,7 @@ func (s *server) stop(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Stop.Handle(r.Context(), lifecycle.StopInput{GameID: gameID(r), Reason: core.StopReason(b.Reason), Meta: meta(r)})
+	res, err := s.svc.Stop.Handle(opContext(r), lifecycle.StopInput{GameID: gameID(r), Reason: core.StopReason(b.Reason), Meta: meta(r)})
 	s.operate(w, r, res, err)
 }
 
@@ -85,7 +94,7 @@ func (s *server) restart(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Restart.Handle(r.Context(), lifecycle.RestartInput{GameID: gameID(r), Meta: meta(r)})
+	res, err := s.svc.Restart.Handle(opContext(r), lifecycle.RestartInput{GameID: gameID(r), Meta: meta(r)})
 	s.operate(w, r, res, err)
 }
 
@@ -99,12 +108,12 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Patch.Handle(r.Context(), lifecycle.PatchInput{GameID: gameID(r), ImageRef: b.ImageRef, Meta: meta(r)})
+	res, err := s.svc.Patch.Handle(opContext(r), lifecycle.PatchInput{GameID: gameID(r), ImageRef: b.ImageRef, Meta: meta(r)})
 	s.operate(w, r, res, err)
 }
 
 func (s *server) cleanup(w http.ResponseWriter, r *http.Request) {
-	res, err := s.svc.Cleanup.Handle(r.Context(), lifecycle.CleanupInput{GameID: gameID(r), Meta: meta(r)})
+	res, err := s.svc.Cleanup.Handle(opContext(r), lifecycle.CleanupInput{GameID: gameID(r), Meta: meta(r)})
 	s.operate(w, r, res, err)
 }
 

@@ -3,6 +3,7 @@ package rest_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
 	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/adapters/rest"
 	"github.com/galaxy-game/rtmanager/core"
@@ -296,5 +298,49 @@ func TestBadHeaders(t *testing.T) {
 		if id := res.header.Get(rest.HeaderRequestID); id == "" || id == h[1] {
 			t.Errorf("a bad request id must be replaced, got %q", id)
 		}
+	}
+}
+
+// TestClientHangUpDoesNotAbandonStart: a client that disconnects while its
+// start waits for the engine must not cancel the start: the engine is kept,
+// the record ends running and the audit entry is written.
+func TestClientHangUpDoesNotAbandonStart(t *testing.T) {
+	e := newEnv(t, options{})
+	const slow = "games/slow:1"
+	e.driver.AddImage(slow, fakedriver.Behavior{NeverReady: true})
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	r := req(t, http.MethodPost, api+"g/start", map[string]any{"image_ref": slow}).WithContext(ctx)
+	done := make(chan reply, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, r)
+		done <- reply{status: rec.Code, body: rec.Body.Bytes()}
+	}()
+	var id string
+	for deadline := time.Now().Add(5 * time.Second); id == ""; {
+		if cs := e.driver.Containers(); len(cs) > 0 {
+			id = cs[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatal("no container was started")
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	hangUp()
+	time.Sleep(20 * time.Millisecond) // the start keeps polling after the hang-up
+	if err := e.driver.SetReady(id, true); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res.status != http.StatusOK {
+		t.Fatalf("start after the client hung up: %d %s", res.status, res.body)
+	}
+	rec, err := e.store.Get(context.Background(), "g")
+	if err != nil || rec.Status != core.StatusRunning || rec.ContainerID != id {
+		t.Fatalf("record = %+v, %v; want running on %s", rec, err, id)
+	}
+	ops, err := e.store.ListOperations(context.Background(), "g", 0)
+	if err != nil || len(ops) != 1 || ops[0].Outcome != core.OutcomeSuccess {
+		t.Fatalf("operation log = %+v, %v; want one success", ops, err)
 	}
 }

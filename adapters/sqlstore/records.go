@@ -82,17 +82,23 @@ func dbTimePtr(t *time.Time) *time.Time {
 // Get returns the record of gameID. Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) Get(ctx context.Context, gameID string) (_ core.Record, err error) {
 	defer wrap(&err, "get record %q", gameID)
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	var row recordRow
-	err = s.db.NewSelect().Model(&row).Where("game_id = ?", gameID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return core.Record{}, ports.ErrNotFound
-	}
-	if err != nil {
+	if err := s.getRow(ctx, &row, gameID); err != nil {
 		return core.Record{}, err
 	}
 	return row.record()
+}
+
+// getRow scans the row of gameID into row, a pointer to a table model.
+// Errors: ErrNotFound when there is none, and the database's.
+func (s *Store) getRow(ctx context.Context, row any, gameID string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	err := s.db.NewSelect().Model(row).Where("game_id = ?", gameID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ports.ErrNotFound
+	}
+	return err
 }
 
 // Create inserts rec. Errors: ErrConflict when the game has a record

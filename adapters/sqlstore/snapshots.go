@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,8 +24,8 @@ type snapshotRow struct {
 	ConsecutiveFailures int       `bun:"consecutive_failures"`
 }
 
-// UpsertSnapshot stores snap as the game's snapshot, replacing any older
-// one. Errors: ErrInvalid when Details cannot be encoded as JSON,
+// UpsertSnapshot stores snap as the game's snapshot unless the stored one
+// is of a later event. Errors: ErrInvalid when Details cannot be encoded as JSON,
 // ErrUnavailable.
 func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (err error) {
 	defer wrap(&err, "upsert snapshot of %q", snap.GameID)
@@ -49,6 +47,7 @@ func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (e
 		Set("last_event_at = EXCLUDED.last_event_at").
 		Set("details = EXCLUDED.details").
 		Set("consecutive_failures = EXCLUDED.consecutive_failures").
+		Where("h.last_event_at <= EXCLUDED.last_event_at").
 		Exec(ctx)
 	return err
 }
@@ -57,14 +56,8 @@ func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (e
 // back as float64. Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) GetSnapshot(ctx context.Context, gameID string) (_ core.HealthSnapshot, err error) {
 	defer wrap(&err, "get snapshot of %q", gameID)
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	var row snapshotRow
-	err = s.db.NewSelect().Model(&row).Where("game_id = ?", gameID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return core.HealthSnapshot{}, ports.ErrNotFound
-	}
-	if err != nil {
+	if err := s.getRow(ctx, &row, gameID); err != nil {
 		return core.HealthSnapshot{}, err
 	}
 	var details map[string]any

@@ -289,20 +289,10 @@ func (t *Telemetry) observePending(ctx context.Context, o metric.Int64Observer) 
 	t.mu.Lock()
 	fn := t.pending
 	t.mu.Unlock()
-	if fn == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
-	defer cancel()
-	m, err := fn(ctx)
-	if err != nil {
-		// A failed source leaves the gauge out of this scrape rather than
-		// reporting a false zero.
-		t.log.WarnContext(ctx, "observe stream pending", "err", err)
-		return nil
-	}
-	for stream, n := range m {
-		o.Observe(n, metric.WithAttributes(attribute.String("stream", stream)))
+	if m, ok := readGauge(ctx, t.log, "stream pending", fn); ok {
+		for stream, n := range m {
+			o.Observe(n, metric.WithAttributes(attribute.String("stream", stream)))
+		}
 	}
 	return nil
 }
@@ -311,18 +301,28 @@ func (t *Telemetry) observeRuntimes(ctx context.Context, o metric.Int64Observer)
 	t.mu.Lock()
 	fn := t.runtimes
 	t.mu.Unlock()
+	if m, ok := readGauge(ctx, t.log, "runtimes", fn); ok {
+		for _, s := range core.Statuses() {
+			o.Observe(int64(m[s]), metric.WithAttributes(attribute.String("status", string(s))))
+		}
+	}
+	return nil
+}
+
+// readGauge reads a gauge source within observeTimeout. ok is false when
+// there is no source or it failed: a failed source leaves the gauge out of
+// this scrape rather than reporting a false zero.
+func readGauge[K comparable, V any](ctx context.Context, log *slog.Logger, what string,
+	fn func(context.Context) (map[K]V, error)) (_ map[K]V, ok bool) {
 	if fn == nil {
-		return nil
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
 	m, err := fn(ctx)
 	if err != nil {
-		t.log.WarnContext(ctx, "observe runtimes", "err", err)
-		return nil
+		log.WarnContext(ctx, "observe "+what, "err", err)
+		return nil, false
 	}
-	for _, s := range core.Statuses() {
-		o.Observe(int64(m[s]), metric.WithAttributes(attribute.String("status", string(s))))
-	}
-	return nil
+	return m, true
 }

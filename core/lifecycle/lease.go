@@ -62,8 +62,10 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 	return rec, err
 }
 
-// keepRenewed renews the lease until ctx ends, cancelling it with
-// errLeaseLost when the lease is gone.
+// keepRenewed renews the lease every third of its TTL until ctx ends. It
+// cancels ctx with errLeaseLost when another holder has the lease, or when
+// renewals have failed for two thirds of the TTL — before the lease can
+// expire and be taken while this operation still runs.
 func (b *base) keepRenewed(ctx context.Context, game, token string, cancel context.CancelCauseFunc) {
 	ttl := b.Config.LeaseTTL
 	t := time.NewTicker(ttl / 3)
@@ -75,7 +77,9 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, cancel conte
 			return
 		case <-t.C:
 		}
-		held, err := b.Leases.Renew(ctx, game, token, ttl)
+		rctx, rcancel := context.WithTimeout(ctx, ttl/3)
+		held, err := b.Leases.Renew(rctx, game, token, ttl)
+		rcancel()
 		switch {
 		case err == nil && held:
 			lastOK = time.Now()
@@ -87,7 +91,7 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, cancel conte
 			return
 		default:
 			b.log.WarnContext(ctx, "renew lease", "game_id", game, "err", err)
-			if time.Since(lastOK) >= ttl {
+			if time.Since(lastOK) >= ttl*2/3 {
 				cancel(errLeaseLost)
 				return
 			}

@@ -156,6 +156,10 @@ type Meta struct {
 	// CorrelationID ties entries of one composed operation together; empty
 	// means a new one is generated.
 	CorrelationID string
+	// QuietBusy: the caller retries when the game's lease is held, so a
+	// busy conflict is not recorded (no audit entry, no metric); the
+	// caller's last attempt leaves it false.
+	QuietBusy bool
 }
 
 // Result is the outcome of one operation.
@@ -223,7 +227,7 @@ func (b *base) run(ctx context.Context, kind core.OpKind, game string, m Meta, l
 	if err != nil {
 		return Result{}, err
 	}
-	o.quietBusy = quiet
+	o.quietBusy = quiet || m.QuietBusy
 	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(kind))
 	var rec core.Record
 	if err = validate(); err == nil {
@@ -309,7 +313,12 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 			CorrelationID: e.CorrelationID, Busy: busy}
 	}
 	if e.GameID != "" && core.ValidateGameID(e.GameID) == nil {
-		if _, aerr := b.Operations.AppendOperation(ctx, *e); aerr != nil {
+		// The entry is written even when the caller's context ended: the
+		// operation may have changed things the audit must show.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		_, aerr := b.Operations.AppendOperation(actx, *e)
+		cancel()
+		if aerr != nil {
 			b.log.ErrorContext(ctx, "append operation log", "game_id", e.GameID, "op_kind", e.OpKind,
 				"correlation_id", e.CorrelationID, "err", aerr)
 		}

@@ -216,8 +216,10 @@ func (r *Reconciler) removeOrphan(ctx context.Context, rep *ReconcileReport, c p
 		if err := b.Driver.Remove(ctx, c.ID); err != nil {
 			return rec, driverErr("remove orphan", err, core.CodeServiceUnavailable)
 		}
-		b.publish(ctx, core.EventOrphanRemoved, core.Record{GameID: game, ContainerID: c.ID},
-			map[string]any{"generation": c.Labels[ports.LabelGeneration], "image_ref": c.Labels[ports.LabelImageRef]})
+		if game != "" {
+			b.publish(ctx, core.EventOrphanRemoved, core.Record{GameID: game, ContainerID: c.ID},
+				map[string]any{"generation": c.Labels[ports.LabelGeneration], "image_ref": c.Labels[ports.LabelImageRef]})
+		}
 		return rec, nil
 	}
 	var res Result

@@ -90,3 +90,23 @@ func TestReconcileRepairFails(t *testing.T) {
 	}
 	w.expectStatus("g", core.StatusStopped)
 }
+
+// TestQuietBusy: a caller that retries a busy game asks for no audit entry
+// of the busy attempts.
+func TestQuietBusy(t *testing.T) {
+	w := newWorld(t)
+	w.seed("g", core.StatusRunning)
+	_, _ = w.leases.TryAcquire(w.ctx, "g", "other", time.Minute)
+	before := len(w.ops("g"))
+	m := rest()
+	m.QuietBusy = true
+	r := must(t)(w.svc.Stop.Handle(w.ctx, lifecycle.StopInput{GameID: "g", Reason: core.ReasonShutdown, Meta: m}))
+	if !r.Busy || len(w.ops("g")) != before {
+		t.Errorf("busy quiet attempt: result %+v, %d new entries", r, len(w.ops("g"))-before)
+	}
+	m.QuietBusy = false
+	w.expectFail(must(t)(w.svc.Stop.Handle(w.ctx, lifecycle.StopInput{GameID: "g", Reason: core.ReasonShutdown, Meta: m})), core.CodeConflict)
+	if len(w.ops("g")) != before+1 {
+		t.Errorf("the last attempt left %d entries, want 1", len(w.ops("g"))-before)
+	}
+}

@@ -4,7 +4,9 @@ package bench
 
 import (
 	"context"
-		"log/slog"
+	"database/sql"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	redisx "github.com/galaxy-game/rtmanager/adapters/redis"
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
+	"github.com/galaxy-game/rtmanager/e2e/harness"
 	"github.com/galaxy-game/rtmanager/e2e/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/redis/rueidis"
@@ -34,6 +37,10 @@ type stack struct {
 	driver   *fakedriver.Driver
 	services *lifecycle.Services
 	streams  redisx.Streams
+	timings  *timings
+	// pgURL is the scratch database; redisSrv the private redis-server.
+	pgURL    string
+	redisSrv harness.RedisServer
 }
 
 // newStack builds a stack on PostgreSQL (pg) or the memory store.
@@ -42,8 +49,10 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := &stack{store: store}
+	s.redisSrv = harness.StartRedisServer(tb)
 	if store == nil {
-		db, err := sqlstore.OpenConfig(ctx, sqlstore.Config{URL: testenv.PostgresURL(tb), MaxConns: 40})
+		s.pgURL = testenv.PostgresURL(tb)
+		db, err := sqlstore.OpenConfig(ctx, sqlstore.Config{URL: s.pgURL, MaxConns: 40})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -59,20 +68,19 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 		JobResults: "bench:" + sfx + ":job_results", HealthEvents: "bench:" + sfx + ":health_events",
 		Group: "rtmanager",
 	}
-	rc, err := redisx.Connect(ctx, testenv.RedisURL(tb), redisx.Options{KeyPrefix: "bench:" + sfx + ":", Streams: s.streams})
+	rc, err := redisx.Connect(ctx, s.redisSrv.URL, redisx.Options{KeyPrefix: "bench:" + sfx + ":", Streams: s.streams})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s.redis = rc
-	tb.Cleanup(func() {
-		dropKeys(tb, s.streams)
-		rc.Close()
-	})
+	tb.Cleanup(rc.Close)
 	s.driver = fakedriver.New(nil)
 	s.driver.AddImage(benchImage, fakedriver.Behavior{})
+	s.timings = newTimings()
+	ts := timedStore{Store: s.store, t: s.timings}
 	s.services, err = lifecycle.New(lifecycle.Deps{
-		Records: s.store, Operations: s.store, Leases: rc.Leases(), Driver: s.driver,
-		Health: rc.HealthStream(s.store), Logger: quiet,
+		Records: ts, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
+		Health: timedHealth{rc.HealthStream(ts), s.timings}, Logger: quiet,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -80,19 +88,11 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 	return s
 }
 
-// dropKeys deletes the private streams of a stack.
-func dropKeys(tb testing.TB, st redisx.Streams) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc := rawRedis(tb)
-	_ = rc.Do(ctx, rc.B().Del().Key(st.StartJobs, st.StopJobs, st.JobResults, st.HealthEvents).Build()).Error()
-}
-
 // rawRedis returns a plain rueidis client on the test Redis, for what the
 // adapter does not offer (XADD of jobs, XLEN, DEL); it is closed when tb ends.
-func rawRedis(tb testing.TB) rueidis.Client {
+func rawRedis(tb testing.TB, url string) rueidis.Client {
 	tb.Helper()
-	opt, err := rueidis.ParseURL(testenv.RedisURL(tb))
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -103,4 +103,74 @@ func rawRedis(tb testing.TB) rueidis.Client {
 	}
 	tb.Cleanup(rc.Close)
 	return rc
+}
+
+// cpuMeter measures the CPU time the parts of a stack used between start
+// and stop: this process, the private redis-server, and the PostgreSQL
+// processes serving the scratch database plus the WAL writer.
+type cpuMeter struct {
+	s     *stack
+	begin map[int]time.Duration
+	wall  time.Time
+}
+
+// cpuUse is what a cpuMeter measured.
+type cpuUse struct {
+	Wall                   time.Duration
+	Bench, Redis, Postgres time.Duration
+}
+
+func (u cpuUse) Total() time.Duration { return u.Bench + u.Redis + u.Postgres }
+
+func (s *stack) meter(tb testing.TB) *cpuMeter {
+	m := &cpuMeter{s: s, begin: map[int]time.Duration{}}
+	for _, pid := range append(s.pgPids(tb), os.Getpid(), s.redisSrv.Pid) {
+		m.begin[pid], _ = harness.CPUTime(pid)
+	}
+	m.wall = time.Now()
+	return m
+}
+
+func (m *cpuMeter) stop(tb testing.TB) cpuUse {
+	u := cpuUse{Wall: time.Since(m.wall)}
+	delta := func(pid int) time.Duration {
+		now, err := harness.CPUTime(pid)
+		if err != nil {
+			return 0
+		}
+		return now - m.begin[pid]
+	}
+	u.Bench, u.Redis = delta(os.Getpid()), delta(m.s.redisSrv.Pid)
+	for _, pid := range m.s.pgPids(tb) {
+		u.Postgres += delta(pid)
+	}
+	return u
+}
+
+// pgPids returns the PostgreSQL backends connected to the scratch database
+// and the WAL writer (shared with whatever else runs on the server).
+func (s *stack) pgPids(tb testing.TB) []int {
+	if s.pgURL == "" {
+		return nil
+	}
+	db, err := sql.Open("pgx", s.pgURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT pid FROM pg_stat_activity
+		WHERE (datname = current_database() AND pid <> pg_backend_pid()) OR backend_type = 'walwriter'`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			tb.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
 }

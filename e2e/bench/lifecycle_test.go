@@ -73,10 +73,3 @@ func count(ops, fails *atomic.Int64, res lifecycle.Result, err error) {
 
 func randSuffix() string { return fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff) }
 
-func TestP2Quick(t *testing.T) {
-	s := newStack(t, nil)
-	for _, c := range []int{32} {
-		r := measureOps(t, s, c, 4, 4*time.Second)
-		t.Logf("c=%d ops=%d fails=%d %.0f ops/s", c, r.Ops, r.Failures, r.PerSecond())
-	}
-}

@@ -131,8 +131,11 @@ func testAudit(t *testing.T, s *suite) {
 		if got := shape(group, names); !sameShape(got, want) {
 			t.Fatalf("patch correlation group %v, want %v (%+v)", got, want, group)
 		}
-		if outer.ImageRef != s.bad || outer.ErrorMessage == "" {
-			t.Errorf("patch entry %+v: want image_ref %s and a message", outer, s.bad)
+		// The outer entry's image_ref is the image the runtime ended on (the
+		// old one); the failed image is named by the inner start and the
+		// message.
+		if !strings.Contains(outer.ErrorMessage, "rolled back") || outer.ContainerID != rt.ContainerID {
+			t.Errorf("patch entry %+v: want a message telling of the rollback and container %s", outer, rt.ContainerID)
 		}
 	})
 

@@ -41,7 +41,7 @@ func testHealth(t *testing.T, s *suite) {
 		if code, ok := num(snap.Details, "exit_code"); !ok || code != 3 || snap.ContainerID != rt.ContainerID {
 			t.Errorf("snapshot %+v, want exit_code 3 of %s", snap, rt.ContainerID)
 		}
-		checkRepairEntry(t, s, g, rt.ContainerID)
+		checkReconcilerEntry(t, s.inst, g, rt.ContainerID)
 	})
 
 	t.Run("oom", func(t *testing.T) {
@@ -73,7 +73,7 @@ func testHealth(t *testing.T, s *suite) {
 		if snap.ContainerID != rt.ContainerID {
 			t.Errorf("snapshot %+v, want container %s", snap, rt.ContainerID)
 		}
-		checkRepairEntry(t, s, g, rt.ContainerID)
+		checkReconcilerEntry(t, s.inst, g, rt.ContainerID)
 	})
 
 	t.Run("probe failure", func(t *testing.T) {
@@ -106,16 +106,4 @@ func awaitSnapshot(t *testing.T, s *suite, g, typ string) healthSnapshot {
 		snap, ok := getHealth(t, s.inst, g)
 		return snap, ok && snap.LastEventType == typ
 	})
-}
-
-// checkRepairEntry checks the operation log holds a successful repair by
-// the reconciler naming the container.
-func checkRepairEntry(t *testing.T, s *suite, g, container string) {
-	t.Helper()
-	for _, o := range operations(t, s.inst, g) {
-		if o.OpKind == "reconcile" && o.OpSource == "reconciler" && o.ContainerID == container && o.Outcome == "success" {
-			return
-		}
-	}
-	t.Errorf("no successful reconcile entry for container %s in %+v", container, operations(t, s.inst, g))
 }

@@ -377,7 +377,7 @@ func checkDocker(t testing.TB, game string, rt runtimeView) {
 
 var (
 	imagesMu sync.Mutex
-	images   = map[string]string{} // kind → ref built by this process
+	built    = map[string]string{} // kind → ref built by this process
 	madeRefs []string
 )
 
@@ -405,12 +405,12 @@ func image(t testing.TB, kind string, build func(ref string)) string {
 	t.Helper()
 	imagesMu.Lock()
 	defer imagesMu.Unlock()
-	if ref, ok := images[kind]; ok {
+	if ref, ok := built[kind]; ok {
 		return ref
 	}
 	ref := fmt.Sprintf("rtm-blackbox-%s:%s", kind, testenv.RandomSuffix(4))
 	build(ref)
-	images[kind] = ref
+	built[kind] = ref
 	madeRefs = append(madeRefs, ref)
 	return ref
 }
@@ -550,14 +550,24 @@ func (s *streams) healthEvents(t testing.TB, game string) []map[string]string {
 // details.
 func (s *streams) awaitEvent(t testing.TB, game, typ, container string) (map[string]string, map[string]any) {
 	t.Helper()
-	ev := harness.Await(t, eventWait, typ+" event of "+game, func() (map[string]string, bool) {
-		for _, e := range s.healthEvents(t, game) {
+	var ev map[string]string
+	deadline := time.Now().Add(eventWait)
+	for ev == nil {
+		seen := s.healthEvents(t, game)
+		for _, e := range seen {
 			if e["event_type"] == typ && (container == "" || e["container_id"] == container) {
-				return e, true
+				ev = e
 			}
 		}
-		return nil, false
-	})
+		if ev != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for a %s event of game %s (container %q); its events: %v",
+				eventWait, typ, game, container, seen)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
 	checkEventFields(t, ev)
 	var details map[string]any
 	if err := json.Unmarshal([]byte(ev["details"]), &details); err != nil {

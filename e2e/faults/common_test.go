@@ -55,6 +55,7 @@ func baseEnv(redisURL, dbURL string) map[string]string {
 		"RTMANAGER_MEMORY_LIMIT":       "64MiB",
 		"RTMANAGER_CPU_LIMIT":          "0.25",
 		"RTMANAGER_PIDS_LIMIT":         "64",
+		"RTMANAGER_SHUTDOWN_TIMEOUT":   "5s",
 	}
 }
 

@@ -11,6 +11,7 @@ var snapshotCases = []testCase{
 	{"GetMissing", testSnapshotMissing},
 	{"RoundTrip", testSnapshotRoundTrip},
 	{"Replace", testSnapshotReplace},
+	{"OlderEventDoesNotReplace", testSnapshotOlderEvent},
 	{"NoAliasing", testSnapshotNoAliasing},
 }
 
@@ -74,6 +75,18 @@ func testSnapshotReplace(t *testing.T, s ports.Store) {
 		Details: map[string]any{"after": "3 failures"}}
 	mustUpsert(t, s, second)
 	diff(t, "replaced snapshot", second, mustGetSnapshot(t, s, first.GameID))
+}
+
+// testSnapshotOlderEvent: with several instances publishing, an event that
+// arrives late must not replace a newer snapshot.
+func testSnapshotOlderEvent(t *testing.T, s ports.Store) {
+	newer := sampleSnapshot(newGameID("snapold"))
+	newer.LastEventAt = at(30)
+	mustUpsert(t, s, newer)
+	older := core.HealthSnapshot{GameID: newer.GameID, ContainerID: "stale", LastEventType: core.EventContainerStarted,
+		LastEventAt: at(10)}
+	mustUpsert(t, s, older)
+	diff(t, "snapshot after a late older event", newer, mustGetSnapshot(t, s, newer.GameID))
 }
 
 func testSnapshotNoAliasing(t *testing.T, s ports.Store) {

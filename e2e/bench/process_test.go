@@ -1,0 +1,138 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/e2e/harness"
+	"github.com/galaxy-game/rtmanager/e2e/testenv"
+)
+
+// bootResult is one start of `rtmanager serve` on the embedded defaults.
+type bootResult struct {
+	Fresh bool // a new data dir: the SQLite file is created and migrated
+	Ready time.Duration
+	// RSS is VmRSS right after /readyz answered 200, and IdleRSS after two
+	// seconds without work (the first reconcile and probe passes ran).
+	RSS, IdleRSS int64
+}
+
+// measureBoot execs `rtmanager serve` with no configuration but free
+// loopback ports and a data dir (SQLite, embedded Redis, Docker driver),
+// polls /readyz every millisecond until it answers 200, reads VmRSS, and
+// stops the process with SIGTERM.
+func measureBoot(tb testing.TB, dataDir string, fresh bool) bootResult {
+	tb.Helper()
+	bin := harness.Binary(tb)
+	addr := harness.FreeAddr(tb)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "RTMANAGER_HTTP_ADDR="+addr, "RTMANAGER_DATA_DIR="+dataDir,
+		"RTMANAGER_EMBEDDED_REDIS_ADDR="+harness.FreeAddr(tb), "RTMANAGER_DOCKER_HOST="+testenv.DockerHost(tb))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	hc := &http.Client{Timeout: time.Second}
+	begin := time.Now()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	var r bootResult
+	r.Fresh = fresh
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			tb.Fatalf("rtmanager exited: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := hc.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				r.Ready = time.Since(begin)
+				break
+			}
+		}
+		if time.Since(begin) > 30*time.Second {
+			tb.Fatalf("not ready in 30s\n%s", logs.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var err error
+	if r.RSS, err = harness.RSS(cmd.Process.Pid); err != nil {
+		tb.Fatal(err)
+	}
+	// Idle: two seconds without work; the first reconcile pass and the
+	// janitor/probe timers have run by then.
+	time.Sleep(2 * time.Second)
+	if r.IdleRSS, err = harness.RSS(cmd.Process.Pid); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// pluginLatency is the P5 figure of one driver.
+type pluginLatency struct {
+	Name     string
+	P50, P99 float64 // microseconds
+	NsPerOp  float64
+}
+
+// measurePlugin runs the plugin host's own benchmarks (adapters/pluginhost
+// bench_test.go: Inspect of a running engine and the bare Capabilities
+// round trip, in-process process driver versus the same driver behind the
+// plugin host) and parses their p50/p99 metrics.
+func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
+	tb.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	root := filepath.Dir(string(bytes.TrimSpace(out)))
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkInspect|BenchmarkCapabilities)$",
+		"-benchtime", "5000x", "-count", "1", "./adapters/pluginhost")
+	cmd.Dir = root
+	raw, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("pluginhost benchmarks: %v\n%s", err, raw)
+	}
+	line := regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) p50-µs\s+([\d.]+) p99-µs`)
+	res := map[string]pluginLatency{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[2], 64)
+		p50, _ := strconv.ParseFloat(m[3], 64)
+		p99, _ := strconv.ParseFloat(m[4], 64)
+		res[m[1]] = pluginLatency{Name: m[1], P50: p50, P99: p99, NsPerOp: ns}
+	}
+	if len(res) == 0 {
+		tb.Fatalf("no benchmark lines in:\n%s", raw)
+	}
+	return res, string(raw)
+}

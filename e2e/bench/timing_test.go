@@ -1,0 +1,117 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// timings accumulates the wall time spent in each port call, to say where
+// an operation's time goes.
+type timings struct {
+	mu    sync.Mutex
+	total map[string]time.Duration
+	n     map[string]int
+}
+
+func newTimings() *timings {
+	return &timings{total: map[string]time.Duration{}, n: map[string]int{}}
+}
+
+func (t *timings) since(name string, begin time.Time) {
+	d := time.Since(begin)
+	t.mu.Lock()
+	t.total[name] += d
+	t.n[name]++
+	t.mu.Unlock()
+}
+
+func (t *timings) reset() {
+	t.mu.Lock()
+	t.total, t.n = map[string]time.Duration{}, map[string]int{}
+	t.mu.Unlock()
+}
+
+// table renders calls per operation and mean latency of each call.
+func (t *timings) table(ops int64) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names := make([]string, 0, len(t.n))
+	for k := range t.n {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return t.total[names[i]] > t.total[names[j]] })
+	var b strings.Builder
+	b.WriteString("| port call | calls/op | mean latency | share of time in ports |\n|---|---:|---:|---:|\n")
+	var all time.Duration
+	for _, k := range names {
+		all += t.total[k]
+	}
+	for _, k := range names {
+		fmt.Fprintf(&b, "| %s | %.2f | %s | %.0f %% |\n", k, float64(t.n[k])/float64(max(ops, 1)),
+			(t.total[k] / time.Duration(t.n[k])).Round(10*time.Microsecond), 100*float64(t.total[k])/float64(max(all, 1)))
+	}
+	return b.String()
+}
+
+// timedStore wraps a ports.Store and times every call.
+type timedStore struct {
+	ports.Store
+	t *timings
+}
+
+func (s timedStore) Get(ctx context.Context, g string) (core.Record, error) {
+	defer s.t.since("records.Get (SELECT)", time.Now())
+	return s.Store.Get(ctx, g)
+}
+func (s timedStore) Create(ctx context.Context, r core.Record) error {
+	defer s.t.since("records.Create (INSERT, sync commit)", time.Now())
+	return s.Store.Create(ctx, r)
+}
+func (s timedStore) Swap(ctx context.Context, e ports.Expect, r core.Record) error {
+	defer s.t.since("records.Swap (UPDATE, sync commit)", time.Now())
+	return s.Store.Swap(ctx, e, r)
+}
+func (s timedStore) AppendOperation(ctx context.Context, e core.OperationEntry) (int64, error) {
+	defer s.t.since("oplog.Append (INSERT)", time.Now())
+	return s.Store.AppendOperation(ctx, e)
+}
+func (s timedStore) UpsertSnapshot(ctx context.Context, h core.HealthSnapshot) error {
+	defer s.t.since("snapshot.Upsert (INSERT ON CONFLICT)", time.Now())
+	return s.Store.UpsertSnapshot(ctx, h)
+}
+
+// timedLeases wraps a ports.LeaseStore.
+type timedLeases struct {
+	ports.LeaseStore
+	t *timings
+}
+
+func (l timedLeases) TryAcquire(ctx context.Context, g, tok string, ttl time.Duration) (bool, error) {
+	defer l.t.since("lease.TryAcquire (SET NX PX)", time.Now())
+	return l.LeaseStore.TryAcquire(ctx, g, tok, ttl)
+}
+func (l timedLeases) Release(ctx context.Context, g, tok string) error {
+	defer l.t.since("lease.Release (Lua)", time.Now())
+	return l.LeaseStore.Release(ctx, g, tok)
+}
+
+// timedHealth wraps a ports.HealthPublisher; its time includes the
+// snapshot upsert.
+type timedHealth struct {
+	ports.HealthPublisher
+	t *timings
+}
+
+func (h timedHealth) Publish(ctx context.Context, ev core.HealthEvent) error {
+	defer h.t.since("health.Publish (XADD + upsert)", time.Now())
+	return h.HealthPublisher.Publish(ctx, ev)
+}
