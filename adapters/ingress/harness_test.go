@@ -114,7 +114,7 @@ func newEnv(t *testing.T, url string, tweak func(*ingress.Config)) *env {
 	driver.AddImage(image, fakedriver.Behavior{})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := mustServices(t, store, leases, driver)
-	cfg := ingress.Config{Queue: q, Services: svc, Concurrency: 4, Block: 50 * time.Millisecond,
+	cfg := ingress.Config{Queue: q, Services: svc, Operations: store, Concurrency: 4, Block: 50 * time.Millisecond,
 		ClaimIdle: 300 * time.Millisecond, ConflictRetry: 10 * time.Second, StopGrace: 10 * time.Second,
 		StartStream: streams.StartJobs, StopStream: streams.StopJobs, Logger: quiet}
 	if tweak != nil {

@@ -56,6 +56,10 @@ type Config struct {
 	Queue ports.JobQueue
 	// Services are the lifecycle services jobs run against. Required.
 	Services *lifecycle.Services
+	// Operations is read for jobs delivered more than once, so one that a
+	// newer job of the same game already overtook is not applied; nil
+	// skips that check.
+	Operations ports.OperationLog
 	// Concurrency is the number of jobs handled at once.
 	Concurrency int
 	// Block is how long one Read waits for new entries.

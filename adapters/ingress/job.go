@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -72,6 +73,17 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 			Outcome: core.OutcomeFailure, ErrorCode: core.CodeOf(err), ErrorMessage: core.MessageOf(err)}, true
 	}
 
+	if job.Deliveries > 1 {
+		if newer := w.supersededBy(jobCtx, game, job.ID); newer != "" {
+			msg := fmt.Sprintf("job %s was redelivered after the newer stream job %s of game %q was handled; it is not applied",
+				job.ID, newer, game)
+			w.log.InfoContext(jobCtx, "superseded job dropped", "job_stream", job.Stream, "job_id", job.ID,
+				"game_id", game, "newer_job", newer)
+			return ports.JobResult{GameID: game, OpKind: kind, Outcome: core.OutcomeFailure,
+				ErrorCode: core.CodeConflict, ErrorMessage: msg}, true
+		}
+	}
+
 	deadline := time.Now().Add(w.cfg.ConflictRetry)
 	wait := backoff{base: 50 * time.Millisecond, limit: time.Second}
 	for {
@@ -85,7 +97,10 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 			return ports.JobResult{GameID: game, OpKind: kind, Outcome: core.OutcomeFailure,
 				ErrorCode: core.CodeInternal, ErrorMessage: err.Error()}, true
 		}
-		if res.Busy && time.Now().Before(deadline) {
+		// A held lease and an unreachable dependency are worth waiting
+		// out: the operations are idempotent, and the job keeps one result.
+		retry := res.Busy || res.ErrorCode == core.CodeServiceUnavailable
+		if retry && time.Now().Before(deadline) {
 			if !wait.waitUntil(runCtx, deadline) {
 				if runCtx.Err() != nil {
 					w.log.InfoContext(jobCtx, "job waiting on a busy game left pending: the worker is stopping",
@@ -98,6 +113,30 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 		return ports.JobResult{GameID: game, OpKind: kind, Outcome: res.Outcome, ErrorCode: res.ErrorCode,
 			ErrorMessage: res.ErrorMessage, ContainerID: res.Record.ContainerID, Endpoint: res.Record.Endpoint}, true
 	}
+}
+
+// supersededBy returns the entry id of a newer stream job of game that
+// was already handled successfully, or "". A job delivered again after a
+// crash or a claim must not undo what a later job did (a start redelivered
+// after the game's later stop). Stream entry ids of both job streams come
+// from the same Redis clock, so they order jobs across the streams. Without
+// an operation log, or when it cannot be read, nothing is superseded.
+func (w *Worker) supersededBy(ctx context.Context, game, id string) string {
+	if w.cfg.Operations == nil || game == "" {
+		return ""
+	}
+	entries, err := w.cfg.Operations.ListOperations(ctx, game, 50)
+	if err != nil {
+		w.log.WarnContext(ctx, "read operation log for a redelivered job", "game_id", game, "err", err)
+		return ""
+	}
+	for _, e := range entries {
+		if e.OpSource == core.SourceStream && e.Outcome == core.OutcomeSuccess &&
+			(e.OpKind == core.OpStart || e.OpKind == core.OpStop) && compareIDs(e.SourceRef, id) > 0 {
+			return e.SourceRef
+		}
+	}
+	return ""
 }
 
 // complete writes r and acknowledges job, retrying for CompleteRetry. If it

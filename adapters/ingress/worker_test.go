@@ -201,6 +201,40 @@ func TestRedeliveredJobReplays(t *testing.T) {
 	})
 }
 
+// TestSupersededRedeliveryIsDropped: a start job left pending (its result
+// could not be written) and redelivered after a newer stop job of the same
+// game was handled must not start the game again.
+func TestSupersededRedeliveryIsDropped(t *testing.T) {
+	eachBackend(t, func(t *testing.T, url string) {
+		fq := &failingQueue{}
+		fq.failures.Store(1)
+		e := newEnv(t, url, func(c *ingress.Config) {
+			fq.JobQueue = c.Queue
+			c.Queue = fq
+			c.CompleteRetry = time.Millisecond
+			c.ClaimIdle = time.Second
+		})
+		e.start()
+		startID := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
+		e.waitFor("the start to run", func() bool { return e.driver.Calls("Start") == 1 && fq.failures.Load() == 0 })
+		stopID := e.add(e.streams.StopJobs, "game_id", "g1", "reason", "game_finished")
+		got := e.waitResults(2)
+		if got[stopID]["outcome"] != "success" {
+			t.Fatalf("stop result = %v", got[stopID])
+		}
+		if r := got[startID]; r["error_code"] != "conflict" || !strings.Contains(r["error_message"], "newer stream job") {
+			t.Fatalf("redelivered start = %v, want a superseded conflict", r)
+		}
+		if rec, err := e.store.Get(e.ctx, "g1"); err != nil || rec.Status != core.StatusStopped {
+			t.Errorf("game after the stale start = %+v, %v; want stopped", rec, err)
+		}
+		if n := e.driver.Calls("Start"); n != 1 {
+			t.Errorf("driver Start called %d times, want 1", n)
+		}
+		e.finish(2)
+	})
+}
+
 func TestJobsOfOneGameKeepStreamOrder(t *testing.T) {
 	eachBackend(t, func(t *testing.T, url string) {
 		e := newEnv(t, url, nil)

@@ -13,6 +13,10 @@ import (
 // not be renewed.
 var errLeaseLost = errors.New("the game's lease was lost while the operation ran")
 
+// errLeaseUnreachable is the cancellation cause of an operation whose lease
+// could not be renewed because the lease store did not answer.
+var errLeaseUnreachable = errors.New("the lease store stopped answering while the operation ran")
+
 // busyError is the conflict of an operation that found the game's lease
 // held by another operation. Result.Busy reports it, so callers such as the
 // stream ingress can retry it, unlike a conflict of the transition table.
@@ -56,8 +60,13 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 		}
 	}()
 	rec, err := fn(opCtx)
-	if err != nil && errors.Is(context.Cause(opCtx), errLeaseLost) {
-		return rec, core.Errorf(core.CodeConflict, "%v: %v", errLeaseLost, core.MessageOf(err))
+	if err != nil {
+		switch cause := context.Cause(opCtx); {
+		case errors.Is(cause, errLeaseLost):
+			return rec, core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
+		case errors.Is(cause, errLeaseUnreachable):
+			return rec, core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
+		}
 	}
 	return rec, err
 }
@@ -92,7 +101,7 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, cancel conte
 		default:
 			b.log.WarnContext(ctx, "renew lease", "game_id", game, "err", err)
 			if time.Since(lastOK) >= ttl*2/3 {
-				cancel(errLeaseLost)
+				cancel(errLeaseUnreachable)
 				return
 			}
 		}

@@ -50,7 +50,7 @@ func TestRenewalFailureCancels(t *testing.T) {
 	w.leases.SetDown(true)
 	select {
 	case r := <-done:
-		w.expectFail(r, core.CodeConflict)
+		w.expectFail(r, core.CodeServiceUnavailable)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the start ignored a lease it could not renew")
 	}

@@ -72,4 +72,3 @@ func count(ops, fails *atomic.Int64, res lifecycle.Result, err error) {
 }
 
 func randSuffix() string { return fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff) }
-

@@ -51,7 +51,7 @@ func TestReport(t *testing.T) {
 	}
 	p3 = append(p3, measureStream(t, s, "start", 2000, 32))
 	t.Log("P4")
-	recPG := measureReconcile(t, s, "PostgreSQL", 10000, 5)
+	recPG := measureReconcile(t, newStack(t, nil), "PostgreSQL", 10000, 5)
 	recMem := measureReconcile(t, newStack(t, memory.NewStore()), "memory", 10000, 5)
 	var boots []bootResult
 	warm := t.TempDir()
@@ -75,7 +75,7 @@ func TestReport(t *testing.T) {
 	for _, kv := range machine(t) {
 		w("| %s | %s |\n", kv[0], kv[1])
 	}
-	w("\nThe machine is shared: other engineers' builds and tests ran during the measurement (load average in the table), "+
+	w("\nThe machine is shared: other engineers' builds and tests ran during the measurement (load average in the table), " +
 		"so absolute throughput figures are lower bounds; the CPU cost per operation is the figure that transfers.\n\n")
 
 	w("## Summary\n\n| | target | measured | |\n|---|---|---|---|\n")
@@ -114,16 +114,16 @@ func TestReport(t *testing.T) {
 	w("| REST | %s | %s | %s |\n| raw Docker | %s | %s | %s |\n", ms(rm), ms(percentile(p1.REST, 0)), ms(percentile(p1.REST, 1)),
 		ms(xm), ms(percentile(p1.Raw, 0)), ms(percentile(p1.Raw, 1)))
 	w("| ratio of medians | %.3f× | | |\n\n", ratio)
-	w("rtmanager adds to the Docker calls: an image inspect (PrepareImage), an inspect before create (idempotence by name), "+
-		"the lease (2 Redis round trips), the record reservation and the running write (2 synchronous commits), the "+
-		"stop's CAS (1), the cleanup's CAS (1), the operation log and health snapshot (asynchronous commits), and a "+
+	w("rtmanager adds to the Docker calls: an image inspect (PrepareImage), an inspect before create (idempotence by name), " +
+		"the lease (2 Redis round trips), the record reservation and the running write (2 synchronous commits), the " +
+		"stop's CAS (1), the cleanup's CAS (1), the operation log and health snapshot (asynchronous commits), and a " +
 		"`container_started` event.\n\n")
 
 	w("## P2: lifecycle operations per second\n\n")
-	w("Method: `core/lifecycle` services called directly (no REST, no ingress) with `adapters/sqlstore` on a scratch "+
-		"PostgreSQL database (pool of 40), `adapters/redis` leases and health stream on a private redis-server, "+
-		"`adapters/fakedriver` (no prober), log lines discarded. Each worker owns 4 games and alternates start (from "+
-		"stopped: removes the old container, new generation) and stop over them, so workers never contend for a lease. "+
+	w("Method: `core/lifecycle` services called directly (no REST, no ingress) with `adapters/sqlstore` on a scratch " +
+		"PostgreSQL database (pool of 40), `adapters/redis` leases and health stream on a private redis-server, " +
+		"`adapters/fakedriver` (no prober), log lines discarded. Each worker owns 4 games and alternates start (from " +
+		"stopped: removes the old container, new generation) and stop over them, so workers never contend for a lease. " +
 		"5 s per concurrency. Every operation succeeded unless noted.\n\n")
 	w("| concurrency | operations | ops/s | failures |\n|---:|---:|---:|---:|\n")
 	for _, r := range p2 {
@@ -141,16 +141,16 @@ func TestReport(t *testing.T) {
 		us(p2cpu.Total()/n32), us(p2cpu.Bench/n32), us(p2cpu.Postgres/n32), us(p2cpu.Redis/n32),
 		2*float64(time.Second)/float64(max(p2cpu.Total()/n32, 1)))
 	w("Port calls per operation and their mean wall latency under this load:\n\n%s\n", p2table)
-	w("An average operation is ~5 SQL statements (start from stopped: SELECT, 2 CAS UPDATEs, snapshot upsert, "+
-		"operation-log INSERT; stop: SELECT, UPDATE, INSERT) and 3–4 Redis round trips. Latencies are dominated by "+
-		"waiting for CPU on the shared 2 cores (a SET NX taking milliseconds is run-queue time, not Redis work) and, "+
+	w("An average operation is ~5 SQL statements (start from stopped: SELECT, 2 CAS UPDATEs, snapshot upsert, " +
+		"operation-log INSERT; stop: SELECT, UPDATE, INSERT) and 3–4 Redis round trips. Latencies are dominated by " +
+		"waiting for CPU on the shared 2 cores (a SET NX taking milliseconds is run-queue time, not Redis work) and, " +
 		"for the synchronous commits, by the WAL flush.\n\n")
-	w("Change made: the operation-log append and the health-snapshot upsert (both best-effort by SPEC §2/§2 Health) "+
-		"now commit asynchronously (`synchronous_commit=off` on a second small pool in `adapters/sqlstore`); record "+
-		"writes stay synchronous. Operations now wait for 1.5 WAL flushes on average instead of 3. A PostgreSQL crash "+
-		"(not an rtmanager crash) can lose the last few hundred milliseconds of audit entries and snapshots, never a "+
-		"record change; `sqlstore.Config.SyncBestEffort` restores the old behaviour. Before the change the same "+
-		"benchmark gave 480–500 ops/s at concurrency 32 under similar load, after it 500–690 ops/s: the gain is capped "+
+	w("Change made: the operation-log append and the health-snapshot upsert (both best-effort by SPEC §2/§2 Health) " +
+		"now commit asynchronously (`synchronous_commit=off` on a second small pool in `adapters/sqlstore`); record " +
+		"writes stay synchronous. Operations now wait for 1.5 WAL flushes on average instead of 3. A PostgreSQL crash " +
+		"(not an rtmanager crash) can lose the last few hundred milliseconds of audit entries and snapshots, never a " +
+		"record change; `sqlstore.Config.SyncBestEffort` restores the old behaviour. Before the change the same " +
+		"benchmark gave 480–500 ops/s at concurrency 32 under similar load, after it 500–690 ops/s: the gain is capped " +
 		"by CPU, see above.\n\n")
 	w("What would reach 2,000/s: fewer statements per operation (e.g. one statement that does CAS + audit insert "+
 		"as a data-modifying CTE, which needs a port that writes the record and its audit entry together), prepared "+
@@ -159,10 +159,10 @@ func TestReport(t *testing.T) {
 		us(p2cpu.Postgres/n32))
 
 	w("## P3: stream jobs per second\n\n")
-	w("Method: one `adapters/ingress` worker with the `adapters/redis` queue on private stream names of a private "+
-		"redis-server, over the same lifecycle stack as P2. The benchmark XADDs N jobs pipelined in batches of 500 and "+
-		"times from the first XADD to the N-th entry on the results stream (XLEN polled every 5 ms). Stop jobs name "+
-		"games without a runtime (not_found results, still one lease, one SELECT, one audit INSERT and one "+
+	w("Method: one `adapters/ingress` worker with the `adapters/redis` queue on private stream names of a private " +
+		"redis-server, over the same lifecycle stack as P2. The benchmark XADDs N jobs pipelined in batches of 500 and " +
+		"times from the first XADD to the N-th entry on the results stream (XLEN polled every 5 ms). Stop jobs name " +
+		"games without a runtime (not_found results, still one lease, one SELECT, one audit INSERT and one " +
 		"result+ack script each); start jobs start new games on the fake driver.\n\n")
 	w("| jobs | N | concurrency | elapsed | jobs/s | CPU per job (all processes) |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range p3 {
@@ -177,8 +177,8 @@ func TestReport(t *testing.T) {
 		us(st.CPU.Redis/time.Duration(st.Jobs)), 2*float64(time.Second)/float64(max(st.CPU.Total()/time.Duration(st.Jobs), 1)))
 
 	w("## P4: reconcile pass, start-up, memory\n\n")
-	w("Reconcile: 10,000 running records, each with its running container on the fake driver (10,000 containers), "+
-		"all consistent; `Reconciler.Pass` lists the containers, reads the records in pages of 1,000 per status and "+
+	w("Reconcile: 10,000 running records, each with its running container on the fake driver (10,000 containers), " +
+		"all consistent; `Reconciler.Pass` lists the containers, reads the records in pages of 1,000 per status and " +
 		"repairs nothing. 5 passes each.\n\n| store | passes | median |\n|---|---|---:|\n")
 	for _, r := range []reconcileResult{recPG, recMem} {
 		var ps []string
@@ -187,8 +187,8 @@ func TestReport(t *testing.T) {
 		}
 		w("| %s | %s | %s |\n", r.Store, strings.Join(ps, ", "), ms(r.Median()))
 	}
-	w("\nStart-up: `rtmanager serve` exec'd with no configuration except free loopback ports, a data dir and the Docker "+
-		"socket (embedded SQLite, embedded Redis, Docker driver); `/readyz` polled every 1 ms; VmRSS from "+
+	w("\nStart-up: `rtmanager serve` exec'd with no configuration except free loopback ports, a data dir and the Docker " +
+		"socket (embedded SQLite, embedded Redis, Docker driver); `/readyz` polled every 1 ms; VmRSS from " +
 		"/proc/<pid>/status at ready and after 2 s idle. Fresh = new data dir (SQLite created and migrated).\n\n")
 	w("| run | data dir | exec → /readyz 200 | RSS at ready | RSS idle |\n|---:|---|---:|---:|---:|\n")
 	for i, r := range boots {
@@ -199,8 +199,8 @@ func TestReport(t *testing.T) {
 		w("| %d | %s | %s | %.1f MB | %.1f MB |\n", i+1, kind, ms(r.Ready), mb(r.RSS), mb(r.IdleRSS))
 	}
 	w("\n## P5: plugin call overhead\n\n")
-	w("Method: the plugin host's own benchmarks (`adapters/pluginhost/bench_test.go`, 5,000 calls each): `Inspect` of "+
-		"a running engine and the bare `Capabilities` round trip, on the `process` driver in-process and the same "+
+	w("Method: the plugin host's own benchmarks (`adapters/pluginhost/bench_test.go`, 5,000 calls each): `Inspect` of " +
+		"a running engine and the bare `Capabilities` round trip, on the `process` driver in-process and the same " +
 		"driver as a go-plugin over gRPC.\n\n| call | driver | p50 | p99 | mean |\n|---|---|---:|---:|---:|\n")
 	for _, k := range []string{"Inspect/inprocess", "Inspect/plugin", "Capabilities/inprocess", "Capabilities/plugin"} {
 		r := p5[k]

@@ -17,14 +17,12 @@ import (
 // record accounts for, and a start cut off while it waited for a slow
 // engine. It runs against PostgreSQL and the test redis-server.
 //
-// Its instance has a 1s orphan grace, so it would remove any rtmanager
-// container on the Docker host that its database does not know; it
-// therefore runs alone (no t.Parallel) and only as long as it must.
+// The hand-made orphan carries the instance's scope label: containers of
+// other scopes are not the instance's to remove.
 func TestReconciler(t *testing.T) {
 	testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
 	env := serverStores(t, baseEnv())
-	env["RTMANAGER_ORPHAN_GRACE"] = "1s"
 	env["RTMANAGER_START_TIMEOUT"] = "30s"
 	inst := harness.Start(t, harness.Options{Env: env})
 	redis := dialRedis(t, env["RTMANAGER_REDIS_URL"])
@@ -63,7 +61,8 @@ func TestReconciler(t *testing.T) {
 	docker(t, "kill", exi.ContainerID)
 	orphanID := docker(t, "run", "-d", "--name", "rtm-"+orphan+"-1",
 		"--label", "rtmanager.managed=true", "--label", "rtmanager.game_id="+orphan,
-		"--label", "rtmanager.generation=1", "--label", "rtmanager.image_ref="+image, image)
+		"--label", "rtmanager.generation=1", "--label", "rtmanager.image_ref="+image,
+		"--label", "rtmanager.scope="+env["RTMANAGER_SCOPE"], image)
 	if cs := dockerPS(t, orphan); len(cs) != 1 || cs[0].ID != orphanID {
 		t.Fatalf("hand-made container: %+v, want %s", cs, orphanID)
 	}
