@@ -38,13 +38,14 @@ func (v Verdict) String() string {
 //
 //	from \ op  start              stop     restart  patch             cleanup
 //	(none)     proceed            missing  missing  missing           missing
-//	starting*  proceed            refuse   refuse   refuse            refuse
+//	starting*  proceed            proceed  refuse   refuse            proceed
 //	running    replay|refuse      proceed  proceed  proceed|replay*   refuse
 //	stopped    proceed            replay   proceed  proceed           proceed
 //	removed    proceed            replay   refuse   refuse            replay
 //
-// A start on a starting record happens only after the start that reserved it
-// died (the lease it held expired), so the new start takes over. A patch of a
+// An operation finds a starting record only after the start that reserved
+// it died (the lease it held expired): a new start takes over, and a stop or
+// cleanup removes whatever that start left and moves the record to removed. A patch of a
 // running runtime to the image it already runs is a replay, so a redelivered
 // patch does not restart the game twice.
 func Decide(op OpKind, from Status, sameImage bool) Verdict {
@@ -65,7 +66,7 @@ func Decide(op OpKind, from Status, sameImage bool) Verdict {
 		return Proceed
 	case OpStop:
 		switch from {
-		case StatusRunning:
+		case StatusRunning, StatusStarting:
 			return Proceed
 		case StatusStopped, StatusRemoved:
 			return Replay
@@ -86,7 +87,7 @@ func Decide(op OpKind, from Status, sameImage bool) Verdict {
 		}
 	case OpCleanup:
 		switch from {
-		case StatusStopped:
+		case StatusStopped, StatusStarting:
 			return Proceed
 		case StatusRemoved:
 			return Replay

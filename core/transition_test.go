@@ -30,8 +30,8 @@ func TestDecide(t *testing.T) {
 		{core.StatusStopped, false, [5]core.Verdict{P, R, P, P, P}},
 		{core.StatusRemoved, true, [5]core.Verdict{P, R, X, X, R}},
 		{core.StatusRemoved, false, [5]core.Verdict{P, R, X, X, R}},
-		{core.StatusStarting, true, [5]core.Verdict{P, X, X, X, X}},
-		{core.StatusStarting, false, [5]core.Verdict{P, X, X, X, X}},
+		{core.StatusStarting, true, [5]core.Verdict{P, P, X, X, P}},
+		{core.StatusStarting, false, [5]core.Verdict{P, P, X, X, P}},
 	}
 	for _, row := range table {
 		for i, op := range ops {

@@ -116,7 +116,7 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 }
 
 // supersededBy returns the entry id of a newer stream job of game that
-// was already handled successfully, or "". A job delivered again after a
+// was already decided, or "". A job delivered again after a
 // crash or a claim must not undo what a later job did (a start redelivered
 // after the game's later stop). Stream entry ids of both job streams come
 // from the same Redis clock, so they order jobs across the streams. Without
@@ -131,7 +131,11 @@ func (w *Worker) supersededBy(ctx context.Context, game, id string) string {
 		return ""
 	}
 	for _, e := range entries {
-		if e.OpSource == core.SourceStream && e.Outcome == core.OutcomeSuccess &&
+		// A newer job that was decided (success, not_found, a conflict…)
+		// saw and set the game's state after this one; one that met an
+		// outage decided nothing.
+		decided := e.ErrorCode != core.CodeServiceUnavailable && e.ErrorCode != core.CodeInternal
+		if e.OpSource == core.SourceStream && decided &&
 			(e.OpKind == core.OpStart || e.OpKind == core.OpStop) && compareIDs(e.SourceRef, id) > 0 {
 			return e.SourceRef
 		}

@@ -110,3 +110,25 @@ func TestQuietBusy(t *testing.T) {
 		t.Errorf("the last attempt left %d entries, want 1", len(w.ops("g"))-before)
 	}
 }
+
+// TestStopSettlesDeadStart: a stop that finds the reservation of a start
+// that died removes the container that start left and ends removed.
+func TestStopSettlesDeadStart(t *testing.T) {
+	for _, op := range []string{"stop", "cleanup"} {
+		t.Run(op, func(t *testing.T) {
+			w := newWorld(t)
+			w.seed("g", core.StatusStarting)
+			rec, _ := w.record("g")
+			if _, err := w.drv.Start(w.ctx, ports.ContainerSpec{Name: lifecycle.ContainerName("g", rec.Generation),
+				Image: imgA, Labels: lifecycle.Labels("g", rec.Generation, imgA)}); err != nil {
+				t.Fatal(err)
+			}
+			r := allOps[op](w, "g")
+			w.expectOK(r, "")
+			w.expectStatus("g", core.StatusRemoved)
+			if cs := w.all("g"); len(cs) != 0 {
+				t.Errorf("containers left: %+v", cs)
+			}
+		})
+	}
+}

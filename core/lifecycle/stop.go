@@ -30,8 +30,10 @@ type Stopper struct{ b *base }
 // stop timeout, then the record moves running → stopped. Outcomes: success;
 // replay_no_op when it is already stopped or removed; success with the
 // record removed and a container_disappeared event when the container had
-// vanished; not_found without a record; conflict when the lease is held or
-// a start is in progress; service_unavailable; invalid_request.
+// vanished; success with the record removed when it finds the reservation
+// of a start that died (its leftovers are removed); not_found without a
+// record; conflict when the lease is held; service_unavailable;
+// invalid_request.
 func (s *Stopper) Handle(ctx context.Context, in StopInput) (Result, error) {
 	return s.b.execute(ctx, core.OpStop, in.GameID, in.Meta, true, in.validate,
 		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
@@ -51,6 +53,9 @@ func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, er
 		return cur, err
 	}
 	o.touch(cur.ContainerID, cur.ImageRef)
+	if cur.Status == core.StatusStarting {
+		return b.settleDeadStart(ctx, core.OpStop, cur)
+	}
 	if err := b.Driver.Stop(ctx, cur.ContainerID, b.Config.StopTimeout); err != nil {
 		if errors.Is(err, ports.ErrNotFound) {
 			return b.vanished(ctx, core.OpStop, cur)
@@ -58,6 +63,16 @@ func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, er
 		return cur, driverErr("stop", err, core.CodeServiceUnavailable)
 	}
 	return b.swap(ctx, core.OpStop, cur, cur.Stopped(b.Now().UTC()))
+}
+
+// settleDeadStart ends a reservation whose start died (the caller holds the
+// lease, so no start is alive): it removes every container the start may
+// have created and moves the record to removed.
+func (b *base) settleDeadStart(ctx context.Context, kind core.OpKind, cur core.Record) (core.Record, error) {
+	if err := b.clearPrevious(ctx, cur); err != nil {
+		return cur, err
+	}
+	return b.swap(ctx, kind, cur, cur.Removed(b.Now().UTC()))
 }
 
 // CleanupInput are the arguments of one cleanup.
@@ -71,8 +86,9 @@ type Cleaner struct{ b *base }
 
 // Handle cleans the game up under its lease: the stopped container is
 // removed and the record moves stopped → removed. Outcomes: success;
-// replay_no_op when already removed; conflict when running, starting or the
-// lease is held; not_found; service_unavailable; invalid_request.
+// replay_no_op when already removed; conflict when running or the lease is
+// held; not_found; service_unavailable; invalid_request. A reservation left
+// by a start that died is settled as by stop.
 func (c *Cleaner) Handle(ctx context.Context, in CleanupInput) (Result, error) {
 	return c.b.execute(ctx, core.OpCleanup, in.GameID, in.Meta, true,
 		func() error { return core.ValidateGameID(in.GameID) },
@@ -93,6 +109,9 @@ func (c *Cleaner) run(ctx context.Context, o *op, in CleanupInput) (core.Record,
 		return cur, err
 	}
 	o.touch(cur.ContainerID, cur.ImageRef)
+	if cur.Status == core.StatusStarting {
+		return b.settleDeadStart(ctx, core.OpCleanup, cur)
+	}
 	if cur.ContainerID != "" {
 		if err := b.Driver.Remove(ctx, cur.ContainerID); err != nil {
 			return cur, driverErr("remove", err, core.CodeServiceUnavailable)

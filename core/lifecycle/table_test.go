@@ -31,7 +31,7 @@ func TestTransitionTable(t *testing.T) {
 		"stop": {
 			"": fail(core.CodeNotFound, ""), core.StatusRunning: ok(core.StatusStopped),
 			core.StatusStopped: replayed(core.StatusStopped), core.StatusRemoved: replayed(core.StatusRemoved),
-			core.StatusStarting: fail(core.CodeConflict, core.StatusStarting)},
+			core.StatusStarting: ok(core.StatusRemoved)},
 		"restart": {
 			"": fail(core.CodeNotFound, ""), core.StatusRunning: ok(core.StatusRunning),
 			core.StatusStopped: ok(core.StatusRunning), core.StatusRemoved: fail(core.CodeConflict, core.StatusRemoved),
@@ -47,7 +47,7 @@ func TestTransitionTable(t *testing.T) {
 		"cleanup": {
 			"": fail(core.CodeNotFound, ""), core.StatusRunning: fail(core.CodeConflict, core.StatusRunning),
 			core.StatusStopped: ok(core.StatusRemoved), core.StatusRemoved: replayed(core.StatusRemoved),
-			core.StatusStarting: fail(core.CodeConflict, core.StatusStarting)},
+			core.StatusStarting: ok(core.StatusRemoved)},
 	}
 	for op, row := range cells {
 		for _, from := range froms {

@@ -130,7 +130,7 @@ func TestReport(t *testing.T) {
 		w("| %d | %d | %.0f | %d |\n", r.Concurrency, r.Ops, r.PerSecond(), r.Failures)
 	}
 	w("\nReference in the same run: `pgbench -N -c 8 -j 2 -T 5` = **%s TPS** (the machine's commit rate with 8 clients; "+
-		"DEPS.md measured ~1,870 on an idle machine of this kind). P2 at concurrency 32 reached %.2f× that rate.\n\n",
+		"DEPS.md measured ~1,870 on an idle machine of this kind). P2 at its best concurrency reached %.2f× that rate.\n\n",
 		pgb, best.PerSecond()/atof(pgb))
 	w("### Where the time goes (concurrency 32)\n\n")
 	n32 := time.Duration(p2[len(p2)-1].Ops)

@@ -17,8 +17,8 @@ import (
 // record accounts for, and a start cut off while it waited for a slow
 // engine. It runs against PostgreSQL and the test redis-server.
 //
-// The hand-made orphan carries the instance's scope label: containers of
-// other scopes are not the instance's to remove.
+// The hand-made orphan carries the instance's scope label; a twin of
+// another scope must be left alone.
 func TestReconciler(t *testing.T) {
 	testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
@@ -33,6 +33,7 @@ func TestReconciler(t *testing.T) {
 		return g
 	}
 	vanished, exited, orphan, midStart := newGame("rc-van"), newGame("rc-exit"), newGame("rc-orph"), newGame("rc-mid")
+	foreign := newGame("rc-forn")
 
 	// Before the crash.
 	van := mustOp(t, inst, vanished, "start", startBody(image, nil))
@@ -66,6 +67,11 @@ func TestReconciler(t *testing.T) {
 	if cs := dockerPS(t, orphan); len(cs) != 1 || cs[0].ID != orphanID {
 		t.Fatalf("hand-made container: %+v, want %s", cs, orphanID)
 	}
+	// The same, but of another deployment scope: not this instance's.
+	foreignID := docker(t, "run", "-d", "--name", "rtm-"+foreign+"-1",
+		"--label", "rtmanager.managed=true", "--label", "rtmanager.game_id="+foreign,
+		"--label", "rtmanager.generation=1", "--label", "rtmanager.image_ref="+image,
+		"--label", "rtmanager.scope=bb-foreign-"+testenv.RandomSuffix(2), image)
 
 	inst.Restart()
 
@@ -98,6 +104,14 @@ func TestReconciler(t *testing.T) {
 			t.Errorf("removing an orphan made a record %+v", rt)
 		}
 		checkReconcilerEntry(t, inst, orphan, orphanID)
+		// The orphan's removal shows its grace passed; the foreign-scope
+		// container, as old, is left alone.
+		if cs := dockerPS(t, foreign); len(cs) != 1 || cs[0].ID != foreignID || cs[0].State != "running" {
+			t.Errorf("another scope's container: %+v, want %s left running", cs, foreignID)
+		}
+		if evs := redis.healthEvents(t, foreign); len(evs) != 0 {
+			t.Errorf("events about another scope's container: %v", evs)
+		}
 	})
 	t.Run("mid-start", func(t *testing.T) {
 		t.Parallel()

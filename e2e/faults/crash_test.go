@@ -98,7 +98,8 @@ func TestKillWithJobsInFlight(t *testing.T) {
 	}
 	// A stop job added after a game's start job, whose start was in flight
 	// at the kill, may be handled before the start is redelivered (claimed
-	// after RTMANAGER_CLAIM_IDLE); the redelivered start then wins.
+	// after RTMANAGER_CLAIM_IDLE); the redelivered start must then not be
+	// applied.
 	overtaken := 0
 	for _, g := range games[:stops] {
 		if rt := inst.Runtime(g); rt != nil && str(rt, "status") == "running" {
@@ -108,6 +109,9 @@ func TestKillWithJobsInFlight(t *testing.T) {
 		}
 	}
 	figure(t, "%d of %d games ended running although their stop job came after their start job", overtaken, stops)
+	if overtaken != 0 {
+		t.Errorf("%d games ended running although their stop job came after their start job", overtaken)
+	}
 	containers := harness.DockerContainers(t, prefix)
 	figure(t, "results per job: exactly 1 for %d/%d jobs; outcomes %s; final statuses %v; %d containers for %d games; 0 orphans, 0 games with two containers",
 		countOne(res, jobs), len(jobs), fmtCounts(outcomes), statusCounts(inst, games), len(containers), len(games))
