@@ -72,11 +72,12 @@ func (s *Services) NewMonitor(probeFailures int) *Monitor {
 		failures: map[string]int{}}
 }
 
-// HandleEvent reacts to one driver event. An exit or removal of a running
-// game's current container settles its record (→ stopped with
-// container_exited, or → removed with container_disappeared) under the
-// game's lease; an OOM kill publishes container_oom. Events about other
-// containers are ignored: the operation that caused them records them.
+// HandleEvent reacts to one driver event. An exit of a running game's
+// current container settles its record (→ stopped with container_exited),
+// and its removal (running or stopped: `docker rm -f` kills, then removes)
+// moves it to removed with container_disappeared, under the game's lease;
+// an OOM kill publishes container_oom. Events about other containers are
+// ignored: the operation that caused them records them.
 func (m *Monitor) HandleEvent(ctx context.Context, ev ports.Event) {
 	b := m.rec.b
 	game := ev.Labels[ports.LabelGameID]
@@ -84,14 +85,15 @@ func (m *Monitor) HandleEvent(ctx context.Context, ev ports.Event) {
 		return
 	}
 	rec, found, err := b.load(ctx, game)
-	if err != nil || !found || rec.Status != core.StatusRunning || rec.ContainerID != ev.ContainerID {
+	if err != nil || !found || rec.ContainerID != ev.ContainerID {
 		return
 	}
-	switch ev.Type {
-	case ports.EventOOM:
+	running, stopped := rec.Status == core.StatusRunning, rec.Status == core.StatusStopped
+	var rep ReconcileReport
+	switch {
+	case ev.Type == ports.EventOOM && running:
 		b.publish(ctx, core.EventContainerOOM, rec, nil)
-	case ports.EventExited, ports.EventRemoved:
-		var rep ReconcileReport
+	case ev.Type == ports.EventExited && running, ev.Type == ports.EventRemoved && (running || stopped):
 		m.rec.repair(ctx, &rep, game)
 	}
 }

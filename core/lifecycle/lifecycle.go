@@ -303,7 +303,14 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	if e.Outcome == core.OutcomeFailure {
 		e.ErrorMessage = core.MessageOf(err)
 	}
-	o.touch(rec.ContainerID, rec.ImageRef)
+	// Fill what the steps did not name from the final record; a patch that
+	// rolled back keeps naming the image it was asked for.
+	if e.ContainerID == "" {
+		e.ContainerID = rec.ContainerID
+	}
+	if e.ImageRef == "" {
+		e.ImageRef = rec.ImageRef
+	}
 	e.FinishedAt = b.Now().UTC()
 	busy := errors.As(err, new(busyError))
 	if o.quietBusy && (busy || errors.Is(err, errNothingToDo)) {

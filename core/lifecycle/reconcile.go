@@ -92,6 +92,10 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 			}
 		case core.StatusStarting:
 			r.repair(ctx, &rep, rec.GameID)
+		case core.StatusStopped:
+			if _, ok := byID[rec.ContainerID]; !ok && rec.ContainerID != "" {
+				r.repair(ctx, &rep, rec.GameID)
+			}
 		}
 	}
 	now := r.b.Now()
@@ -166,6 +170,19 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *Reconc
 			b.publish(ctx, core.EventContainerExited, rec, map[string]any{"exit_code": c.ExitCode, "oom_killed": c.OOMKilled})
 		}
 		return next, &rep.Exited, err
+	case core.StatusStopped:
+		// A stopped container removed behind rtmanager's back.
+		if rec.ContainerID == "" {
+			return rec, nil, errNothingToDo
+		}
+		if _, err := b.Driver.Inspect(ctx, rec.ContainerID); !errors.Is(err, ports.ErrNotFound) {
+			if err != nil {
+				return rec, nil, driverErr("inspect", err, core.CodeServiceUnavailable)
+			}
+			return rec, nil, errNothingToDo
+		}
+		next, err := b.vanished(ctx, core.OpReconcile, rec)
+		return next, &rep.Disappeared, err
 	case core.StatusStarting:
 		cs, err := b.listScoped(ctx, map[string]string{ports.LabelGameID: game,
 			ports.LabelGeneration: strconv.FormatInt(rec.Generation, 10)})

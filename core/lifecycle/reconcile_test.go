@@ -261,3 +261,32 @@ func TestReconcileScopes(t *testing.T) {
 		t.Errorf("report %+v, containers %+v", rep, w.drv.Containers())
 	}
 }
+
+// TestRemovedAfterExit: `docker rm -f` kills (exit event) and then removes
+// the container; the record must end removed with container_disappeared,
+// through the monitor and through a reconcile pass alike.
+func TestRemovedAfterExit(t *testing.T) {
+	for _, via := range []string{"events", "pass"} {
+		t.Run(via, func(t *testing.T) {
+			w := newWorld(t)
+			w.seed("g", core.StatusRunning)
+			rec, _ := w.record("g")
+			labels := lifecycle.Labels("g", rec.Generation, imgA)
+			m := w.svc.NewMonitor(3)
+			_ = w.drv.Exit(rec.ContainerID, 137)
+			m.HandleEvent(w.ctx, ports.Event{Type: ports.EventExited, ContainerID: rec.ContainerID, Labels: labels, ExitCode: 137})
+			w.expectStatus("g", core.StatusStopped)
+			_ = w.drv.Vanish(rec.ContainerID)
+			if via == "events" {
+				m.HandleEvent(w.ctx, ports.Event{Type: ports.EventRemoved, ContainerID: rec.ContainerID, Labels: labels})
+			} else if rep := w.reconcile(); rep.Disappeared != 1 {
+				t.Errorf("report = %+v", rep)
+			}
+			w.expectStatus("g", core.StatusRemoved)
+			ev := w.events("g")
+			if ev[len(ev)-1] != core.EventContainerDisappeared {
+				t.Errorf("events = %v", ev)
+			}
+		})
+	}
+}
