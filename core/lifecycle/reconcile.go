@@ -56,15 +56,9 @@ const listPage = 1000
 // counted in the report and retried by the next pass.
 func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
-	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
-	if err != nil {
-		return rep, fmt.Errorf("reconcile: list containers: %w", err)
-	}
-	rep.Containers = len(containers)
-	byID := make(map[string]ports.Container, len(containers))
-	for _, c := range containers {
-		byID[c.ID] = c
-	}
+	// Records first, containers second: a start that completes in between
+	// then shows as a starting record (left to its lease) rather than a
+	// running record whose container seems missing.
 	records := map[string]core.Record{}
 	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
 		q := ports.ListQuery{Status: st, Limit: listPage}
@@ -83,19 +77,31 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		}
 	}
 	rep.Records = len(records)
+	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: list containers: %w", err)
+	}
+	rep.Containers = len(containers)
+	byID := make(map[string]ports.Container, len(containers))
+	for _, c := range containers {
+		byID[c.ID] = c
+	}
 	for _, rec := range records {
+		c, listed := byID[rec.ContainerID]
+		suspect := false
 		switch rec.Status {
 		case core.StatusRunning:
-			c, ok := byID[rec.ContainerID]
-			if !ok || c.State == ports.StateExited {
-				r.repair(ctx, &rep, rec.GameID)
-			}
+			suspect = !listed || c.State == ports.StateExited
 		case core.StatusStarting:
-			r.repair(ctx, &rep, rec.GameID)
+			suspect = true
 		case core.StatusStopped:
-			if _, ok := byID[rec.ContainerID]; !ok && rec.ContainerID != "" {
-				r.repair(ctx, &rep, rec.GameID)
-			}
+			suspect = !listed && rec.ContainerID != ""
+		}
+		// Only a record that still reads the same is worth the game's
+		// lease: one an operation just moved is left to the next pass, so
+		// a pass never makes a client's operation meet a busy lease.
+		if suspect && r.unchanged(ctx, rec) {
+			r.repair(ctx, &rep, rec.GameID)
 		}
 	}
 	now := r.b.Now()
@@ -104,9 +110,19 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		if r.belongs(c, records[game]) || now.Sub(c.CreatedAt) < r.OrphanGrace {
 			continue
 		}
+		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur) {
+			continue // a start recorded it after the records were listed
+		}
 		r.removeOrphan(ctx, &rep, c)
 	}
 	return rep, nil
+}
+
+// unchanged reports whether the game's record still has rec's status,
+// container and generation.
+func (r *Reconciler) unchanged(ctx context.Context, rec core.Record) bool {
+	now, err := r.b.Records.Get(ctx, rec.GameID)
+	return err == nil && ports.ExpectOf(now) == ports.ExpectOf(rec)
 }
 
 // belongs reports whether c is the container rec accounts for.
