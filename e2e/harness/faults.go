@@ -5,7 +5,6 @@ package harness
 // Docker containers rtmanager made, and the processes below a pid.
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -82,19 +81,7 @@ func (r *Redis) Start() {
 }
 
 // Ping reports whether the server answers PING within a second.
-func (r *Redis) Ping() bool {
-	c, err := net.DialTimeout("tcp", r.Addr(), time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
-}
+func (r *Redis) Ping() bool { return redisPing(r.Addr()) }
 
 // Kill sends SIGKILL to the server and waits for it to exit (a crash: the
 // AOF keeps every acknowledged write).
