@@ -29,7 +29,6 @@ install_missing() {
 	command -v dockerd >/dev/null || need+=(docker.io)
 	command -v containerd >/dev/null || need+=(containerd)
 	command -v redis-server >/dev/null || need+=(redis-server)
-	command -v busybox >/dev/null || need+=(busybox-static)
 	if ((${#need[@]})); then
 		log "installing ${need[*]}"
 		apt-get update -qq
