@@ -37,7 +37,13 @@ DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$ctx" >/dev/null
 
 log "building rtmanager"
 go build -o bin/rtmanager ./app/cmd/rtmanager
-bin/rtmanager serve &
+if [ "${RTM_RUN_DETACH:-}" = 1 ]; then
+	LOG=${TMPDIR:-/tmp}/rtmanager-run.log
+	nohup bin/rtmanager serve >"$LOG" 2>&1 &
+	log "rtmanager logs to $LOG"
+else
+	bin/rtmanager serve &
+fi
 pid=$!
 for _ in $(seq 1 300); do curl -sf "http://$API/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://$API/readyz" >/dev/null || { log "rtmanager did not become ready"; kill "$pid"; exit 1; }
@@ -53,7 +59,7 @@ The game demo-1 runs at http://$endpoint — try:
   curl http://$endpoint/healthz
   curl http://$API/api/v1/internal/runtimes/demo-1
   curl -H 'Content-Type: application/json' -X POST http://$API/api/v1/internal/runtimes/demo-1/stop -d '{"reason":"admin_request"}'
-rtmanager (pid $pid) logs JSON to stderr; metrics at http://$API/metrics.
+rtmanager (pid $pid) writes JSON logs (to ${LOG:-stderr}); status page at http://$API/status, metrics at http://$API/metrics.
 MSG
 if [ "${RTM_RUN_DETACH:-}" = 1 ]; then
 	exit 0
