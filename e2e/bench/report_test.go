@@ -209,13 +209,13 @@ func TestReport(t *testing.T) {
 	}
 	w("\nThe plugin adds p50 %.0f µs per Inspect over the in-process driver (one gRPC round trip over a Unix socket "+
 		"plus protobuf conversion).\n\n", p5["Inspect/plugin"].P50-p5["Inspect/inprocess"].P50)
-	w("Where the time goes (measured once by hand on 2026-11-26 on this machine, quiet): a raw 32-byte ping-pong "+
-		"between two processes over a Unix socket takes p50 30 µs (p99 72 µs), while a plain grpc-go unary call "+
-		"between two processes (the standard health service, no go-plugin) takes p50 226 µs (p99 465 µs). The bare "+
-		"Capabilities round trip above is that gRPC floor: go-plugin and the host add nothing measurable, and "+
-		"the rest of Inspect is the process driver's own state-file read in the plugin process. A p50 under "+
-		"200 µs needs a cheaper transport than grpc-go on this 2-vCPU VM (running host and plugin with "+
-		"GOMAXPROCS=1 brought the bare call to p50 156 µs and Inspect to 255 µs, at the price of the host's "+
+	w("Where the time goes (measured once by hand on 2026-11-26 on this machine, quiet): a raw 32-byte ping-pong " +
+		"between two processes over a Unix socket takes p50 30 µs (p99 72 µs), while a plain grpc-go unary call " +
+		"between two processes (the standard health service, no go-plugin) takes p50 226 µs (p99 465 µs). The bare " +
+		"Capabilities round trip above is that gRPC floor: go-plugin and the host add nothing measurable, and " +
+		"the rest of Inspect is the process driver's own state-file read in the plugin process. A p50 under " +
+		"200 µs needs a cheaper transport than grpc-go on this 2-vCPU VM (running host and plugin with " +
+		"GOMAXPROCS=1 brought the bare call to p50 156 µs and Inspect to 255 µs, at the price of the host's " +
 		"parallelism), so the target stays missed.\n\n")
 	w("<details><summary>raw benchmark output</summary>\n\n```\n%s```\n</details>\n", p5raw)
 
