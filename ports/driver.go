@@ -143,7 +143,10 @@ type RuntimeDriver interface {
 	// Inspect returns the container. Errors: ErrNotFound, ErrUnavailable.
 	Inspect(ctx context.Context, id string) (Container, error)
 	// List returns the containers carrying every given label (key=value),
-	// running or not. Errors: ErrUnavailable.
+	// running or not, with ID, Name, Labels, State, CreatedAt, Endpoint
+	// (when running) and ExitCode/OOMKilled (when exited); StartedAt and
+	// FinishedAt may be zero, as a driver may answer from a cheap listing.
+	// Errors: ErrUnavailable.
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
 	// Events streams container events of managed containers until ctx ends,
 	// then closes the channel. The driver re-subscribes by itself when its

@@ -249,6 +249,13 @@ func (d *Driver) List(ctx context.Context, labels map[string]string) (cs []ports
 	}
 	cs = make([]ports.Container, 0, len(res.Items))
 	for _, item := range res.Items {
+		// The listing says enough about running and created containers;
+		// only exited ones need an inspect, for the exit code and OOM flag.
+		// A reconcile pass thus costs one API call, not one per container.
+		if c, ok := d.fromSummary(item); ok {
+			cs = append(cs, c)
+			continue
+		}
 		got, err := d.cli.ContainerInspect(ctx, item.ID, client.ContainerInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
 			continue // removed since the listing
@@ -259,6 +266,37 @@ func (d *Driver) List(ctx context.Context, labels map[string]string) (cs []ports
 		cs = append(cs, d.toContainer(got.Container))
 	}
 	return cs, nil
+}
+
+// fromSummary converts a listed container that is running or created; ok
+// is false for any other state, which needs an inspect. StartedAt and
+// FinishedAt are left zero (the listing does not carry them).
+func (d *Driver) fromSummary(in container.Summary) (ports.Container, bool) {
+	c := ports.Container{ID: in.ID, Image: in.Image, Labels: in.Labels, CreatedAt: time.Unix(in.Created, 0).UTC()}
+	if len(in.Names) > 0 {
+		c.Name = strings.TrimPrefix(in.Names[0], "/")
+	}
+	switch in.State {
+	case container.StateCreated:
+		c.State = ports.StateCreated
+	case container.StateRunning, container.StatePaused, container.StateRestarting:
+		c.State = ports.StateRunning
+		pm := network.PortMap{}
+		for _, p := range in.Ports {
+			if p.PublicPort == 0 || p.Type != "tcp" {
+				continue
+			}
+			port, err := network.ParsePort(fmt.Sprintf("%d/tcp", p.PrivatePort))
+			if err != nil {
+				continue
+			}
+			pm[port] = append(pm[port], network.PortBinding{HostIP: p.IP, HostPort: strconv.Itoa(int(p.PublicPort))})
+		}
+		c.Endpoint = d.endpoint(pm)
+	default:
+		return ports.Container{}, false
+	}
+	return c, true
 }
 
 // toContainer converts Docker's view of a container.

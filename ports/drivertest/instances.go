@@ -77,6 +77,9 @@ func testList(t *testing.T, h Harness) {
 		if c.Labels[ports.LabelGameID] != f.game {
 			t.Errorf("List: %s labels %v lack the game id", c.ID, c.Labels)
 		}
+		if c.Name == "" || c.CreatedAt.IsZero() {
+			t.Errorf("List: %s name %q created %v, want both set", c.ID, c.Name, c.CreatedAt)
+		}
 	}
 	f.wantIDs(f.d, map[string]string{ports.LabelManaged: "true", ports.LabelGameID: f.game}, a1.ID, a2.ID)
 	f.wantIDs(f.d, map[string]string{ports.LabelGameID: f.game, ports.LabelGeneration: "1"}, a1.ID)
