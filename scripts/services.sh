@@ -48,6 +48,10 @@ up() {
 		echo $! >"$STATE/dockerd.pid"
 		mark dockerd
 		wait_for 60 dockerd docker info
+	elif ! [ -s "$STATE/dockerd.pid" ]; then
+		# Started by someone else (e.g. a package's init script): record its
+		# pid for the tests that restart it, but never stop it in `down`.
+		pgrep -xo dockerd >"$STATE/dockerd.pid" || true
 	fi
 
 	if ! [ -S "$CTR_DIR/containerd.sock" ] || ! ctr --address "$CTR_DIR/containerd.sock" version >/dev/null 2>&1; then
