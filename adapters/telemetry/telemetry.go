@@ -75,6 +75,9 @@ type Config struct {
 	OTLPEndpoint string
 	// Logger reports failing gauge callbacks; nil means slog.Default().
 	Logger *slog.Logger
+	// SpanExporter, when set, receives every finished span synchronously
+	// (besides OTLP): for tests and for embedding rtmanager.
+	SpanExporter sdktrace.SpanExporter
 }
 
 // Telemetry is the OpenTelemetry implementation of ports.Telemetry. Its
@@ -142,6 +145,9 @@ func New(ctx context.Context, cfg Config) (_ *Telemetry, err error) {
 			return nil, fmt.Errorf("otlp trace exporter %q: %w", cfg.OTLPEndpoint, err)
 		}
 		topts = append(topts, sdktrace.WithBatcher(texp))
+	}
+	if cfg.SpanExporter != nil {
+		topts = append(topts, sdktrace.WithSyncer(cfg.SpanExporter))
 	}
 	t.tracers = sdktrace.NewTracerProvider(topts...)
 	t.tracer = t.tracers.Tracer(instrumentationName)
