@@ -225,8 +225,42 @@ func (q *Queue) Claim(ctx context.Context, minIdle time.Duration, count int) ([]
 		}
 		q.setDeliveries(ctx, s, jobs)
 		all = append(all, jobs...)
+		q.pruneConsumers(ctx, s, minIdle)
 	}
 	return all, nil
+}
+
+// pruneAfter is how many claim-idle periods a consumer without pending
+// entries must have been silent before it is deleted from the group.
+const pruneAfter = 10
+
+// pruneConsumers deletes consumers of the group on stream that hold no
+// pending entry and have been silent for pruneAfter × minIdle: instances
+// that exited (the default consumer name carries the pid, so every restart
+// adds one). It is best-effort housekeeping; errors are ignored. A consumer
+// deleted while alive is re-created by its next read.
+func (q *Queue) pruneConsumers(ctx context.Context, stream string, minIdle time.Duration) {
+	rc := q.c.rc
+	infos, err := rc.Do(ctx, rc.B().XinfoConsumers().Key(stream).Group(q.c.streams.Group).Build()).ToArray()
+	if err != nil {
+		return
+	}
+	limit := (pruneAfter * minIdle).Milliseconds()
+	for _, info := range infos {
+		m, err := info.AsMap()
+		if err != nil {
+			continue
+		}
+		field := func(k string) rueidis.RedisMessage { return m[k] }
+		nameMsg, pendMsg, idleMsg := field("name"), field("pending"), field("idle")
+		name, _ := nameMsg.ToString()
+		pending, _ := pendMsg.AsInt64()
+		idle, _ := idleMsg.AsInt64()
+		if name == "" || name == q.consumer || pending != 0 || idle < limit {
+			continue
+		}
+		_ = rc.Do(ctx, rc.B().XgroupDelconsumer().Key(stream).Group(q.c.streams.Group).Consumername(name).Build()).Error()
+	}
 }
 
 // claim walks XAUTOCLAIM's cursor on stream until it has count entries or
