@@ -60,6 +60,11 @@ type JobQueue interface {
 	// that was already completed (e.g. by another consumer after a claim)
 	// writes nothing and is not an error. Errors: ErrUnavailable.
 	Complete(ctx context.Context, job Job, r JobResult) error
+	// Touch tells the group this consumer is still handling jobs (which it
+	// read or claimed), resetting their idle time so no other consumer
+	// claims them while they run; a job no longer pending is skipped.
+	// Errors: ErrUnavailable.
+	Touch(ctx context.Context, jobs []Job) error
 	// Pending returns the number of pending entries per job stream.
 	// Errors: ErrUnavailable.
 	Pending(ctx context.Context) (map[string]int64, error)

@@ -95,7 +95,7 @@ type Worker struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	inflight map[string]struct{}
+	inflight map[string]ports.Job
 	tails    map[string]chan struct{}
 }
 
@@ -144,7 +144,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger.With("component", "ingress"),
-		inflight: map[string]struct{}{}, tails: map[string]chan struct{}{}}, nil
+		inflight: map[string]ports.Job{}, tails: map[string]chan struct{}{}}, nil
 }
 
 // Run reads and handles jobs until ctx ends, then drains (see the package
@@ -161,6 +161,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		slots <- struct{}{}
 	}
 	var wg sync.WaitGroup
+	heartbeat := make(chan struct{})
+	go w.heartbeat(jobCtx, heartbeat)
+	defer func() { <-heartbeat }()
 	claimEvery := max(w.cfg.ClaimIdle/2, 10*time.Millisecond)
 	nextClaim := time.Now()
 	fails := backoff{base: 100 * time.Millisecond, limit: 5 * time.Second}
@@ -211,8 +214,38 @@ func (w *Worker) Run(ctx context.Context) error {
 		give(slots, n-started)
 	}
 	w.drain(&wg, cancelJobs)
+	cancelJobs() // ends the heartbeat
 	w.log.Info("stream worker stopped")
 	return nil
+}
+
+// heartbeat touches the jobs in flight every third of ClaimIdle, so a job
+// that runs longer than ClaimIdle (a slow pull, a start waiting on a busy
+// lease) is never claimed by another instance while it runs. It closes
+// done when ctx ends.
+func (w *Worker) heartbeat(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(max(w.cfg.ClaimIdle/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		jobs := make([]ports.Job, 0, len(w.inflight))
+		for _, j := range w.inflight {
+			jobs = append(jobs, j)
+		}
+		w.mu.Unlock()
+		if len(jobs) == 0 {
+			continue
+		}
+		if err := w.cfg.Queue.Touch(ctx, jobs); err != nil && ctx.Err() == nil {
+			w.log.WarnContext(ctx, "touch jobs in flight", "jobs", len(jobs), "err", err)
+		}
+	}
 }
 
 // drain waits for running jobs, cancelling them after StopGrace.
@@ -284,7 +317,7 @@ func (w *Worker) dispatch(runCtx, jobCtx context.Context, wg *sync.WaitGroup, sl
 		w.mu.Unlock()
 		return false
 	}
-	w.inflight[key] = struct{}{}
+	w.inflight[key] = job
 	prev := w.tails[game]
 	w.tails[game] = done
 	w.mu.Unlock()

@@ -300,9 +300,13 @@ func TestStopGraceLeavesJobPending(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the job never reached the driver")
 	}
-	// The worker's own claim loop picks the idle entry up again; it must
-	// not start the job a second time while it still runs.
-	e.waitFor("the running job to be claimed", func() bool { return e.deliveries(key) >= 2 })
+	// The heartbeat keeps the running job from going idle, so no claim
+	// (this worker's or another's) picks it up for 5 × ClaimIdle.
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if d := e.deliveries(key); d != 1 {
+			t.Fatalf("the running job was delivered %d times, want 1 (heartbeat)", d)
+		}
+	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("driver Start called %d times, want 1", n)
 	}

@@ -230,6 +230,23 @@ func (q *Queue) Claim(ctx context.Context, minIdle time.Duration, count int) ([]
 	return all, nil
 }
 
+// Touch implements ports.JobQueue: one XCLAIM … 0 JUSTID RETRYCOUNT <n>
+// per job to this consumer resets its idle time and keeps its delivery
+// count (RETRYCOUNT, because not every server honours JUSTID's promise not
+// to count a delivery).
+func (q *Queue) Touch(ctx context.Context, jobs []ports.Job) error {
+	rc := q.c.rc
+	for _, j := range jobs {
+		n := max(j.Deliveries, 1)
+		cmd := rc.B().Xclaim().Key(j.Stream).Group(q.c.streams.Group).Consumer(q.consumer).MinIdleTime("0").
+			Id(j.ID).Retrycount(n).Justid().Build()
+		if err := rc.Do(ctx, cmd).Error(); err != nil && !redisErrPrefix(err, "NOGROUP") {
+			return fmt.Errorf("redis: touch job %s on %s: %w", j.ID, j.Stream, unavailable(err))
+		}
+	}
+	return nil
+}
+
 // pruneAfter is how many claim-idle periods a consumer without pending
 // entries must have been silent before it is deleted from the group.
 const pruneAfter = 10

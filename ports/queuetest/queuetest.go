@@ -67,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 		{"CompleteWritesOneResult", testCompleteWritesOneResult},
 		{"CompleteTwice", testCompleteTwice},
 		{"ClaimAfterIdle", testClaimAfterIdle},
+		{"TouchPreventsClaim", testTouchPreventsClaim},
 		{"ConcurrentComplete", testConcurrentComplete},
 		{"GroupRecreated", testGroupRecreated},
 		{"Pending", testPending},
@@ -321,6 +322,46 @@ func testClaimAfterIdle(t *testing.T, h Harness, f Fixture) {
 	if jobs, err := a.Claim(ctx, 0, 10); err != nil || len(jobs) != 0 {
 		t.Fatalf("Claim after completion = %+v, %v; want nothing", jobs, err)
 	}
+}
+
+// testTouchPreventsClaim: a consumer that keeps touching a job it handles
+// keeps it from every claim, for as long as it touches, without counting
+// deliveries; once it stops, the job can be claimed.
+func testTouchPreventsClaim(t *testing.T, h Harness, f Fixture) {
+	a, b := f.Queue("a"), f.Queue("b")
+	id := f.Add(f.StartStream, map[string]string{"game_id": "g1", "image_ref": "e:1"})
+	ja := MustRead(t, a, 1)[0]
+	ctx := ctxT(t)
+	// Touch every ClaimIdle/3 for 3 × ClaimIdle; nobody may claim meanwhile.
+	for end := time.Now().Add(3 * h.ClaimIdle); time.Now().Before(end); time.Sleep(h.ClaimIdle / 3) {
+		if err := a.Touch(ctx, []ports.Job{ja}); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		if jobs, err := b.Claim(ctx, h.ClaimIdle, 10); err != nil || len(jobs) != 0 {
+			t.Fatalf("Claim while touched = %+v, %v; want nothing", jobs, err)
+		}
+	}
+	var jb ports.Job
+	deadline := time.Now().Add(10 * time.Second)
+	for jb.ID == "" && time.Now().Before(deadline) {
+		jobs, err := b.Claim(ctx, h.ClaimIdle, 10)
+		if err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+		if len(jobs) == 1 {
+			jb = jobs[0]
+		}
+		time.Sleep(h.ClaimIdle / 4) // poll interval; the condition is the claim itself
+	}
+	if jb.ID != id || jb.Deliveries != 2 {
+		t.Fatalf("claimed %+v after touching stopped, want job %s delivered twice (touches count no delivery)", jb, id)
+	}
+	// Touching a job that is no longer pending is harmless.
+	mustComplete(t, b, jb, result(jb, "g1"))
+	if err := a.Touch(ctx, []ports.Job{ja}); err != nil {
+		t.Fatalf("Touch of a completed job: %v", err)
+	}
+	mustPending(t, f, a, 0, 0)
 }
 
 func testConcurrentComplete(t *testing.T, _ Harness, f Fixture) {
