@@ -17,8 +17,9 @@
 //     up to ConflictRetry; then its conflict result is written. Conflicts of
 //     the transition table are final at once.
 //   - Entries left pending longer than ClaimIdle, by a dead instance or by
-//     this one, are claimed and handled; a claimed entry that this worker is
-//     still handling is skipped.
+//     this one, are claimed and handled; the worker touches the entries it
+//     is handling every ClaimIdle/3 so they never go idle, and a claimed
+//     entry that it is still handling is skipped.
 //   - Jobs of one game run one after another in stream-id order within an
 //     instance, so a start followed by a stop of the same game is not
 //     reordered by the pool.
@@ -65,10 +66,9 @@ type Config struct {
 	// Block is how long one Read waits for new entries.
 	Block time.Duration
 	// ClaimIdle is how long an entry sits pending before it is claimed
-	// (RTMANAGER_CLAIM_IDLE); claims run every ClaimIdle/2. Keep it above
-	// the longest job (start timeout plus ConflictRetry): a job pending
-	// longer may be claimed by another instance while this one still
-	// handles it, which is safe but wasteful.
+	// (RTMANAGER_CLAIM_IDLE); claims run every ClaimIdle/2, and the jobs
+	// this worker handles are touched every ClaimIdle/3, so only a dead
+	// instance's entries go idle that long.
 	ClaimIdle time.Duration
 	// ConflictRetry is how long a job that finds the game's lease held is
 	// retried before it gets its conflict result.

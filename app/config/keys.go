@@ -107,7 +107,7 @@ var keys = []Key{
 	{"PROBE_FAILURES", "3", "Consecutive missed probes that make health_check_failed.", integer(func(c *Config) *int { return &c.ProbeFailures }, 1, 1000)},
 	{"CLEANUP_AFTER", "24h", "The janitor removes runtimes stopped longer than this.", duration(func(c *Config) *time.Duration { return &c.CleanupAfter }, 0)},
 	{"ORPHAN_GRACE", "2m", "A labelled container without a matching record is left alone this long.", duration(func(c *Config) *time.Duration { return &c.OrphanGrace }, 0)},
-	{"CLAIM_IDLE", "90s", "A stream job pending this long on a silent consumer is claimed by another; keep it above START_TIMEOUT plus the 30s busy-lease retry.", duration(func(c *Config) *time.Duration { return &c.ClaimIdle }, 100*time.Millisecond)},
+	{"CLAIM_IDLE", "30s", "A stream job pending this long on a silent consumer (a dead instance) is claimed by another; live instances touch their running jobs every third of it.", duration(func(c *Config) *time.Duration { return &c.ClaimIdle }, 100*time.Millisecond)},
 	{"STREAM_CONCURRENCY", "8", "Stream jobs handled at once by one instance.", integer(func(c *Config) *int { return &c.StreamConcurrency }, 1, 1024)},
 	{"SHUTDOWN_TIMEOUT", "30s", "How long shutdown waits for in-flight operations.", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
 	{"DATA_DIR", "", "Where embedded state lives; empty means $XDG_DATA_HOME/rtmanager or ~/.local/share/rtmanager.", str(func(c *Config) *string { return &c.DataDir })},
