@@ -145,43 +145,61 @@ func (m *Main) openRedis(ctx context.Context) (err error) {
 }
 
 func (m *Main) openDriver(ctx context.Context) error {
-	c := m.Config
-	var (
-		d   ports.RuntimeDriver
-		err error
-	)
-	switch c.Driver {
-	case config.DriverDocker:
-		var dd *docker.Driver
-		if dd, err = docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger}); err == nil {
-			d, m.closers = dd, append(m.closers, dd.Close)
-		}
-	case config.DriverContainerd:
-		var cd *containerd.Driver
-		if cd, err = containerd.New(ctx, containerd.Config{Address: c.ContainerdAddress, Namespace: c.ContainerdNamespace,
-			StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP}); err == nil {
-			d, m.closers = cd, append(m.closers, cd.Close)
-		}
-	case config.DriverPlugin:
-		var h *pluginhost.Host
-		// Plugin sockets live under the data dir so the host can clear stale
-		// ones, unless that path is too long for a unix socket name.
-		sockets := filepath.Join(c.DataDir, "plugin-sockets")
-		if len(sockets) > 80 {
-			sockets = ""
-		}
-		if h, err = pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
-			StateDir: filepath.Join(c.DataDir, "plugin"), UnixSocketDir: sockets, Logger: m.Logger}); err == nil {
-			d, m.closers = h, append(m.closers, h.Close)
-		}
+	open := m.driverOpener()
+	d, closeFn, err := open(ctx)
+	switch {
+	case err == nil:
+		m.closers = append(m.closers, closeFn)
+	case errors.Is(err, ports.ErrUnavailable) && m.Config.Driver != config.DriverPlugin:
+		// The runtime is down, not misconfigured: serve anyway (readiness
+		// says so, operations answer service_unavailable) and connect once
+		// it answers.
+		m.Logger.Warn("runtime unreachable at start-up; rtmanager serves and connects when it answers",
+			"driver", m.Config.Driver, "err", err)
+		lazy := &lazyDriver{open: open, retry: time.Second, last: time.Now(), lastErr: err}
+		d = lazy
+		m.closers = append(m.closers, lazy.Close)
 	default:
-		err = fmt.Errorf("unknown driver %q", c.Driver)
-	}
-	if err != nil {
-		return fmt.Errorf("driver %s: %w", c.Driver, err)
+		return fmt.Errorf("driver %s: %w", m.Config.Driver, err)
 	}
 	m.driver = m.tel.WrapDriver(d)
 	return nil
+}
+
+// driverOpener returns the constructor of the configured driver.
+func (m *Main) driverOpener() func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
+	c := m.Config
+	return func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
+		switch c.Driver {
+		case config.DriverDocker:
+			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger})
+			if err != nil {
+				return nil, nil, err
+			}
+			return d, d.Close, nil
+		case config.DriverContainerd:
+			d, err := containerd.New(ctx, containerd.Config{Address: c.ContainerdAddress, Namespace: c.ContainerdNamespace,
+				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP})
+			if err != nil {
+				return nil, nil, err
+			}
+			return d, d.Close, nil
+		case config.DriverPlugin:
+			// Plugin sockets live under the data dir so the host can clear
+			// stale ones, unless that path is too long for a socket name.
+			sockets := filepath.Join(c.DataDir, "plugin-sockets")
+			if len(sockets) > 80 {
+				sockets = ""
+			}
+			h, err := pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
+				StateDir: filepath.Join(c.DataDir, "plugin"), UnixSocketDir: sockets, Logger: m.Logger})
+			if err != nil {
+				return nil, nil, err
+			}
+			return h, h.Close, nil
+		}
+		return nil, nil, fmt.Errorf("unknown driver %q: %w", c.Driver, ports.ErrInvalid)
+	}
 }
 
 func (m *Main) openServices(ctx context.Context) (err error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/galaxy-game/rtmanager/app"
 	"github.com/galaxy-game/rtmanager/app/config"
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/e2e/testenv"
 )
 
@@ -121,13 +122,44 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestServesWhileRuntimeDown: a runtime that does not answer at start-up is
+// not a reason to exit (a fresh machine may start rtmanager before Docker):
+// Open succeeds, readiness names the driver, operations answer
+// service_unavailable, and nothing is written.
+func TestServesWhileRuntimeDown(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"docker":     {"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+		"containerd": {"RTMANAGER_DRIVER": "containerd", "RTMANAGER_CONTAINERD_ADDRESS": "/nonexistent/containerd.sock"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.Open(ctx); err != nil {
+				t.Fatalf("Open with the runtime down: %v", err)
+			}
+			defer m.Close()
+			if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "driver") {
+				t.Errorf("Ready = %v, want the driver named", err)
+			}
+			res, err := m.Services().Start.Handle(ctx, lifecycle.StartInput{GameID: "g1", ImageRef: "engine:1",
+				Meta: lifecycle.Meta{Source: core.SourceREST}})
+			if err != nil || res.ErrorCode != core.CodeServiceUnavailable {
+				t.Errorf("start = %+v, %v; want service_unavailable", res, err)
+			}
+			if _, err := m.Store().Get(ctx, "g1"); err == nil {
+				t.Error("a start against a down runtime wrote a record")
+			}
+		})
+	}
+}
+
 func TestOpenFailsClearly(t *testing.T) {
 	cases := map[string]struct {
 		env  map[string]string
 		want string
 	}{
-		"unreachable docker": {map[string]string{"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}, "driver docker"},
-		"unreachable redis":  {map[string]string{"RTMANAGER_REDIS_URL": "redis://127.0.0.1:1/0"}, "redis"},
+		"unreachable redis": {map[string]string{"RTMANAGER_REDIS_URL": "redis://127.0.0.1:1/0"}, "redis"},
 		"unreachable postgres": {map[string]string{"RTMANAGER_DATABASE_URL": "postgres://x:y@127.0.0.1:1/db?connect_timeout=1"},
 			"migrate"},
 		"plugin missing": {map[string]string{"RTMANAGER_DRIVER": "plugin", "RTMANAGER_PLUGIN_PATH": "/nonexistent/plugin"}, "driver plugin"},

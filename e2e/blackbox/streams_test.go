@@ -71,24 +71,25 @@ func msStart(id string) string {
 	return ms + "-0"
 }
 
-// resultsOf returns every runtime:job_results entry of job id.
-func (s *streams) resultsOf(t testing.TB, jobID string) []map[string]string {
+// resultsOf returns every runtime:job_results entry of the job with id on
+// stream (entry ids are unique only within a stream).
+func (s *streams) resultsOf(t testing.TB, stream, jobID string) []map[string]string {
 	t.Helper()
 	var out []map[string]string
 	for _, e := range s.xrange(t, streamResults, msStart(jobID)) {
-		if e.FieldValues["job_id"] == jobID {
+		if e.FieldValues["job_id"] == jobID && e.FieldValues["job_stream"] == stream {
 			out = append(out, e.FieldValues)
 		}
 	}
 	return out
 }
 
-// awaitResult waits for the result of job id and returns it; it fails when
+// awaitResult waits for the result of the job with id on stream and returns it; it fails when
 // the job has more than one.
-func (s *streams) awaitResult(t testing.TB, jobID string) map[string]string {
+func (s *streams) awaitResult(t testing.TB, stream, jobID string) map[string]string {
 	t.Helper()
 	rs := harness.Await(t, opWait, "result of job "+jobID, func() ([]map[string]string, bool) {
-		rs := s.resultsOf(t, jobID)
+		rs := s.resultsOf(t, stream, jobID)
 		return rs, len(rs) > 0
 	})
 	if len(rs) != 1 {

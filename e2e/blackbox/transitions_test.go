@@ -277,7 +277,7 @@ func testTransitionsStreams(t *testing.T, s *suite) {
 		}
 		pending := map[string]map[string]bool{streamStart: s.redis.pending(t, streamStart), streamStop: s.redis.pending(t, streamStop)}
 		for j := range jobs {
-			if n := len(s.redis.resultsOf(t, j.id)); n != 1 {
+			if n := len(s.redis.resultsOf(t, j.stream, j.id)); n != 1 {
 				t.Errorf("job %s %s has %d results at the end, want exactly one", j.stream, j.id, n)
 			}
 			if pending[j.stream][j.id] {
@@ -305,7 +305,7 @@ func testTransitionsStreams(t *testing.T, s *suite) {
 					id = s.redis.xadd(t, stream, "game_id", g, "reason", "game_finished")
 				}
 				jobs <- job{stream, id}
-				res := s.redis.awaitResult(t, id)
+				res := s.redis.awaitResult(t, stream, id)
 				checkResult(t, res, stream, id, g, kind, c.outcome, c.code)
 				rt, found := getRuntime(t, s.inst, g)
 				if c.status == "" {
@@ -365,7 +365,7 @@ func testTransitionsStreams(t *testing.T, s *suite) {
 			t.Run(m.name, func(t *testing.T) {
 				id := s.redis.xadd(t, m.stream, m.kv...)
 				jobs <- job{m.stream, id}
-				res := s.redis.awaitResult(t, id)
+				res := s.redis.awaitResult(t, m.stream, id)
 				kind := map[string]string{streamStart: "start", streamStop: "stop"}[m.stream]
 				checkResult(t, res, m.stream, id, "", kind, "failure", "invalid_request")
 			})

@@ -78,7 +78,7 @@ func ctx10() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
 
-// xadd appends an entry and returns its id.
+// xadd appends an entry and returns its key (see jobKey).
 func (s *streams) xadd(t *testing.T, stream string, kv ...string) string {
 	t.Helper()
 	ctx, cancel := ctx10()
@@ -91,10 +91,14 @@ func (s *streams) xadd(t *testing.T, stream string, kv ...string) string {
 	if err != nil {
 		t.Fatalf("XADD %s: %v", stream, err)
 	}
-	return id
+	return jobKey(stream, id)
 }
 
-// startJob appends a start job and returns its id.
+// jobKey names a job: entry ids are unique only within their stream, so a
+// start and a stop job added in the same millisecond share one.
+func jobKey(stream, id string) string { return stream + " " + id }
+
+// startJob appends a start job and returns its key (see jobKey).
 func (s *streams) startJob(t *testing.T, game, image string, env map[string]string) string {
 	t.Helper()
 	kv := []string{"game_id", game, "image_ref", image}
@@ -137,12 +141,13 @@ func (s *streams) pending(t *testing.T, stream string) int64 {
 	return n
 }
 
-// resultsByJob groups the job results by job id.
+// resultsByJob groups the job results by job key (stream and id).
 func (s *streams) resultsByJob(t *testing.T) map[string][]map[string]string {
 	t.Helper()
 	out := map[string][]map[string]string{}
 	for _, e := range s.entries(t, jobResults) {
-		out[e.FieldValues["job_id"]] = append(out[e.FieldValues["job_id"]], e.FieldValues)
+		k := jobKey(e.FieldValues["job_stream"], e.FieldValues["job_id"])
+		out[k] = append(out[k], e.FieldValues)
 	}
 	return out
 }

@@ -86,7 +86,7 @@ func TestScaleOut(t *testing.T) {
 		for _, id := range held {
 			everOnVictim[id] = true
 		}
-		return len(held) >= 1 && len(resultsByJob(t, rc)) >= 3
+		return len(held) >= 1 && len(resultsByJob(t, rc, startJobs)) >= 3
 	})
 	c.Kill()
 	for _, id := range pendingOf(t, rc, startJobs, victimID) {
@@ -105,7 +105,7 @@ func TestScaleOut(t *testing.T) {
 	// Phase 1 stops no healthy game: a kill or removal of one came from
 	// outside the test.
 	j1 := &judge{since: since, games: ids, foreign: func(g, action string) bool { return !affected[g] }}
-	res := awaitResults(t, rc, startIDs)
+	res := awaitResults(t, rc, startJobs, startIDs)
 	for id, r := range res {
 		if r["outcome"] != "success" || (r["error_code"] != "" && r["error_code"] != "replay_no_op") {
 			t.Errorf("start job %s (%s): %v", id, startIDs[id], r)
@@ -141,7 +141,7 @@ func TestScaleOut(t *testing.T) {
 	for _, g := range ids {
 		stopIDs[xadd(t, rc, stopJobs, "game_id", g, "reason", "game_finished")] = g
 	}
-	for id, r := range awaitResults(t, rc, stopIDs) {
+	for id, r := range awaitResults(t, rc, stopJobs, stopIDs) {
 		if r["outcome"] != "success" || r["error_code"] != "" {
 			t.Errorf("stop job %s (%s): %v", id, stopIDs[id], r)
 		}
@@ -218,8 +218,9 @@ func pendingOf(t *testing.T, rc rueidis.Client, stream, consumer string) []strin
 	return ids
 }
 
-// resultsByJob returns every result entry, grouped by job_id.
-func resultsByJob(t *testing.T, rc rueidis.Client) map[string][]map[string]string {
+// resultsByJob returns the result entries of jobs of stream, grouped by
+// job_id (entry ids are unique only within a stream).
+func resultsByJob(t *testing.T, rc rueidis.Client, stream string) map[string][]map[string]string {
 	t.Helper()
 	entries, err := rc.Do(context.Background(), rc.B().Xrange().Key(jobResults).Start("-").End("+").Build()).AsXRange()
 	if err != nil && !rueidis.IsRedisNil(err) {
@@ -227,18 +228,20 @@ func resultsByJob(t *testing.T, rc rueidis.Client) map[string][]map[string]strin
 	}
 	out := map[string][]map[string]string{}
 	for _, e := range entries {
-		out[e.FieldValues["job_id"]] = append(out[e.FieldValues["job_id"]], e.FieldValues)
+		if e.FieldValues["job_stream"] == stream {
+			out[e.FieldValues["job_id"]] = append(out[e.FieldValues["job_id"]], e.FieldValues)
+		}
 	}
 	return out
 }
 
 // awaitResults waits until every job has a result and checks that none has
 // two; it returns the result of each job.
-func awaitResults(t *testing.T, rc rueidis.Client, jobs map[string]string) map[string]map[string]string {
+func awaitResults(t *testing.T, rc rueidis.Client, stream string, jobs map[string]string) map[string]map[string]string {
 	t.Helper()
 	var got map[string][]map[string]string
 	harness.Eventually(t, 3*time.Minute, fmt.Sprintf("results of %d jobs", len(jobs)), func() bool {
-		got = resultsByJob(t, rc)
+		got = resultsByJob(t, rc, stream)
 		for id := range jobs {
 			if len(got[id]) == 0 {
 				return false
