@@ -2,7 +2,6 @@ package containerd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,9 +14,6 @@ import (
 	"time"
 
 	client "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/errdefs"
 
 	"github.com/galaxy-game/rtmanager/e2e/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -99,50 +95,14 @@ func engineImage(t *testing.T) string {
 	return testenv.EngineImageRef
 }
 
-// dropNamespace removes the test namespace's containers and images and
-// then the namespace itself. It does nothing when no daemon is configured.
+// dropNamespace removes the test namespace (containers, images, the
+// namespace). It does nothing when no daemon is configured.
 func dropNamespace() error {
 	addr := os.Getenv(testenv.EnvContainerd)
 	if addr == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := client.New(addr, client.WithDefaultNamespace(testNamespace))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx = namespaces.WithNamespace(ctx, testNamespace)
-	ctrs, err := c.Containers(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, ctr := range ctrs {
-		errs = append(errs, fmt.Errorf("container %s left behind", ctr.ID()))
-		if task, err := ctr.Task(ctx, nil); err == nil {
-			task.Delete(ctx, client.WithProcessKill)
-		}
-		ctr.Delete(ctx, client.WithSnapshotCleanup)
-	}
-	imgs, err := c.ImageService().List(ctx)
-	if err != nil {
-		return err
-	}
-	for i, img := range imgs {
-		opts := []images.DeleteOpt{}
-		if i == len(imgs)-1 {
-			opts = append(opts, images.SynchronousDelete())
-		}
-		if err := c.ImageService().Delete(ctx, img.Name, opts...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := c.NamespaceService().Delete(ctx, testNamespace); err != nil && !errdefs.IsNotFound(err) {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return testenv.DropContainerdNamespace(addr, testNamespace)
 }
 
 // servicesDir is where scripts/services.sh keeps the standalone daemon's

@@ -5,7 +5,6 @@ package blackbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,11 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	client "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/errdefs"
 
 	"github.com/galaxy-game/rtmanager/adapters/containerd"
 	"github.com/galaxy-game/rtmanager/e2e/harness"
@@ -86,7 +80,7 @@ func TestContainerdDriver(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Close() })
 	t.Cleanup(func() {
-		if err := dropNamespace(addr, ns); err != nil {
+		if err := testenv.DropContainerdNamespace(addr, ns); err != nil {
 			t.Errorf("drop namespace %s: %v", ns, err)
 		}
 	})
@@ -115,48 +109,6 @@ func TestContainerdDriver(t *testing.T) {
 	if a := op(t, inst, harness.GameID("ctd-miss"), "start", startBody(missingImage, nil)); a.HTTP != http.StatusUnprocessableEntity || a.Error.Code != "image_unavailable" {
 		t.Errorf("start of a missing image = %s, want 422 image_unavailable", a)
 	}
-}
-
-// dropNamespace removes the namespace's containers (killing their tasks),
-// its images and then the namespace itself.
-func dropNamespace(addr, ns string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := client.New(addr, client.WithDefaultNamespace(ns))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx = namespaces.WithNamespace(ctx, ns)
-	ctrs, err := c.Containers(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, ctr := range ctrs {
-		errs = append(errs, errors.New("container "+ctr.ID()+" left behind"))
-		if task, err := ctr.Task(ctx, nil); err == nil {
-			task.Delete(ctx, client.WithProcessKill)
-		}
-		ctr.Delete(ctx, client.WithSnapshotCleanup)
-	}
-	imgs, err := c.ImageService().List(ctx)
-	if err != nil {
-		return err
-	}
-	for i, img := range imgs {
-		var opts []images.DeleteOpt
-		if i == len(imgs)-1 {
-			opts = append(opts, images.SynchronousDelete())
-		}
-		if err := c.ImageService().Delete(ctx, img.Name, opts...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := c.NamespaceService().Delete(ctx, ns); err != nil && !errdefs.IsNotFound(err) {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // TestPluginDriver runs the binary with the shipped process plugin, built
