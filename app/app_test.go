@@ -16,7 +16,7 @@ import (
 	"github.com/galaxy-game/rtmanager/app/config"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 func load(t *testing.T, env map[string]string) config.Config {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // TestSmokeEmbeddedDocker runs the binary on its embedded defaults with the

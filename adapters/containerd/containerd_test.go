@@ -21,7 +21,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 

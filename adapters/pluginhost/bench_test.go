@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/pluginhost"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/plugins/process"
 	"github.com/galaxy-game/rtmanager/ports"
 )

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/pluginhost"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/drivertest"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 	"github.com/galaxy-game/rtmanager/core"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/storetest"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/redis/rueidis"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/memory"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // TestReport runs P1–P5 in one process, side by side, and writes the

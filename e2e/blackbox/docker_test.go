@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // suite is one rtmanager instance and what its tests need to reach it.

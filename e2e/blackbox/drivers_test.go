@@ -16,7 +16,7 @@ import (
 
 	"github.com/galaxy-game/rtmanager/adapters/containerd"
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // lifecycleThroughDriver runs start, probe, a second start (replay), stop

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // metricNames are the metrics SPEC §9 requires at least.

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // Stream names and the consumer group of SPEC §4.

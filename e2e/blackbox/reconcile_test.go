@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // TestReconciler changes the world while rtmanager is dead (kill -9) and

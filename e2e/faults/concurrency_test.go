@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // TestConcurrentOperationsOnOneGame releases 100 goroutines at once, each

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // TestKillWithJobsInFlight sends SIGKILL to rtmanager while a burst of 20

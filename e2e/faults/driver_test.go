@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // EnvRestartDockerd enables TestDockerdRestart, which restarts the shared

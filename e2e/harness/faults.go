@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // Redis is a private redis-server on a loopback port. It keeps its data in

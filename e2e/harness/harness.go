@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 var (

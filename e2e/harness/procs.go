@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // RedisServer is a private redis-server process started by StartRedisServer.

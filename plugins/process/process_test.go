@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/plugins/process"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/drivertest"

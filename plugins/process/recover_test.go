@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/galaxy-game/rtmanager/e2e/testenv"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/plugins/process"
 	"github.com/galaxy-game/rtmanager/ports"
 )

@@ -1,6 +1,6 @@
 // Package sdk is what an integrator needs to write a runtime driver plugin
 // for rtmanager: implement ports.RuntimeDriver, call Serve from main, and
-// prove the driver with Conformance in one `go test`. See docs/plugins.md.
+// prove the driver with sdktest.Conformance in one `go test`. See docs/plugins.md.
 //
 //	func main() {
 //		d, err := mydriver.New(sdk.StateDir("mydriver"), sdk.Logger())

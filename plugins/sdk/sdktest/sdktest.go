@@ -1,4 +1,8 @@
-package sdk
+// Package sdktest is the test half of the plugin SDK: it runs rtmanager's
+// driver conformance suite against an integrator's driver. It lives apart
+// from package sdk so that a plugin binary, which imports sdk, does not link
+// the testing package.
+package sdktest
 
 import (
 	"testing"
@@ -18,7 +22,7 @@ type Caps = drivertest.Caps
 // h describes, as subtests of t. A plugin repository runs it from one test:
 //
 //	func TestConformance(t *testing.T) {
-//		sdk.Conformance(t, sdk.Harness{New: ..., Image: ..., MissingImage: ..., Port: 8080})
+//		sdktest.Conformance(t, sdktest.Harness{New: ..., Image: ..., MissingImage: ..., Port: 8080})
 //	}
 //
 // To test across the real plugin boundary, build the plugin binary and make
