@@ -255,7 +255,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
-	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Operations: m.store, Concurrency: c.StreamConcurrency,
+	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Concurrency: c.StreamConcurrency,
 		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, Logger: m.Logger})
 	if err != nil {
 		return fmt.Errorf("ingress: %w", err)

@@ -28,6 +28,10 @@ type Job struct {
 	Fields map[string]string
 	// Deliveries counts how often the entry was delivered (1 the first time).
 	Deliveries int64
+	// Seq is the job's order across both job streams, taken from ID by the
+	// queue (zero when ID is not an entry id); core refuses a job older than
+	// one it already decided for the same game.
+	Seq core.JobSeq
 }
 
 // JobResult is the runtime:job_results entry for one job.

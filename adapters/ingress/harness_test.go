@@ -51,6 +51,7 @@ type env struct {
 	t       *testing.T
 	ctx     context.Context
 	raw     rueidis.Client
+	client  *redis.Client
 	streams redis.Streams
 	queue   ports.JobQueue
 	store   *memory.Store
@@ -114,13 +115,13 @@ func newEnv(t *testing.T, url string, tweak func(*ingress.Config)) *env {
 	driver.AddImage(image, fakedriver.Behavior{})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := mustServices(t, store, leases, driver)
-	cfg := ingress.Config{Queue: q, Services: svc, Operations: store, Concurrency: 4, Block: 50 * time.Millisecond,
+	cfg := ingress.Config{Queue: q, Services: svc, Concurrency: 4, Block: 50 * time.Millisecond,
 		ClaimIdle: 300 * time.Millisecond, ConflictRetry: 10 * time.Second, StopGrace: 10 * time.Second,
 		StartStream: streams.StartJobs, StopStream: streams.StopJobs, Logger: quiet}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	return &env{t: t, ctx: ctx, raw: raw, streams: streams, queue: q, store: store, leases: leases,
+	return &env{t: t, ctx: ctx, raw: raw, client: c, streams: streams, queue: q, store: store, leases: leases,
 		driver: driver, cfg: cfg}
 }
 
@@ -199,7 +200,14 @@ func (e *env) deliveries(key string) int64 {
 // start runs the worker until the test ends or stopWorker is called.
 func (e *env) start() {
 	e.t.Helper()
-	w, err := ingress.New(e.cfg)
+	e.stop = e.run(e.cfg)
+}
+
+// run starts a worker with cfg until the test ends or the returned stop is
+// called.
+func (e *env) run(cfg ingress.Config) (stop func()) {
+	e.t.Helper()
+	w, err := ingress.New(cfg)
 	if err != nil {
 		e.t.Fatalf("ingress.New: %v", err)
 	}
@@ -207,7 +215,7 @@ func (e *env) start() {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	var stopped atomic.Bool
-	e.stop = func() {
+	stop = func() {
 		if stopped.Swap(true) {
 			return
 		}
@@ -221,7 +229,8 @@ func (e *env) start() {
 			e.t.Errorf("Run did not return after cancel")
 		}
 	}
-	e.t.Cleanup(e.stop)
+	e.t.Cleanup(stop)
+	return stop
 }
 
 // add appends an entry to stream and returns its key, "<stream> <id>":

@@ -57,10 +57,6 @@ type Config struct {
 	Queue ports.JobQueue
 	// Services are the lifecycle services jobs run against. Required.
 	Services *lifecycle.Services
-	// Operations is read for jobs delivered more than once, so one that a
-	// newer job of the same game already overtook is not applied; nil
-	// skips that check.
-	Operations ports.OperationLog
 	// Concurrency is the number of jobs handled at once.
 	Concurrency int
 	// Block is how long one Read waits for new entries.
@@ -200,7 +196,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		fails.reset()
-		sortByID(jobs)
+		w.sortBySeq(jobs)
 		started := 0
 		for _, job := range jobs {
 			if started == n {

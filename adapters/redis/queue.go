@@ -321,16 +321,16 @@ func (q *Queue) setDeliveries(ctx context.Context, stream string, jobs []ports.J
 		return
 	}
 	rc := q.c.rc
-	lo, hi := jobs[0].ID, jobs[0].ID
+	lo, hi := jobs[0], jobs[0]
 	for _, j := range jobs[1:] {
-		if compareIDs(j.ID, lo) < 0 {
-			lo = j.ID
+		if j.Seq.Compare(lo.Seq) < 0 {
+			lo = j
 		}
-		if compareIDs(j.ID, hi) > 0 {
-			hi = j.ID
+		if j.Seq.Compare(hi.Seq) > 0 {
+			hi = j
 		}
 	}
-	cmd := rc.B().Xpending().Key(stream).Group(q.c.streams.Group).Start(lo).End(hi).
+	cmd := rc.B().Xpending().Key(stream).Group(q.c.streams.Group).Start(lo.ID).End(hi.ID).
 		Count(int64(len(jobs))).Consumer(q.consumer).Build()
 	rows, err := rc.Do(ctx, cmd).ToArray()
 	if err != nil {
@@ -435,36 +435,3 @@ func (q *Queue) Pending(ctx context.Context) (map[string]int64, error) {
 
 // formatTime renders t as RFC 3339 in UTC with up to nanosecond precision.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// compareIDs orders two stream entry ids ("ms-seq").
-func compareIDs(a, b string) int {
-	am, as := splitID(a)
-	bm, bs := splitID(b)
-	switch {
-	case am != bm:
-		if am < bm {
-			return -1
-		}
-		return 1
-	case as != bs:
-		if as < bs {
-			return -1
-		}
-		return 1
-	}
-	return 0
-}
-
-// splitID splits a stream id into its millisecond and sequence parts;
-// unparsable parts are 0.
-func splitID(id string) (uint64, uint64) {
-	for i := 0; i < len(id); i++ {
-		if id[i] == '-' {
-			ms, _ := strconv.ParseUint(id[:i], 10, 64)
-			seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
-			return ms, seq
-		}
-	}
-	ms, _ := strconv.ParseUint(id, 10, 64)
-	return ms, 0
-}

@@ -58,11 +58,17 @@ func (b *base) load(ctx context.Context, game string) (rec core.Record, found bo
 	return core.Record{}, false, storeErr("load runtime record", err)
 }
 
-// decide loads the record and applies the transition table for kind. It
-// returns the record and a nil error only when the operation must proceed.
-func (b *base) decide(ctx context.Context, kind core.OpKind, game, image string) (core.Record, error) {
+// decide loads the record and applies the transition table for o's kind.
+// It returns the record and a nil error only when the operation must
+// proceed. A stream job older than one already decided for the game is
+// refused here, under the lease (see superseded).
+func (b *base) decide(ctx context.Context, o *op, image string) (core.Record, error) {
+	kind, game := o.entry.OpKind, o.entry.GameID
 	rec, found, err := b.load(ctx, game)
 	if err != nil {
+		return rec, err
+	}
+	if err := b.superseded(ctx, o); err != nil {
 		return rec, err
 	}
 	var from core.Status

@@ -160,7 +160,11 @@ func testReadOnce(t *testing.T, _ Harness, f Fixture) {
 	fields := map[string]string{"game_id": "g1", "image_ref": "engine:1", "env": `{"K":"V"}`}
 	id := f.Add(f.StartStream, fields)
 	jobs := MustRead(t, q, 1)
-	want := ports.Job{Stream: f.StartStream, ID: id, Fields: fields, Deliveries: 1}
+	seq, err := core.ParseJobSeq(id)
+	if err != nil {
+		t.Fatalf("entry id %q: %v", id, err)
+	}
+	want := ports.Job{Stream: f.StartStream, ID: id, Seq: seq, Fields: fields, Deliveries: 1}
 	if d := cmp.Diff(want, jobs[0]); d != "" {
 		t.Fatalf("job (-want +got):\n%s", d)
 	}
