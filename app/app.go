@@ -304,7 +304,7 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	rec := m.services.NewReconciler(c.OrphanGrace)
 	jan := m.services.NewJanitor(c.CleanupAfter)
 	mon := m.services.NewMonitor(c.ProbeFailures)
-	every := func(name string, d time.Duration, now bool, f func(context.Context)) {
+	every := func(d time.Duration, now bool, f func(context.Context)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -323,7 +323,7 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		}()
 	}
-	every("reconcile", c.ReconcileInterval, true, func(ctx context.Context) {
+	every(c.ReconcileInterval, true, func(ctx context.Context) {
 		rep, err := rec.Pass(ctx)
 		if err != nil {
 			m.Logger.Warn("reconcile pass", "err", err)
@@ -331,12 +331,12 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		m.Logger.Debug("reconcile pass", "report", fmt.Sprintf("%+v", rep))
 	})
-	every("janitor", min(c.ReconcileInterval, max(c.CleanupAfter/4, time.Second)), false, func(ctx context.Context) {
+	every(min(c.ReconcileInterval, max(c.CleanupAfter/4, time.Second)), false, func(ctx context.Context) {
 		if _, _, err := jan.Pass(ctx); err != nil {
 			m.Logger.Warn("janitor pass", "err", err)
 		}
 	})
-	every("probe", c.ProbeInterval, false, func(ctx context.Context) {
+	every(c.ProbeInterval, false, func(ctx context.Context) {
 		if err := mon.ProbeAll(ctx); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("probe pass", "err", err)
 		}

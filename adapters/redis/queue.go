@@ -87,9 +87,6 @@ func (c *Client) Queue(ctx context.Context, consumer string) (*Queue, error) {
 	return q, nil
 }
 
-// Consumer returns the queue's consumer name.
-func (q *Queue) Consumer() string { return q.consumer }
-
 // ensureGroups creates the group on every job stream that lacks it.
 func (q *Queue) ensureGroups(ctx context.Context) error {
 	rc := q.c.rc
@@ -355,29 +352,23 @@ func (q *Queue) setDeliveries(ctx context.Context, stream string, jobs []ports.J
 	}
 }
 
-// Complete implements ports.JobQueue; see CompleteOnce.
-func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) error {
-	_, err := q.CompleteOnce(ctx, job, r)
-	return err
-}
-
-// CompleteOnce acknowledges job and appends r to the results stream in one
-// Lua script: the XADD runs only if the XACK removed the entry from the
-// group's pending list, so however many consumers complete the same job
-// (after a claim), exactly one result is written. It reports whether this
-// call wrote it; false means the job was already completed, or is not
-// pending at all (its group was re-created), and is not an error.
+// Complete implements ports.JobQueue: it acknowledges job and appends r to
+// the results stream in one Lua script. The XADD runs only if the XACK
+// removed the entry from the group's pending list, so however many
+// consumers complete the same job (after a claim), exactly one result is
+// written; a job already completed, or not pending at all (its group was
+// re-created), writes nothing and is not an error.
 //
 // The result carries job.Stream and job.ID as job_stream and job_id (r's
 // own JobStream and JobID must be empty or equal to them), and finished_at
 // as RFC 3339 UTC (now when r.FinishedAt is zero). Errors: ErrInvalid,
 // ErrUnavailable.
-func (q *Queue) CompleteOnce(ctx context.Context, job ports.Job, r ports.JobResult) (bool, error) {
+func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) error {
 	if job.Stream == "" || job.ID == "" {
-		return false, fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
+		return fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
 	}
 	if (r.JobStream != "" && r.JobStream != job.Stream) || (r.JobID != "" && r.JobID != job.ID) {
-		return false, fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
+		return fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
 			job.Stream, job.ID, r.JobStream, r.JobID, ports.ErrInvalid)
 	}
 	finished := r.FinishedAt
@@ -396,11 +387,10 @@ func (q *Queue) CompleteOnce(ctx context.Context, job ports.Job, r ports.JobResu
 		"endpoint", r.Endpoint,
 		"finished_at", formatTime(finished),
 	}
-	n, err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).AsInt64()
-	if err != nil {
-		return false, fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
+	if err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).Error(); err != nil {
+		return fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
 	}
-	return n == 1, nil
+	return nil
 }
 
 // Pending implements ports.JobQueue with the XPENDING summary of each job

@@ -220,13 +220,6 @@ func (t *Telemetry) Handler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
 }
 
-// Tracer returns the tracer spans are started with, for adapters that
-// want spans of their own (the REST middleware).
-func (t *Telemetry) Tracer() trace.Tracer { return t.tracer }
-
-// TracerProvider returns the tracer provider, e.g. for otel.SetTracerProvider.
-func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tracers }
-
 // Shutdown flushes pending spans and metrics and stops both providers.
 // Errors: the exporters' flush errors, or ctx's.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
