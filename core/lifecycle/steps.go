@@ -16,32 +16,17 @@ func replay(format string, args ...any) error {
 	return core.Errorf(core.CodeReplayNoOp, format, args...)
 }
 
-// storeErr translates a store error into a coded error.
-func storeErr(what string, err error) error {
-	switch {
-	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return core.Errorf(core.CodeServiceUnavailable, "%s: %v", what, err)
-	case errors.Is(err, ports.ErrNotFound):
-		return core.Errorf(core.CodeNotFound, "%s: %v", what, err)
-	case errors.Is(err, ports.ErrConflict):
-		return core.Errorf(core.CodeConflict, "%s: %v", what, err)
-	}
-	return core.Errorf(core.CodeInternal, "%s: %v", what, err)
-}
+// storeErr translates a store error into a coded error (see portCodes).
+func storeErr(what string, err error) error { return PortError(what, err) }
 
-// driverErr translates a driver error into a coded error; errors without a
-// sentinel get otherwise.
+// driverErr translates a driver error into a coded error (see portCodes);
+// errors without a sentinel get otherwise, and so does a driver's
+// ErrConflict: for a driver call it is a failed call (e.g. a name in use),
+// not a lost compare-and-swap.
 func driverErr(call string, err error, otherwise core.Code) error {
-	code := otherwise
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		code = core.CodeNotFound
-	case errors.Is(err, ports.ErrImageUnavailable):
-		code = core.CodeImageUnavailable
-	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		code = core.CodeServiceUnavailable
-	case errors.Is(err, ports.ErrInvalid):
-		code = core.CodeInvalidRequest
+	code := PortCode(err, otherwise)
+	if code == core.CodeConflict {
+		code = otherwise
 	}
 	return core.Errorf(code, "driver %s: %v", call, err)
 }
