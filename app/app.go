@@ -213,7 +213,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	store := m.tel.WrapStore(m.store)
 	m.services, err = lifecycle.New(lifecycle.Deps{
 		Records: store, Operations: store, Leases: m.redis.Leases(), Driver: m.driver,
-		Health: m.redis.HealthStream(store), Prober: prober, Telemetry: m.tel, Logger: m.Logger,
+		Health: m.redis.HealthStream(), Snapshots: store, Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},

@@ -7,10 +7,13 @@ import (
 	"github.com/galaxy-game/rtmanager/core"
 )
 
-// HealthPublisher publishes a health event to runtime:health_events and
-// upserts the game's health snapshot. Callers treat it as best-effort.
+// HealthPublisher appends health events to runtime:health_events; it does
+// nothing else (core upserts the game's snapshot in the SnapshotStore).
+// Callers treat it as best-effort. The contract suite is ports/healthtest.
 type HealthPublisher interface {
-	// Publish records ev. Errors: ErrUnavailable.
+	// Publish appends ev; a zero OccurredAt is set to now and nil Details
+	// are published as an empty object. Errors: ErrInvalid when Details
+	// cannot be encoded as JSON (nothing is published), ErrUnavailable.
 	Publish(ctx context.Context, ev core.HealthEvent) error
 }
 

@@ -141,7 +141,7 @@ func (l *countingLeases) TryAcquire(ctx context.Context, game, token string, ttl
 func mustServices(t *testing.T, store *memory.Store, leases ports.LeaseStore, driver ports.RuntimeDriver) *lifecycle.Services {
 	t.Helper()
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: leases,
-		Driver: driver, Health: memory.NewHealthRecorder(store),
+		Driver: driver, Health: memory.NewHealthRecorder(), Snapshots: store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: lifecycle.Config{StartTimeout: 5 * time.Second, StopTimeout: time.Second}})
 	if err != nil {

@@ -80,14 +80,14 @@ type options struct {
 func newEnv(tb testing.TB, o options) *env {
 	tb.Helper()
 	e := &env{store: memory.NewStore(), leases: memory.NewLeases(nil), driver: fakedriver.New(nil), tel: &spans{}}
-	e.health = memory.NewHealthRecorder(e.store)
+	e.health = memory.NewHealthRecorder()
 	e.driver.AddImage(imageOK, fakedriver.Behavior{})
 	e.driver.AddImage(imageOK2, fakedriver.Behavior{})
 	e.driver.AddImage(imageBroken, fakedriver.Behavior{StartErr: io.ErrClosedPipe})
 	e.driver.AddImage(imageDies, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := lifecycle.New(lifecycle.Deps{
-		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health,
+		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health, Snapshots: e.store,
 		Prober: e.driver.Prober(), Logger: log,
 		Config: lifecycle.Config{Allow: o.allow, StartTimeout: time.Second, ReadyPoll: time.Millisecond},
 	})

@@ -292,6 +292,23 @@ func TestStopFailures(t *testing.T) {
 		w.health.FailAlways(memory.MethodPublish, errDown)
 		w.expectOK(w.stop("g"), "")
 		w.expectStatus("g", core.StatusRemoved)
+		// The snapshot is core's decision, independent of the stream.
+		snap, err := w.store.GetSnapshot(w.ctx, "g")
+		if err != nil || snap.LastEventType != core.EventContainerDisappeared {
+			t.Errorf("snapshot after a failed publish = %+v, %v; want container_disappeared", snap, err)
+		}
+	})
+	t.Run("snapshot upsert failing still publishes the event", func(t *testing.T) {
+		w := newWorld(t)
+		w.seed("g", core.StatusRunning)
+		rec, _ := w.record("g")
+		_ = w.drv.Vanish(rec.ContainerID)
+		w.store.FailAlways(memory.MethodUpsertSnapshot, errDown)
+		w.expectOK(w.stop("g"), "")
+		w.expectStatus("g", core.StatusRemoved)
+		if evs := w.events("g"); len(evs) == 0 || evs[len(evs)-1] != core.EventContainerDisappeared {
+			t.Errorf("events after a failed upsert = %v; want container_disappeared", evs)
+		}
 	})
 }
 
@@ -454,7 +471,7 @@ func TestLeaseLostCancelsOperation(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	full := lifecycle.Deps{Records: memory.NewStore(), Operations: memory.NewStore(), Leases: memory.NewLeases(nil),
-		Driver: fakedriver.New(nil), Health: memory.NewHealthRecorder(nil)}
+		Driver: fakedriver.New(nil), Health: memory.NewHealthRecorder(), Snapshots: memory.NewStore()}
 	if _, err := lifecycle.New(full); err != nil {
 		t.Fatalf("New(full) = %v", err)
 	}
@@ -464,6 +481,7 @@ func TestNewValidates(t *testing.T) {
 		"leases":     func(d *lifecycle.Deps) { d.Leases = nil },
 		"driver":     func(d *lifecycle.Deps) { d.Driver = nil },
 		"health":     func(d *lifecycle.Deps) { d.Health = nil },
+		"snapshots":  func(d *lifecycle.Deps) { d.Snapshots = nil },
 		"negative":   func(d *lifecycle.Deps) { d.Config.StopTimeout = -1 },
 		"port":       func(d *lifecycle.Deps) { d.Config.EnginePort = 70000 },
 	} {

@@ -61,6 +61,9 @@ type Deps struct {
 	Leases     ports.LeaseStore
 	Driver     ports.RuntimeDriver
 	Health     ports.HealthPublisher
+	// Snapshots keeps each game's latest health snapshot; every published
+	// health event is upserted there.
+	Snapshots ports.SnapshotStore
 	// Prober checks engine readiness over HTTP; nil means a running
 	// container counts as ready.
 	Prober ports.Prober
@@ -101,6 +104,8 @@ func New(deps Deps) (*Services, error) {
 		return nil, errors.New("lifecycle: nil Driver")
 	case deps.Health == nil:
 		return nil, errors.New("lifecycle: nil Health")
+	case deps.Snapshots == nil:
+		return nil, errors.New("lifecycle: nil Snapshots")
 	}
 	c := &deps.Config
 	for _, d := range []struct {

@@ -92,7 +92,9 @@ func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record
 	return now, core.Errorf(core.CodeConflict, "runtime of game %q changed during %s", cur.GameID, kind)
 }
 
-// publish emits a health event, best-effort.
+// publish emits a health event and upserts the game's health snapshot
+// from it. Both are best-effort and independent: a failed stream append
+// still updates the snapshot, a failed upsert still leaves the event.
 func (b *base) publish(ctx context.Context, typ core.HealthEventType, rec core.Record, details map[string]any) {
 	if details == nil {
 		details = map[string]any{}
@@ -101,9 +103,12 @@ func (b *base) publish(ctx context.Context, typ core.HealthEventType, rec core.R
 		OccurredAt: b.Now().UTC(), Details: details}
 	if err := b.Health.Publish(ctx, ev); err != nil {
 		b.log.WarnContext(ctx, "publish health event", "game_id", rec.GameID, "event_type", typ, "err", err)
-		return
+	} else {
+		b.Telemetry.HealthEvent(ctx, typ)
 	}
-	b.Telemetry.HealthEvent(ctx, typ)
+	if err := b.Snapshots.UpsertSnapshot(ctx, ev.Snapshot()); err != nil {
+		b.log.WarnContext(ctx, "upsert health snapshot", "game_id", rec.GameID, "event_type", typ, "err", err)
+	}
 }
 
 // vanished handles a running record whose container the driver no longer

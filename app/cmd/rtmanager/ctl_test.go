@@ -21,7 +21,7 @@ func TestCtl(t *testing.T) {
 	drv.AddImage("engine:1", fakedriver.Behavior{})
 	drv.AddImage("engine:2", fakedriver.Behavior{})
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: memory.NewLeases(nil),
-		Driver: drv, Health: memory.NewHealthRecorder(store), Prober: drv.Prober(),
+		Driver: drv, Health: memory.NewHealthRecorder(), Snapshots: store, Prober: drv.Prober(),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
