@@ -22,11 +22,16 @@
 //     entry that it is still handling is skipped.
 //   - Jobs of one game run one after another in stream-id order within an
 //     instance, so a start followed by a stop of the same game is not
-//     reordered by the pool.
+//     reordered by the pool. Across instances and redeliveries core keeps
+//     the order: the job's Seq goes into lifecycle.Meta, and a job older
+//     than one already decided for the game ends in conflict.
 //   - When Run's context ends the worker stops reading, lets jobs already
 //     running finish for up to StopGrace (their operations are not
 //     cancelled before that), and leaves jobs not yet started, or waiting on
 //     a lease, pending for a claim.
+//
+// The states and the four timers (claim, heartbeat, conflict retry,
+// complete retry) are described in docs/architecture.md.
 package ingress
 
 import (
