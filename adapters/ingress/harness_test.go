@@ -160,15 +160,21 @@ type blockingDriver struct {
 
 func (d blockingDriver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Container, error) {
 	d.calls.Add(1)
+	hold(ctx, d.entered, d.release)
+	return d.RuntimeDriver.Start(ctx, spec)
+}
+
+// hold signals entered (without blocking) and waits until release is
+// closed or ctx ends.
+func hold(ctx context.Context, entered chan<- struct{}, release <-chan struct{}) {
 	select {
-	case d.entered <- struct{}{}:
+	case entered <- struct{}{}:
 	default:
 	}
 	select {
-	case <-d.release:
+	case <-release:
 	case <-ctx.Done():
 	}
-	return d.RuntimeDriver.Start(ctx, spec)
 }
 
 // newBlockingServices returns services whose driver Start blocks (see
@@ -182,19 +188,51 @@ func newBlockingServices(t *testing.T, e *env, entered chan<- struct{}, release 
 // deliveries returns the delivery count of the pending entry key ("<stream>
 // <id>"), 0 when it is not pending.
 func (e *env) deliveries(key string) int64 {
+	n, _ := e.pendingEntry(key)
+	return n
+}
+
+// idle returns how long the pending entry key has been idle, 0 when it is
+// not pending.
+func (e *env) idle(key string) time.Duration {
+	_, d := e.pendingEntry(key)
+	return d
+}
+
+// pendingEntry returns the delivery count and idle time of the pending
+// entry key ("<stream> <id>"); zeros when it is not pending.
+func (e *env) pendingEntry(key string) (deliveries int64, idle time.Duration) {
 	e.t.Helper()
 	stream, id, _ := strings.Cut(key, " ")
 	rows, err := e.raw.Do(e.ctx, e.raw.B().Xpending().Key(stream).Group(ports.ConsumerGroup).
 		Start(id).End(id).Count(1).Build()).ToArray()
 	if err != nil || len(rows) == 0 {
-		return 0
+		return 0, 0
 	}
 	f, err := rows[0].ToArray()
 	if err != nil || len(f) < 4 {
-		return 0
+		return 0, 0
 	}
+	ms, _ := f[2].AsInt64()
 	n, _ := f[3].AsInt64()
-	return n
+	return n, time.Duration(ms) * time.Millisecond
+}
+
+// newLossyEnv is newEnv whose worker loses its first result write and
+// gives up at once, so the job it ran stays pending for a claim; a zero
+// claimIdle keeps newEnv's.
+func newLossyEnv(t *testing.T, url string, claimIdle time.Duration) (*env, *failingQueue) {
+	fq := &failingQueue{}
+	fq.failures.Store(1)
+	e := newEnv(t, url, func(c *ingress.Config) {
+		fq.JobQueue = c.Queue
+		c.Queue = fq
+		c.CompleteRetry = time.Millisecond
+		if claimIdle > 0 {
+			c.ClaimIdle = claimIdle
+		}
+	})
+	return e, fq
 }
 
 // start runs the worker until the test ends or stopWorker is called.

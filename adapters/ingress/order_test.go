@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/galaxy-game/rtmanager/adapters/ingress"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -20,33 +19,8 @@ type stopBlockingDriver struct {
 }
 
 func (d stopBlockingDriver) Stop(ctx context.Context, id string, timeout time.Duration) error {
-	select {
-	case d.entered <- struct{}{}:
-	default:
-	}
-	select {
-	case <-d.release:
-	case <-ctx.Done():
-	}
+	hold(ctx, d.entered, d.release)
 	return d.RuntimeDriver.Stop(ctx, id, timeout)
-}
-
-// idle returns how long the pending entry key ("<stream> <id>") has been
-// idle, 0 when it is not pending.
-func (e *env) idle(key string) time.Duration {
-	e.t.Helper()
-	stream, id, _ := strings.Cut(key, " ")
-	rows, err := e.raw.Do(e.ctx, e.raw.B().Xpending().Key(stream).Group(ports.ConsumerGroup).
-		Start(id).End(id).Count(1).Build()).ToArray()
-	if err != nil || len(rows) == 0 {
-		return 0
-	}
-	f, err := rows[0].ToArray()
-	if err != nil || len(f) < 4 {
-		return 0
-	}
-	ms, _ := f[2].AsInt64()
-	return time.Duration(ms) * time.Millisecond
 }
 
 // TestRedeliveredStartWaitingOnANewerStopIsSuperseded is the race of
@@ -56,14 +30,7 @@ func (e *env) idle(key string) time.Duration {
 // stop releases the lease: it would undo the newer stop.
 func TestRedeliveredStartWaitingOnANewerStopIsSuperseded(t *testing.T) {
 	eachBackend(t, func(t *testing.T, url string) {
-		fq := &failingQueue{}
-		fq.failures.Store(1)
-		e := newEnv(t, url, func(c *ingress.Config) {
-			fq.JobQueue = c.Queue
-			c.Queue = fq
-			c.CompleteRetry = time.Millisecond
-			c.ClaimIdle = time.Minute
-		})
+		e, fq := newLossyEnv(t, url, time.Minute)
 		// Instance A: the start runs, its result is lost, the job stays pending.
 		e.start()
 		startID := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
