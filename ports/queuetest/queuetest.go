@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"ReadOnce", testReadOnce},
 		{"ReadBothStreams", testReadBothStreams},
+		{"SeqOrdersAcrossStreams", testSeqOrdersAcrossStreams},
 		{"ReadRespectsCount", testReadRespectsCount},
 		{"ReadRawFields", testReadRawFields},
 		{"CompleteWritesOneResult", testCompleteWritesOneResult},
@@ -184,6 +185,27 @@ func testReadBothStreams(t *testing.T, _ Harness, f Fixture) {
 	want := map[string]string{f.StartStream: start, f.StopStream: stop}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("job streams (-want +got):\n%s", d)
+	}
+}
+
+// testSeqOrdersAcrossStreams: Job.Seq orders jobs by the time they were
+// added, across both streams (core relies on it to refuse a late job).
+func testSeqOrdersAcrossStreams(t *testing.T, _ Harness, f Fixture) {
+	q := f.Queue("a")
+	streams := []string{f.StartStream, f.StopStream, f.StartStream, f.StopStream}
+	added := map[string]int{}
+	for i, s := range streams {
+		added[s+" "+f.Add(s, map[string]string{"game_id": "g1"})] = i
+	}
+	jobs := MustRead(t, q, len(streams))
+	for _, a := range jobs {
+		for _, b := range jobs {
+			ia, ib := added[a.Stream+" "+a.ID], added[b.Stream+" "+b.ID]
+			if ia < ib && a.Seq.Compare(b.Seq) > 0 {
+				t.Errorf("job %d (%s %s, Seq %v) orders after job %d (%s %s, Seq %v)",
+					ia, a.Stream, a.ID, a.Seq, ib, b.Stream, b.ID, b.Seq)
+			}
+		}
 	}
 }
 
@@ -313,6 +335,9 @@ func testClaimAfterIdle(t *testing.T, h Harness, f Fixture) {
 	}
 	if jb.Deliveries < 2 {
 		t.Fatalf("claimed job Deliveries = %d, want >= 2", jb.Deliveries)
+	}
+	if jb.Seq != ja.Seq || jb.Seq.IsZero() {
+		t.Fatalf("claimed job Seq = %v, read job Seq = %v; want the same, non-zero", jb.Seq, ja.Seq)
 	}
 	if d := cmp.Diff(ja.Fields, jb.Fields); d != "" {
 		t.Fatalf("claimed fields (-want +got):\n%s", d)
