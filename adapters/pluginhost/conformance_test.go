@@ -39,10 +39,10 @@ func TestConformance(t *testing.T) {
 			hs := hosts[t]
 			mu.Unlock()
 			for _, h := range hs {
-				old := pluginhost.PluginPID(h)
+				old := h.PluginPID()
 				killPlugin(t, h)
 				waitFor(t, 30*time.Second, "the plugin to be respawned", func() bool {
-					pid := pluginhost.PluginPID(h)
+					pid := h.PluginPID()
 					return pid != 0 && pid != old
 				})
 			}
