@@ -1,0 +1,104 @@
+package process_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/plugins/process"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// cgroupRoot returns a new writable cgroup v2 directory with the memory, cpu
+// and pids controllers, removed when t ends, or skips t: that needs root and
+// a host whose controllers are on the v2 hierarchy (not bound to v1).
+func cgroupRoot(t *testing.T) string {
+	t.Helper()
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	var mount string
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		if fields := strings.Fields(sc.Text()); len(fields) > 2 && fields[2] == "cgroup2" {
+			mount = fields[1]
+		}
+	}
+	if mount == "" {
+		t.Skip("no cgroup v2 mount")
+	}
+	have, _ := os.ReadFile(filepath.Join(mount, "cgroup.controllers"))
+	for _, c := range []string{"memory", "cpu", "pids"} {
+		if !strings.Contains(" "+string(have)+" ", " "+c+" ") {
+			t.Skipf("cgroup v2 at %s lacks the %s controller (controllers: %q); it is bound to v1 here", mount, c, strings.TrimSpace(string(have)))
+		}
+	}
+	root := filepath.Join(mount, fmt.Sprintf("rtm-test-%d", rand.Int64()))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Skipf("cgroup v2 at %s is not writable: %v", mount, err)
+	}
+	t.Cleanup(func() { os.Remove(root) })
+	return root
+}
+
+// TestCgroupLimits: with a cgroup root, an engine runs in its own cgroup
+// with the spec's pids and memory limits, a fork bomb stays within
+// pids.max even as root, and the cgroup goes with the engine.
+func TestCgroupLimits(t *testing.T) {
+	root := cgroupRoot(t)
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "bomb.sh")
+	out := filepath.Join(dir, "done")
+	script := "#!/bin/sh\ni=0\nwhile [ $i -lt 64 ]; do sleep 60 & i=$((i+1)); done 2>/dev/null\necho done > \"$OUT\"\nexec sleep 60\n"
+	if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, process.Config{StateDir: t.TempDir(), CgroupRoot: root})
+	c, err := d.Start(ctxT(t), ports.ContainerSpec{
+		Name: "cg-bomb", Image: "file://" + exe, HostIP: "127.0.0.1",
+		Limits: ports.Limits{PidsLimit: 8, MemoryBytes: 64 << 20, NanoCPUs: 5e8},
+		Env:    map[string]string{"OUT": out},
+	})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	cg := filepath.Join(root, "rtm-"+c.ID[:16])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		if got, err := d.Inspect(ctxT(t), c.ID); err == nil && got.State == ports.StateExited || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	for file, want := range map[string]string{"pids.max": "8", "memory.max": "67108864", "cpu.max": "50000 100000"} {
+		if got, err := os.ReadFile(filepath.Join(cg, file)); err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s = %q, %v; want %q", file, got, err, want)
+		}
+	}
+	procs, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+	if n := len(strings.Fields(string(procs))); n == 0 || n > 8 {
+		t.Errorf("engine cgroup holds %d processes, want 1..8", n)
+	}
+	if err := d.Remove(ctxT(t), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(cg); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine cgroup %s still exists after Remove", cg)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
