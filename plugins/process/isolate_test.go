@@ -3,6 +3,7 @@ package process_test
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -100,5 +101,19 @@ func TestCgroupLimits(t *testing.T) {
 			t.Fatalf("engine cgroup %s still exists after Remove", cg)
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
+// TestDevelopmentWarning: a driver without --user and --cgroup-root says at
+// start-up that it is for development.
+func TestDevelopmentWarning(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	newDriver(t, process.Config{StateDir: t.TempDir(), Logger: log, User: "64000:64000"})
+	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "for development") {
+		t.Errorf("start-up log %q lacks the development warning", buf.String())
+	}
+	if _, err := process.New(process.Config{StateDir: t.TempDir(), Logger: log, User: "nobody"}); err == nil {
+		t.Errorf("New with a non-numeric user succeeded")
 	}
 }
