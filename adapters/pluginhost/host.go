@@ -2,8 +2,8 @@
 // that runs a driver plugin binary with hashicorp/go-plugin and calls it over
 // the gRPC driver protocol (plugins/proto/driver/v1).
 //
-// The host verifies the binary's SHA-256 before every launch when one is
-// configured, forwards the plugin's logs into slog, and supervises the
+// The host runs only a verified copy of the binary when a SHA-256 is
+// configured (see Isolation below), forwards the plugin's logs into slog, and supervises the
 // plugin: when it dies the host notices (go-plugin ends the client's
 // context; Client() would keep returning the stale client, so the host
 // never reuses it), answers every call with an error wrapping
