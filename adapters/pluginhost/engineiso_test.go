@@ -135,7 +135,8 @@ func markedProcs(marker string) int {
 }
 
 // TestEngineForkBomb: an engine under a dedicated uid with a pids limit of
-// 16 tries to start 64 processes; at most 16 run.
+// 16 tries to start 64 processes (in a child shell, which exits when a fork
+// fails); at most 16 run, and none outlives the engine's removal.
 func TestEngineForkBomb(t *testing.T) {
 	requireRoot(t)
 	user, _ := engineUID()
@@ -144,8 +145,7 @@ func TestEngineForkBomb(t *testing.T) {
 	out := filepath.Join(openDir(t, true), "done")
 	c, err := h.Start(ctxT(t), ports.ContainerSpec{
 		Name: "iso-forkbomb", HostIP: "127.0.0.1", Limits: ports.Limits{PidsLimit: 16},
-		Image: scriptImage(t, `i=0
-while [ $i -lt 64 ]; do sleep 60 & i=$((i+1)); done 2>/dev/null
+		Image: scriptImage(t, `/bin/sh -c 'i=0; while [ $i -lt 64 ]; do sleep 60 & i=$((i+1)); done' 2>/dev/null
 echo done > "$OUT"
 exec sleep 60
 `),
@@ -168,6 +168,10 @@ exec sleep 60
 		t.Errorf("the engine runs %d processes, want 1..16", n)
 	}
 	t.Logf("the engine runs %d processes under a pids limit of 16", n)
+	if err := h.Remove(ctxT(t), c.ID); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the engine's processes to end with it", func() bool { return markedProcs(marker) == 0 })
 }
 
 // TestImagePathRefused: the process plugin runs only the exact clean path

@@ -117,3 +117,47 @@ func TestDevelopmentWarning(t *testing.T) {
 		t.Errorf("New with a non-numeric user succeeded")
 	}
 }
+
+// TestEngineChildrenEndWithIt: what an engine left running in its process
+// group is killed when the engine exits, as a container's processes die
+// with its init.
+func TestEngineChildrenEndWithIt(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "leaver.sh")
+	out := filepath.Join(dir, "child.pid")
+	script := "#!/bin/sh\nsleep 60 &\necho $! > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"\nexit 3\n"
+	if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, process.Config{StateDir: t.TempDir()})
+	events, err := d.Events(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Start(ctxT(t), ports.ContainerSpec{Name: "leaver", Image: "file://" + exe, HostIP: "127.0.0.1", Env: map[string]string{"OUT": out}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Remove(ctxT(t), c.ID) })
+	for e := range events {
+		if e.Type == ports.EventExited && e.ContainerID == c.ID {
+			break
+		}
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := "/proc/" + strings.TrimSpace(string(data))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.ReadFile(child + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine's child %s still runs after the engine exited", child)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}

@@ -90,9 +90,9 @@ func engineEnv(spec ports.ContainerSpec, port int) []string {
 }
 
 // wait supervises a child: it blocks until the child has exited without
-// reaping it (WNOWAIT), then reaps it and records the exit under withLock,
-// the lock every signal is sent under, so a signal never reaches a reused
-// pid.
+// reaping it (WNOWAIT), ends what is left of its process group, then reaps
+// it and records the exit under withLock, the lock every signal is sent
+// under, so a signal never reaches a reused pid.
 func (d *Driver) wait(started *record, cmd *exec.Cmd, w *watch) {
 	for {
 		var info unix.Siginfo
@@ -103,6 +103,9 @@ func (d *Driver) wait(started *record, cmd *exec.Cmd, w *watch) {
 	}
 	var rec *record
 	err := d.withLock(func() error {
+		// The engine is a zombie, so its pid still names its group: what
+		// it left running there dies with it, as in a container.
+		_ = killGroup(started.Pid, syscall.SIGKILL)
 		code := exitCode(cmd.Wait())
 		oom := code != 0 && (d.cgroupOOM(started.ID) || started.MemoryLimited && logSaysOOM(d.logPath(started.ID)))
 		rec = d.finish(started, code, oom)
