@@ -318,9 +318,22 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	mon := m.services.NewMonitor(c.ProbeFailures)
 	every := func(name string, d time.Duration, now bool, f func(context.Context)) {
 		wg.Add(1)
+		pass := func() { ports.Guard(ctx, m.tel, m.Logger, name, func() { f(ctx) }) }
 		go func() {
 			defer wg.Done()
-			every(ctx, d, now, func() { ports.Guard(ctx, m.tel, m.Logger, name, func() { f(ctx) }) })
+			if now {
+				pass()
+			}
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					pass()
+				}
+			}
 		}()
 	}
 	every("reconcile", c.ReconcileInterval, true, func(ctx context.Context) {
@@ -346,24 +359,6 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 		defer wg.Done()
 		m.watchEvents(ctx, mon)
 	}()
-}
-
-// every runs f every d until ctx ends (and at once when now is set).
-// Callers wrap f in ports.Guard, so a panic in one pass only ends that pass.
-func every(ctx context.Context, d time.Duration, now bool, f func()) {
-	if now {
-		f()
-	}
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
 }
 
 // watchEvents feeds driver events to the monitor, subscribing again with a

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/ingress"
+	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -27,25 +27,6 @@ func (l poisonLeases) TryAcquire(ctx context.Context, game, token string, ttl ti
 		panic("poison job for " + game)
 	}
 	return l.LeaseStore.TryAcquire(ctx, game, token, ttl)
-}
-
-// panicCounter is a ports.Telemetry that counts recovered panics by where.
-type panicCounter struct {
-	ports.NopTelemetry
-	mu    sync.Mutex
-	where map[string]int
-}
-
-func (p *panicCounter) Panicked(_ context.Context, where string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.where[where]++
-}
-
-func (p *panicCounter) count(where string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.where[where]
 }
 
 // entryIDs returns the ids still in stream.
@@ -70,7 +51,7 @@ func (e *env) entryIDs(stream string) []string {
 func TestPoisonJobDeadLettered(t *testing.T) {
 	eachBackend(t, func(t *testing.T, url string) {
 		const claimIdle = 200 * time.Millisecond
-		tel := &panicCounter{where: map[string]int{}}
+		tel := memory.NewTelemetry()
 		e := newEnv(t, url, func(c *ingress.Config) { c.ClaimIdle, c.Telemetry = claimIdle, tel })
 		panics := new(atomic.Int64)
 		e.cfg.Services = mustServices(t, e.store, poisonLeases{LeaseStore: e.leases, game: "poison", panics: panics}, e.driver)
@@ -104,7 +85,7 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 		if n := panics.Load(); n != ingress.DefaultMaxDeliveries {
 			t.Errorf("the poison job ran %d times, want %d (MaxDeliveries)", n, ingress.DefaultMaxDeliveries)
 		}
-		if n := tel.count("ingress_job"); n != ingress.DefaultMaxDeliveries {
+		if n := tel.Panics("ingress_job"); n != ingress.DefaultMaxDeliveries {
 			t.Errorf("rtmanager_panics_total{where=ingress_job} = %d, want %d", n, ingress.DefaultMaxDeliveries)
 		}
 		for _, s := range []string{e.streams.StartJobs, e.streams.StopJobs} {

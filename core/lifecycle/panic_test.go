@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -28,24 +29,11 @@ func (p *panicProber) Probe(ctx context.Context, endpoint string) error {
 	return p.next.Probe(ctx, endpoint)
 }
 
-// panicTelemetry counts Panicked calls by where.
-type panicTelemetry struct {
-	ports.NopTelemetry
-	mu    sync.Mutex
-	where map[string]int
-}
-
-func (p *panicTelemetry) Panicked(_ context.Context, where string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.where[where]++
-}
-
 // TestProbePanicRecovered: a probe that panics on one engine neither
 // crashes the process nor stops the other engines' probes; the panic is
 // counted (rtmanager_panics_total{where="probe"}) on every pass.
 func TestProbePanicRecovered(t *testing.T) {
-	tel := &panicTelemetry{where: map[string]int{}}
+	tel := memory.NewTelemetry()
 	prober := &panicProber{probed: map[string]int{}}
 	w := newWorld(t, func(d *lifecycle.Deps) {
 		prober.next = d.Prober
@@ -72,8 +60,8 @@ func TestProbePanicRecovered(t *testing.T) {
 	if prober.probed[good.Endpoint] != 2 || prober.probed[bad.Endpoint] != 2 {
 		t.Fatalf("probes = %v, want 2 each", prober.probed)
 	}
-	if tel.where["probe"] != 2 {
-		t.Fatalf("panics counted = %v, want probe: 2", tel.where)
+	if n := tel.Panics("probe"); n != 2 {
+		t.Fatalf("probe panics counted = %d, want 2", n)
 	}
 	var failed bool
 	for _, e := range w.health.EventsOf("good") {
