@@ -97,6 +97,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", c.DataDir, err)
 	}
+	if fi, err := os.Stat(c.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		m.Logger.Warn("the data dir is open to other users (it holds the database and the embedded Redis URL file): chmod 700 it",
+			"data_dir", c.DataDir, "mode", fi.Mode().Perm().String())
+	}
 	if m.tel, err = telemetry.New(ctx, telemetry.Config{Version: m.Version, OTLPEndpoint: otlpEndpoint(c), Logger: m.Logger}); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
