@@ -48,6 +48,10 @@ type Main struct {
 	closers  []func() error
 }
 
+// EmbeddedRedisURLFile is the name, in the data dir, of the file holding
+// the embedded Redis URL with its password (mode 0600).
+const EmbeddedRedisURLFile = "embedded-redis.url"
+
 // New returns an unopened Main.
 func New(cfg config.Config, logger *slog.Logger, version string) *Main {
 	if logger == nil {
@@ -88,8 +92,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	c := m.Config
-	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+	// The data dir holds the database and the embedded Redis URL file:
+	// private to this user (an existing dir keeps its mode).
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", c.DataDir, err)
+	}
+	if fi, err := os.Stat(c.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		m.Logger.Warn("the data dir is open to other users (it holds the database and the embedded Redis URL file): chmod 700 it",
+			"data_dir", c.DataDir, "mode", fi.Mode().Perm().String())
 	}
 	if m.tel, err = telemetry.New(ctx, telemetry.Config{Version: m.Version, OTLPEndpoint: otlpEndpoint(c), Logger: m.Logger}); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -132,9 +142,15 @@ func (m *Main) openRedis(ctx context.Context) (err error) {
 		}
 		m.closers = append(m.closers, func() error { m.embedded.Close(); return nil })
 		url = m.embedded.URL()
-		m.Logger.Info("embedded redis listening", "url", url)
+		file := filepath.Join(m.Config.DataDir, EmbeddedRedisURLFile)
+		if err := m.embedded.WriteURLFile(file); err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		m.Logger.Info("embedded redis listening (password required; the URL is in the url file)",
+			"addr", m.embedded.Addr(), "url_file", file)
 	}
-	if m.redis, err = redisx.Connect(ctx, url, redisx.Options{ClientName: m.Config.InstanceID}); err != nil {
+	opts := redisx.Options{ClientName: m.Config.InstanceID, MaxLen: int64(m.Config.StreamMaxLen)}
+	if m.redis, err = redisx.Connect(ctx, url, opts); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	m.closers = append(m.closers, func() error { m.redis.Close(); return nil })
@@ -185,12 +201,9 @@ func (m *Main) driverOpener() func(ctx context.Context) (ports.RuntimeDriver, fu
 			}
 			return d, d.Close, nil
 		case config.DriverPlugin:
-			// Plugin sockets live under the data dir so the host can clear
-			// stale ones, unless that path is too long for a socket name.
+			// Plugin sockets (and the verified plugin copy) live in a
+			// private dir under the data dir, never in a shared temp dir.
 			sockets := filepath.Join(c.DataDir, "plugin-sockets")
-			if len(sockets) > 80 {
-				sockets = ""
-			}
 			h, err := pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
 				StateDir: filepath.Join(c.DataDir, "plugin"), UnixSocketDir: sockets, Logger: m.Logger})
 			if err != nil {
@@ -256,7 +269,7 @@ func (m *Main) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Concurrency: c.StreamConcurrency,
-		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, Logger: m.Logger})
+		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, MaxDeliveries: c.MaxDeliveries, Telemetry: m.tel, Logger: m.Logger})
 	if err != nil {
 		return fmt.Errorf("ingress: %w", err)
 	}
@@ -304,12 +317,13 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	rec := m.services.NewReconciler(c.OrphanGrace)
 	jan := m.services.NewJanitor(c.CleanupAfter)
 	mon := m.services.NewMonitor(c.ProbeFailures)
-	every := func(d time.Duration, now bool, f func(context.Context)) {
+	every := func(name string, d time.Duration, now bool, f func(context.Context)) {
 		wg.Add(1)
+		pass := func() { ports.Guard(ctx, m.tel, m.Logger, name, func() { f(ctx) }) }
 		go func() {
 			defer wg.Done()
 			if now {
-				f(ctx)
+				pass()
 			}
 			t := time.NewTicker(d)
 			defer t.Stop()
@@ -318,12 +332,12 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					f(ctx)
+					pass()
 				}
 			}
 		}()
 	}
-	every(c.ReconcileInterval, true, func(ctx context.Context) {
+	every("reconcile", c.ReconcileInterval, true, func(ctx context.Context) {
 		rep, err := rec.Pass(ctx)
 		if err != nil {
 			m.Logger.Warn("reconcile pass", "err", err)
@@ -331,12 +345,12 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		m.Logger.Debug("reconcile pass", "report", fmt.Sprintf("%+v", rep))
 	})
-	every(min(c.ReconcileInterval, max(c.CleanupAfter/4, time.Second)), false, func(ctx context.Context) {
+	every("janitor", min(c.ReconcileInterval, max(c.CleanupAfter/4, time.Second)), false, func(ctx context.Context) {
 		if _, _, err := jan.Pass(ctx); err != nil {
 			m.Logger.Warn("janitor pass", "err", err)
 		}
 	})
-	every(c.ProbeInterval, false, func(ctx context.Context) {
+	every("probe", c.ProbeInterval, false, func(ctx context.Context) {
 		if err := mon.ProbeAll(ctx); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("probe pass", "err", err)
 		}
@@ -366,7 +380,7 @@ func (m *Main) watchEvents(ctx context.Context, mon *lifecycle.Monitor) {
 		}
 		subscribed := time.Now()
 		for ev := range events {
-			mon.HandleEvent(ctx, ev)
+			ports.Guard(ctx, m.tel, m.Logger, "events", func() { mon.HandleEvent(ctx, ev) })
 		}
 		// A stream that ends at once must not make this loop spin.
 		if time.Since(subscribed) < time.Second {

@@ -48,6 +48,8 @@ const (
 	MetricHealthEvents      = "rtmanager_health_events_total"
 	MetricStreamPending     = "rtmanager_stream_pending"
 	MetricRuntimes          = "rtmanager_runtimes"
+	// MetricPanics counts panics recovered by ports.Guard, by where.
+	MetricPanics = "rtmanager_panics_total"
 )
 
 // instrumentationName is the meter and tracer name.
@@ -94,6 +96,7 @@ type Telemetry struct {
 	leaseAcquire metric.Float64Histogram
 	driverCall   metric.Float64Histogram
 	healthEvents metric.Int64Counter
+	panics       metric.Int64Counter
 
 	mu       sync.Mutex
 	pending  func(context.Context) (map[string]int64, error)
@@ -200,6 +203,9 @@ func (t *Telemetry) instruments() error {
 	t.healthEvents, err = m.Int64Counter(MetricHealthEvents,
 		metric.WithDescription("Published health events."))
 	add(err)
+	t.panics, err = m.Int64Counter(MetricPanics,
+		metric.WithDescription("Panics recovered in stream workers and background loops."))
+	add(err)
 	_, err = m.Int64ObservableGauge(MetricStreamPending,
 		metric.WithDescription("Pending (delivered, unacknowledged) entries per job stream."),
 		metric.WithInt64Callback(t.observePending))
@@ -248,6 +254,11 @@ func (t *Telemetry) LeaseAcquire(ctx context.Context, d time.Duration) {
 // HealthEvent implements ports.Telemetry.
 func (t *Telemetry) HealthEvent(ctx context.Context, typ core.HealthEventType) {
 	t.healthEvents.Add(ctx, 1, metric.WithAttributes(attribute.String("event_type", string(typ))))
+}
+
+// Panicked implements ports.Telemetry.
+func (t *Telemetry) Panicked(ctx context.Context, where string) {
+	t.panics.Add(ctx, 1, metric.WithAttributes(attribute.String("where", where)))
 }
 
 // Span implements ports.Telemetry. A failure ends the span with an error

@@ -70,6 +70,8 @@ type Config struct {
 	OrphanGrace         time.Duration
 	ClaimIdle           time.Duration
 	StreamConcurrency   int
+	MaxDeliveries       int
+	StreamMaxLen        int
 	ShutdownTimeout     time.Duration
 	DataDir             string
 	InstanceID          string
@@ -274,6 +276,16 @@ func hostPort(v string) error {
 	}
 	if host == "" {
 		return fmt.Errorf("host must not be empty (use 127.0.0.1 or 0.0.0.0 explicitly)")
+	}
+	return nil
+}
+
+// loopbackHost checks that host:port v names a loopback IP address or
+// localhost.
+func loopbackHost(v string) error {
+	host, _, _ := net.SplitHostPort(v)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("must be a loopback address (127.0.0.1, ::1 or localhost): the embedded Redis is for this host only")
 	}
 	return nil
 }

@@ -201,6 +201,17 @@ func (i *Instance) Pid() int { return i.cmd.Process.Pid }
 // Logs returns what the instance logged so far.
 func (i *Instance) Logs() string { return i.logs.String() }
 
+// EmbeddedRedisURL returns the URL (password included) of the instance's
+// embedded Redis, from the file it writes in its data dir.
+func (i *Instance) EmbeddedRedisURL() string {
+	i.tb.Helper()
+	b, err := os.ReadFile(filepath.Join(i.Env["RTMANAGER_DATA_DIR"], "embedded-redis.url"))
+	if err != nil {
+		i.tb.Fatalf("embedded redis url: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // URL returns the instance's base URL plus path.
 func (i *Instance) URL(path string) string { return "http://" + i.Addr + path }
 
