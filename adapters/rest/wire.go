@@ -82,9 +82,12 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// Status is the body of /healthz and a ready /readyz.
+// Status is the body of /healthz and /readyz: "ok", or "unavailable"
+// with the names of the failing dependencies (never their error text,
+// which may name hosts and users; it goes to the log).
 type Status struct {
-	Status string `json:"status"`
+	Status  string   `json:"status"`
+	Failing []string `json:"failing,omitempty"`
 }
 
 // utc returns t in UTC, or nil when t is zero; JSON renders it in RFC 3339.
