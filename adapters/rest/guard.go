@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -75,8 +74,7 @@ func (s *server) guardAdmin(next http.Handler) http.Handler {
 // invalid_request (SPEC §2). A cross-site HTML form or a "simple"
 // cross-origin fetch can send only text/plain, form-urlencoded or
 // multipart bodies, so it never reaches a handler. The body must then
-// arrive within the body timeout; the read deadline is lifted as soon as
-// the body is read, so a long operation behind it is not cut short.
+// arrive within the body timeout.
 func (s *server) requireJSON(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -87,11 +85,11 @@ func (s *server) requireJSON(next http.Handler) http.Handler {
 			s.writeCode(w, r, http.StatusUnsupportedMediaType, core.CodeInvalidRequest, msg)
 			return
 		}
-		rc := http.NewResponseController(w)
-		if rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil {
-			defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
-		}
+		// net/http lifts the deadline when the body has been read to its
+		// end (it starts its hang-up watch then), so the operation behind
+		// the body is not cut short. A body not read to its end is
+		// discarded under the deadline, or its connection closed.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout))
 		next.ServeHTTP(w, r)
 	})
 }
@@ -115,22 +113,4 @@ func jsonContentType(values []string) string {
 		return "charset " + quote(truncate(cs, 40)) + " is not supported; JSON bodies are UTF-8"
 	}
 	return ""
-}
-
-// deadlineBody lifts the connection's read deadline once the body is
-// read to its end (or failed), before the handler's operation runs.
-type deadlineBody struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	done bool
-}
-
-// Read implements io.Reader.
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && !b.done {
-		b.done = true
-		_ = b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }
