@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
+	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/adapters/rest"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // serve runs e's handler on a real TCP listener on 127.0.0.1 with the
@@ -323,5 +325,17 @@ func TestReadyzNamesDependency(t *testing.T) {
 	out := logs.String()
 	if strings.Contains(out, "hunter2") || !strings.Contains(out, "db.internal") || strings.Count(out, "readiness check failed") != 1 {
 		t.Errorf("want one redacted warning naming the error, got:\n%s", out)
+	}
+}
+
+// TestErrorBodiesHideSecrets: an error body quoting a dependency's error
+// never carries a URL password.
+func TestErrorBodiesHideSecrets(t *testing.T) {
+	e := newEnv(t, options{})
+	e.store.FailNext(memory.MethodGet, fmt.Errorf("%w: dial postgres://rtm:hunter2@db.internal/rtm", ports.ErrUnavailable))
+	res := e.call(t, http.MethodGet, api+"g", nil)
+	if res.status != http.StatusServiceUnavailable || bytes.Contains(res.body, []byte("hunter2")) ||
+		!bytes.Contains(res.body, []byte("postgres://rtm:***@db.internal/rtm")) {
+		t.Errorf("store down: %d %s, want 503 with the password masked", res.status, res.body)
 	}
 }
