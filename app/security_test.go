@@ -1,37 +1,18 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // serve opens and runs Main until the test ends.
 func serve(t *testing.T, m *app.Main) {
@@ -128,7 +109,7 @@ func TestCrossSiteAndRebindingOnTheRealApp(t *testing.T) {
 // answer service_unavailable, and the password appears in no log line.
 func TestSecretsStayOutOfLogsAndReadyz(t *testing.T) {
 	const pw = "pg-s3cret-hunter2"
-	var logs syncBuffer
+	var logs testenv.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := app.New(load(t, map[string]string{
 		"RTMANAGER_DATABASE_URL": "postgres://rtm:" + pw + "@127.0.0.1:1/rtm?connect_timeout=1&password=" + pw,

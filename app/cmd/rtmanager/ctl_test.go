@@ -16,21 +16,27 @@ import (
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 )
 
-func TestCtl(t *testing.T) {
+// newServer serves the REST API over fakes on 127.0.0.1 and returns its
+// address; token empty means no auth.
+func newServer(t *testing.T, token string) string {
+	t.Helper()
 	store := memory.NewStore()
 	drv := fakedriver.New(nil)
 	drv.AddImage("engine:1", fakedriver.Behavior{})
 	drv.AddImage("engine:2", fakedriver.Behavior{})
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: memory.NewLeases(nil),
-		Driver: drv, Health: memory.NewHealthRecorder(store), Prober: drv.Prober(),
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Driver: drv, Health: memory.NewHealthRecorder(store), Prober: drv.Prober(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(rest.New(rest.Config{Services: svc, Store: store, Token: "s3cret",
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}))
-	defer srv.Close()
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv := httptest.NewServer(rest.New(rest.Config{Services: svc, Store: store, Token: token, Logger: log}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestCtl(t *testing.T) {
+	addr := newServer(t, "s3cret")
 	t.Setenv("RTMANAGER_API_TOKEN", "s3cret")
 	run := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer
@@ -78,18 +84,7 @@ func TestCtl(t *testing.T) {
 // listen address, even a wildcard one (it dials loopback, so its Host is
 // served and its X-Admin-User is trusted), and sends JSON POSTs.
 func TestCtlWithoutToken(t *testing.T) {
-	store := memory.NewStore()
-	drv := fakedriver.New(nil)
-	drv.AddImage("engine:1", fakedriver.Behavior{})
-	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: memory.NewLeases(nil),
-		Driver: drv, Health: memory.NewHealthRecorder(store), Prober: drv.Prober(),
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rest.New(rest.Config{Services: svc, Store: store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}))
-	defer srv.Close()
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	_, port, _ := net.SplitHostPort(newServer(t, ""))
 	t.Setenv("RTMANAGER_API_TOKEN", "")
 	t.Setenv("RTMANAGER_HTTP_ADDR", "0.0.0.0:"+port)
 	for _, args := range [][]string{{"start", "g1", "engine:1"}, {"restart", "g1"}, {"stop", "g1"}} {
