@@ -77,18 +77,35 @@ func URL(raw string) string {
 }
 
 func fallback(s string) string {
-	s = userinfoPattern.ReplaceAllString(s, "${1}:"+Mask+"@")
-	return kvPattern.ReplaceAllString(s, "${1}="+Mask)
+	if strings.Contains(s, "@") {
+		s = userinfoPattern.ReplaceAllString(s, "${1}:"+Mask+"@")
+	}
+	if mayHoldPair(s) {
+		s = kvPattern.ReplaceAllString(s, "${1}="+Mask)
+	}
+	return s
 }
 
 // String returns s with the secrets of every URL in it and of every
 // key=value password masked. Text with neither is returned as is.
 func String(s string) string {
-	if !strings.Contains(s, "://") && !strings.Contains(s, "=") {
-		return s
+	if strings.Contains(s, "://") {
+		s = urlPattern.ReplaceAllStringFunc(s, URL)
 	}
-	s = urlPattern.ReplaceAllStringFunc(s, URL)
-	return kvPattern.ReplaceAllString(s, "${1}="+Mask)
+	if mayHoldPair(s) {
+		s = kvPattern.ReplaceAllString(s, "${1}="+Mask)
+	}
+	return s
+}
+
+// mayHoldPair is a cheap test that s may hold a key=value secret, so the
+// common log line skips the regular expression.
+func mayHoldPair(s string) bool {
+	if !strings.Contains(s, "=") {
+		return false
+	}
+	l := strings.ToLower(s)
+	return strings.Contains(l, "pass") || strings.Contains(l, "pwd") || strings.Contains(l, "secret") || strings.Contains(l, "token")
 }
 
 // Error returns err with a redacted message; errors.Is and errors.As still
