@@ -63,7 +63,7 @@ var keys = []Key{
 		}},
 	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth (then `serve` listens only on loopback unless INSECURE_NO_AUTH).",
 		func(c *Config, v string) error { c.APIToken = v; return nil }},
-	{"ALLOWED_HOSTS", "", "Comma-separated `Host` names (or IPs) the HTTP API answers besides loopback ones; `name` matches any port, `name:port` only that port. Other hosts get 403 (DNS-rebinding guard); /healthz and /readyz answer every host.",
+	{"ALLOWED_HOSTS", "", "Comma-separated `Host` names or IPs the HTTP API answers besides loopback ones: `name` matches any port, `name:port` only that port, an IP prefix such as `10.0.0.0/8` any address in it. Other hosts get 403 (DNS-rebinding guard); /healthz and /readyz answer every host.",
 		func(c *Config, v string) (err error) { c.AllowedHosts, err = hosts.ParseAllowed(v); return err }},
 	{"INSECURE_NO_AUTH", "false", "Lets `serve` listen on a non-loopback HTTP_ADDR without API_TOKEN: anyone who reaches the port controls every game.",
 		boolean(func(c *Config) *bool { return &c.InsecureNoAuth })},

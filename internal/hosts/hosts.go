@@ -59,10 +59,16 @@ func normal(host string) string {
 // Allowed is a list of extra Host names an API answers to besides the
 // loopback ones. An entry without a port matches the name on any port; an
 // entry with a port matches only that port. Names compare without case and
-// without a trailing dot; there are no wildcards.
+// without a trailing dot; there are no name wildcards. An entry may also be
+// an IP prefix such as 10.0.0.0/8: it matches a Host that is an IP address
+// in it, on any port (for scrapers and clients that address pods by IP; an
+// address literal cannot be rebound to another machine by DNS).
 type Allowed []entry
 
-type entry struct{ host, port string }
+type entry struct {
+	host, port string
+	prefix     netip.Prefix // valid for a prefix entry
+}
 
 // ParseAllowed parses a comma-separated list of host or host:port entries
 // (IPv6 in brackets). An empty list allows only loopback names.
@@ -71,6 +77,10 @@ func ParseAllowed(list string) (Allowed, error) {
 	for _, raw := range strings.Split(list, ",") {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(raw); err == nil {
+			out = append(out, entry{prefix: p.Masked()})
 			continue
 		}
 		host, port := Split(raw)
@@ -110,13 +120,23 @@ func (a Allowed) Permits(hostport string) bool {
 	if IsLoopback(host) {
 		return true
 	}
-	return slices.ContainsFunc(a, func(e entry) bool { return e.host == host && (e.port == "" || e.port == port) })
+	ip, ipErr := netip.ParseAddr(host)
+	return slices.ContainsFunc(a, func(e entry) bool {
+		if e.prefix.IsValid() {
+			return ipErr == nil && e.prefix.Contains(ip.Unmap())
+		}
+		return e.host == host && (e.port == "" || e.port == port)
+	})
 }
 
 // String returns the list as ParseAllowed reads it.
 func (a Allowed) String() string {
 	parts := make([]string, len(a))
 	for i, e := range a {
+		if e.prefix.IsValid() {
+			parts[i] = e.prefix.String()
+			continue
+		}
 		h := e.host
 		if strings.Contains(h, ":") {
 			h = "[" + h + "]"
