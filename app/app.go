@@ -27,6 +27,8 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app/config"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -52,12 +54,13 @@ type Main struct {
 // the embedded Redis URL with its password (mode 0600).
 const EmbeddedRedisURLFile = "embedded-redis.url"
 
-// New returns an unopened Main.
+// New returns an unopened Main. Its logger redacts secrets (URL
+// passwords) from every line, whatever handler logger has.
 func New(cfg config.Config, logger *slog.Logger, version string) *Main {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Main{Config: cfg, Logger: logger, Version: version}
+	return &Main{Config: cfg, Logger: slog.New(redact.Handler(logger.Handler())), Version: version}
 }
 
 // Addr returns the address the HTTP server listens on, once Open returned.
@@ -92,6 +95,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	c := m.Config
+	if err := c.CheckExposure(); err != nil {
+		return err
+	}
+	if c.APIToken == "" && !hosts.IsLoopbackAddr(c.HTTPAddr) {
+		m.Logger.Warn("the REST API listens on a non-loopback address without a token (RTMANAGER_INSECURE_NO_AUTH=true): anyone who reaches it controls every game",
+			"addr", c.HTTPAddr)
+	}
 	// The data dir holds the database and the embedded Redis URL file:
 	// private to this user (an existing dir keeps its mode).
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
@@ -242,20 +252,38 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	return nil
 }
 
-// Ready reports whether the store, Redis and the driver answer.
+// readyTimeout bounds one readiness probe of a dependency.
+const readyTimeout = 3 * time.Second
+
+// checks are the dependencies /readyz probes, by the names it reports.
+func (m *Main) checks() []rest.Check {
+	bounded := func(probe func(ctx context.Context) error) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			return probe(ctx)
+		}
+	}
+	return []rest.Check{
+		{Name: "database", Probe: bounded(m.store.Ping)},
+		{Name: "redis", Probe: bounded(m.redis.Ping)},
+		{Name: "driver", Probe: bounded(func(ctx context.Context) error {
+			_, err := m.driver.Capabilities(ctx)
+			return err
+		})},
+	}
+}
+
+// Ready reports whether the database, Redis and the driver answer; the
+// error names each one that does not.
 func (m *Main) Ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := m.store.Ping(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
+	var errs []error
+	for _, c := range m.checks() {
+		if err := c.Probe(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+		}
 	}
-	if err := m.redis.Ping(ctx); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	if _, err := m.driver.Capabilities(ctx); err != nil {
-		return fmt.Errorf("driver: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Run serves the REST API and runs the ingress and the background loops
@@ -264,10 +292,11 @@ func (m *Main) Ready(ctx context.Context) error {
 // ingress stops reading and finishes its jobs, the loops stop.
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
-	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken, Ready: m.Ready,
-		Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken,
+		AllowedHosts: c.AllowedHosts, Checks: m.checks(), Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
+	srv := rest.NewHTTPServer(handler)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	srv.ErrorLog = slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
 	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Concurrency: c.StreamConcurrency,
 		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, MaxDeliveries: c.MaxDeliveries, Telemetry: m.tel, Logger: m.Logger})
 	if err != nil {

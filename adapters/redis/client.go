@@ -23,6 +23,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -117,7 +118,7 @@ type Client struct {
 func Connect(ctx context.Context, url string, opts Options) (*Client, error) {
 	co, err := rueidis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse url: %w: %w", ports.ErrInvalid, err)
+		return nil, fmt.Errorf("redis: parse url: %w: %w", ports.ErrInvalid, redact.Error(err))
 	}
 	co.ForceSingleClient = true
 	co.DisableCache = true

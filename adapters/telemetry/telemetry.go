@@ -36,6 +36,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -145,7 +146,7 @@ func New(ctx context.Context, cfg Config) (_ *Telemetry, err error) {
 		texp, err := otlptracegrpc.New(ctx, eopt)
 		if err != nil {
 			_ = t.meters.Shutdown(ctx)
-			return nil, fmt.Errorf("otlp trace exporter %q: %w", cfg.OTLPEndpoint, err)
+			return nil, fmt.Errorf("otlp trace exporter %q: %w", redact.URL(cfg.OTLPEndpoint), redact.Error(err))
 		}
 		topts = append(topts, sdktrace.WithBatcher(texp))
 	}
@@ -167,16 +168,16 @@ func New(ctx context.Context, cfg Config) (_ *Telemetry, err error) {
 func endpointOption(endpoint string) (otlptracegrpc.Option, error) {
 	if !strings.Contains(endpoint, "://") {
 		if _, _, err := net.SplitHostPort(endpoint); err != nil {
-			return nil, fmt.Errorf("otlp endpoint %q: want a URL or host:port: %w", endpoint, err)
+			return nil, fmt.Errorf("otlp endpoint %q: want a URL or host:port: %w", redact.String(endpoint), redact.Error(err))
 		}
 		return otlptracegrpc.WithEndpoint(endpoint), nil
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("otlp endpoint: %w", err)
+		return nil, fmt.Errorf("otlp endpoint: %w", redact.Error(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("otlp endpoint %q: want http:// or https:// with a host", endpoint)
+		return nil, fmt.Errorf("otlp endpoint %q: want http:// or https:// with a host", redact.URL(endpoint))
 	}
 	return otlptracegrpc.WithEndpointURL(endpoint), nil
 }
@@ -272,6 +273,7 @@ func (t *Telemetry) Span(ctx context.Context, name string) (context.Context, fun
 func endSpan(span trace.Span, err error) {
 	if code := core.CodeOf(err); err != nil && !code.Success() {
 		span.SetAttributes(attribute.String("error_code", string(code)))
+		err = redact.Error(err) // span data leaves the process
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}

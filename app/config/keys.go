@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
 )
 
 // keys is the table of every configuration key, in documentation order.
@@ -63,7 +64,12 @@ var keys = []Key{
 			}
 			return nil
 		}},
-	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth.", func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth (then `serve` listens only on loopback unless INSECURE_NO_AUTH).",
+		func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"ALLOWED_HOSTS", "", "Comma-separated `Host` names or IPs the HTTP API answers besides loopback ones: `name` matches any port, `name:port` only that port, an IP prefix such as `10.0.0.0/8` any address in it. Other hosts get 403 (DNS-rebinding guard); /healthz and /readyz answer every host.",
+		func(c *Config, v string) (err error) { c.AllowedHosts, err = hosts.ParseAllowed(v); return err }},
+	{"INSECURE_NO_AUTH", "false", "Lets `serve` listen on a non-loopback HTTP_ADDR without API_TOKEN: anyone who reaches the port controls every game.",
+		boolean(func(c *Config) *bool { return &c.InsecureNoAuth })},
 	{"IMAGE_ALLOW", "", "Comma-separated image globs (`*`, `?`); empty allows every image.",
 		func(c *Config, v string) (err error) { c.ImageAllow, err = core.ParseImageAllow(v); return err }},
 	{"STOP_TIMEOUT", "10s", "Grace period between SIGTERM and SIGKILL.", duration(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},

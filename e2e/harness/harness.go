@@ -83,7 +83,7 @@ type Instance struct {
 	Addr   string
 	Env    map[string]string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -132,7 +132,7 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	if i.logs == nil {
-		i.logs = &syncBuffer{}
+		i.logs = &testenv.Buffer{}
 	}
 	cmd.Stdout, cmd.Stderr = i.logs, i.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -291,23 +291,6 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 // GameID returns a unique game id with the given prefix.
 func GameID(prefix string) string {
 	return strings.ToLower(prefix) + "-" + testenv.RandomSuffix(4)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // RemoveDockerContainers force-removes the Docker containers of the games
