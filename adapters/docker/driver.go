@@ -26,6 +26,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -47,6 +48,9 @@ type Config struct {
 	ReadonlyRootfs bool
 	// PullTimeout bounds one image pull (default 30s).
 	PullTimeout time.Duration
+	// Auth holds the registry credentials pulls send (RTMANAGER_REGISTRY_AUTH);
+	// nil sends none.
+	Auth *registryauth.File
 	// Logger receives event-stream reconnection notes (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -133,18 +137,8 @@ func (d *Driver) prepare(ctx context.Context, image string) (err error) {
 	}
 	pullCtx, cancel := context.WithTimeout(ctx, d.cfg.PullTimeout)
 	defer cancel()
-	resp, err := d.cli.ImagePull(pullCtx, image, client.ImagePullOptions{})
-	if err == nil {
-		err = resp.Wait(pullCtx)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if client.IsErrConnectionFailed(err) {
-			return translate(err)
-		}
-		return fmt.Errorf("%w: pull: %w", ports.ErrImageUnavailable, err)
+	if err := d.pull(pullCtx, image); err != nil {
+		return err
 	}
 	if _, err := d.cli.ImageInspect(ctx, image); err != nil {
 		if cerrdefs.IsNotFound(err) {
