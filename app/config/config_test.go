@@ -54,7 +54,7 @@ func TestEnvOverFileOverDefault(t *testing.T) {
 	if c.StopTimeout != 4*time.Second || c.StartTimeout != 7*time.Second {
 		t.Errorf("stop %s start %s", c.StopTimeout, c.StartTimeout)
 	}
-	if len(c.ImageAllow) != 2 || !c.ImageAllow.Allows("tools/x") || len(c.PluginArgs) != 2 {
+	if len(c.ImageAllow) != 2 || c.ImageAllow.Check("tools/x") != nil || len(c.PluginArgs) != 2 {
 		t.Errorf("allow %q args %q", c.ImageAllow, c.PluginArgs)
 	}
 }

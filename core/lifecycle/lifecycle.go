@@ -47,6 +47,8 @@ type Config struct {
 	// ReadyPoll is how often a start checks whether the engine is ready.
 	ReadyPoll time.Duration
 	Allow     core.ImageAllow
+	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
+	EnvDeny core.EnvDeny
 	Limits    ports.Limits
 	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
 	// container; the reconciler and monitor ignore containers of other

@@ -19,17 +19,17 @@ type StartInput struct {
 	Meta
 }
 
-func (in StartInput) validate(allow core.ImageAllow) error {
+func (in StartInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	if err := core.ValidateEnv(in.Env); err != nil {
+	if err := core.ValidateEnv(in.Env, c.EnvDeny); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef)
 }
 
 // Starter starts a game's engine in a new container.
@@ -43,14 +43,14 @@ type Starter struct{ b *base }
 // (the container is then removed); service_unavailable; invalid_request.
 func (s *Starter) Handle(ctx context.Context, in StartInput) (Result, error) {
 	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, true,
-		func() error { return in.validate(s.b.Config.Allow) },
+		func() error { return in.validate(s.b.Config) },
 		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
 }
 
 // Run is Handle for a caller that already holds the game's lease.
 func (s *Starter) Run(ctx context.Context, in StartInput) (Result, error) {
 	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, false,
-		func() error { return in.validate(s.b.Config.Allow) },
+		func() error { return in.validate(s.b.Config) },
 		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
 }
 
