@@ -80,7 +80,7 @@ func TestImageAllow(t *testing.T) {
 		{"games/chess:1.0", ""},
 		{"docker.io/games/chess:1.0", ""},
 		{"index.docker.io/games/chess", ""},
-		{"games/chess@" + sha, ""}, // `:*` admits the empty tag of a digest-only ref
+		{"games/chess@" + sha, ""},                   // `:*` admits the empty tag of a digest-only ref
 		{"games/deep/chess:1.0", core.CodeForbidden}, // * stays within one segment
 		{"gamesx/chess:1.0", core.CodeForbidden},
 		{"evil.io/games/chess:1.0", core.CodeForbidden}, // host is part of the match

@@ -54,6 +54,9 @@ type Config struct {
 	PluginSHA256        string
 	APIToken            string
 	ImageAllow          core.ImageAllow
+	EnvDeny             core.EnvDeny
+	MaxRuntimes         int
+	MaxInflight         int
 	StopTimeout         time.Duration
 	StartTimeout        time.Duration
 	LeaseTTL            time.Duration

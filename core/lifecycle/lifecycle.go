@@ -49,7 +49,13 @@ type Config struct {
 	Allow     core.ImageAllow
 	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
 	EnvDeny core.EnvDeny
-	Limits    ports.Limits
+	Limits  ports.Limits
+	// MaxInflight caps the operations (Handle calls) this instance runs
+	// at once (RTMANAGER_MAX_INFLIGHT); 0 means DefaultMaxInflight.
+	MaxInflight int
+	// MaxRuntimes caps running + starting records (RTMANAGER_MAX_RUNTIMES);
+	// 0 means no limit.
+	MaxRuntimes int
 	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
 	// container; the reconciler and monitor ignore containers of other
 	// scopes. Empty means ports.DefaultScope.
@@ -143,7 +149,11 @@ func New(deps Deps) (*Services, error) {
 	if deps.NewToken == nil {
 		deps.NewToken = randomToken
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle")}
+	adm, err := newAdmission(*c)
+	if err != nil {
+		return nil, err
+	}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm}
 	s := &Services{Start: &Starter{b}, Stop: &Stopper{b}, Cleanup: &Cleaner{b}}
 	s.Restart = &Restarter{b: b, start: s.Start, stop: s.Stop}
 	s.Patch = &Patcher{b: b, start: s.Start, stop: s.Stop}
@@ -177,8 +187,9 @@ type Result struct {
 	ErrorMessage string
 	// CorrelationID is the id shared by the operation's audit entries.
 	CorrelationID string
-	// Busy is set on a conflict caused by another operation holding the
-	// game's lease: retrying later may succeed.
+	// Busy is set when the operation did not run because another
+	// operation held the game's lease (conflict) or a capacity limit was
+	// reached (capacity_exceeded): retrying later may succeed.
 	Busy bool
 }
 
@@ -193,7 +204,8 @@ func (r Result) Err() error {
 // base holds what every service shares.
 type base struct {
 	Deps
-	log *slog.Logger
+	log   *slog.Logger
+	admit *admission
 }
 
 func randomToken() (string, error) {
@@ -232,7 +244,13 @@ func (b *base) run(ctx context.Context, kind core.OpKind, game string, m Meta, l
 	o.quietBusy = quiet || m.QuietBusy
 	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(kind))
 	var rec core.Record
-	if err = validate(); err == nil {
+	err = validate()
+	if err == nil && lease && !quiet { // a Handle: it takes an in-flight slot
+		var release func()
+		release, err = b.takeSlot()
+		defer release()
+	}
+	if err == nil {
 		if lease {
 			rec, err = b.underLease(ctx, game, func(ctx context.Context) (core.Record, error) { return body(ctx, o) })
 		} else {

@@ -62,6 +62,9 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 		return cur, err
 	}
 	found := cur.GameID != ""
+	if err := b.checkRuntimes(ctx, cur); err != nil { // early: before pulling or removing anything
+		return cur, err
+	}
 	// A missing image fails before anything changes.
 	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
 		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
@@ -72,12 +75,8 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 	if !found {
 		cur.GameID = in.GameID
 	}
-	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC())
-	if !found {
-		if err := b.Records.Create(ctx, resv); err != nil {
-			return core.Record{}, storeErr("create runtime record", err)
-		}
-	} else if resv, err = b.swap(ctx, core.OpStart, cur, resv); err != nil {
+	resv, err := b.reserve(ctx, cur, found, cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC()))
+	if err != nil {
 		return resv, err
 	}
 	o.note("generation", resv.Generation)

@@ -1,0 +1,91 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/galaxy-game/rtmanager/core"
+)
+
+// DefaultMaxInflight is the default of Config.MaxInflight
+// (RTMANAGER_MAX_INFLIGHT).
+const DefaultMaxInflight = 64
+
+// admission holds the capacity limits of SPEC §10: how many operations one
+// instance runs at once, and how many runtimes may be running or starting.
+type admission struct {
+	// slots has one buffered element per operation in flight.
+	slots chan struct{}
+	// maxRuntimes is the running + starting ceiling; 0 means none.
+	maxRuntimes int
+	// reserveMu serialises this instance's capacity check and reservation,
+	// so its own concurrent starts cannot both take the last slot.
+	reserveMu sync.Mutex
+}
+
+func newAdmission(c Config) (*admission, error) {
+	if c.MaxInflight < 0 || c.MaxRuntimes < 0 {
+		return nil, fmt.Errorf("lifecycle: negative MaxInflight %d or MaxRuntimes %d", c.MaxInflight, c.MaxRuntimes)
+	}
+	n := c.MaxInflight
+	if n == 0 {
+		n = DefaultMaxInflight
+	}
+	return &admission{slots: make(chan struct{}, n), maxRuntimes: c.MaxRuntimes}, nil
+}
+
+// capacityErr is capacity_exceeded, marked busy: the operation did not
+// run, and retrying later may succeed (the stream ingress retries it like a
+// held lease, REST answers 429 with Retry-After).
+func capacityErr(format string, args ...any) error {
+	return busyError{core.Errorf(core.CodeCapacityExceeded, format, args...)}
+}
+
+// takeSlot claims one in-flight slot without waiting. The returned release
+// is never nil; it is a no-op when no slot was taken.
+func (b *base) takeSlot() (release func(), err error) {
+	select {
+	case b.admit.slots <- struct{}{}:
+		return func() { <-b.admit.slots }, nil
+	default:
+		return func() {}, capacityErr("%d operations are in flight on this instance (RTMANAGER_MAX_INFLIGHT)", cap(b.admit.slots))
+	}
+}
+
+// checkRuntimes returns capacity_exceeded when a start that adds a runtime
+// (cur is not already running or starting) would exceed MaxRuntimes.
+func (b *base) checkRuntimes(ctx context.Context, cur core.Record) error {
+	max := b.admit.maxRuntimes
+	if max == 0 || cur.Status == core.StatusRunning || cur.Status == core.StatusStarting {
+		return nil
+	}
+	counts, err := b.Records.CountByStatus(ctx)
+	if err != nil {
+		return storeErr("count runtimes", err)
+	}
+	if n := counts[core.StatusRunning] + counts[core.StatusStarting]; n >= max {
+		return capacityErr("%d runtimes are running or starting; at most %d are allowed (RTMANAGER_MAX_RUNTIMES)", n, max)
+	}
+	return nil
+}
+
+// reserve writes a start's reservation resv: it creates the record (found
+// false) or swaps cur to resv. The runtime ceiling is checked under a lock
+// right before, so this instance's starts never overshoot it; starts on
+// other instances at the same moment can (at most one each), as the count
+// and the write are two store calls.
+func (b *base) reserve(ctx context.Context, cur core.Record, found bool, resv core.Record) (core.Record, error) {
+	b.admit.reserveMu.Lock()
+	defer b.admit.reserveMu.Unlock()
+	if err := b.checkRuntimes(ctx, cur); err != nil {
+		return cur, err
+	}
+	if !found {
+		if err := b.Records.Create(ctx, resv); err != nil {
+			return core.Record{}, storeErr("create runtime record", err)
+		}
+		return resv, nil
+	}
+	return b.swap(ctx, core.OpStart, cur, resv)
+}
