@@ -89,3 +89,19 @@ func (b *base) reserve(ctx context.Context, cur core.Record, found bool, resv co
 	}
 	return b.swap(ctx, core.OpStart, cur, resv)
 }
+
+// adoptedMeanwhile reports whether, after launch lost its CAS to running,
+// the record already runs container id (the reconciler adopted it). The
+// re-check runs on a context detached from ctx's cancellation (bounded by
+// cleanupTimeout): a request cancelled at this moment must not make launch
+// believe nobody runs the container and remove a live engine.
+func (b *base) adoptedMeanwhile(ctx context.Context, game, id string) (core.Record, bool) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	now, found, err := b.load(cctx, game)
+	if err != nil {
+		b.log.WarnContext(ctx, "re-read record after a lost swap", "game_id", game, "err", err)
+		return now, false
+	}
+	return now, found && now.Status == core.StatusRunning && now.ContainerID == id
+}

@@ -132,9 +132,7 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	run := resv.Running(c.ID, endpoint, b.Now().UTC())
 	if err := b.Records.Swap(ctx, ports.ExpectOf(resv), run); err != nil {
-		// The reconciler may have adopted this very container meanwhile.
-		if now, found, lerr := b.load(ctx, resv.GameID); lerr == nil && found &&
-			now.Status == core.StatusRunning && now.ContainerID == c.ID {
+		if now, adopted := b.adoptedMeanwhile(ctx, resv.GameID, c.ID); adopted {
 			return now, nil
 		}
 		return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
