@@ -75,6 +75,8 @@ type options struct {
 	maxBody int64
 	ready   func(context.Context) error
 	metrics http.Handler
+	// deps, when set, adjusts the lifecycle dependencies before New.
+	deps func(*lifecycle.Deps)
 }
 
 func newEnv(tb testing.TB, o options) *env {
@@ -86,11 +88,15 @@ func newEnv(tb testing.TB, o options) *env {
 	e.driver.AddImage(imageBroken, fakedriver.Behavior{StartErr: io.ErrClosedPipe})
 	e.driver.AddImage(imageDies, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := lifecycle.New(lifecycle.Deps{
+	deps := lifecycle.Deps{
 		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health,
 		Prober: e.driver.Prober(), Logger: log,
 		Config: lifecycle.Config{Allow: o.allow, StartTimeout: time.Second, ReadyPoll: time.Millisecond},
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	svc, err := lifecycle.New(deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
