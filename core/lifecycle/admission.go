@@ -42,14 +42,21 @@ func capacityErr(format string, args ...any) error {
 	return busyError{core.Errorf(core.CodeCapacityExceeded, format, args...)}
 }
 
-// takeSlot claims one in-flight slot without waiting. The returned release
-// is never nil; it is a no-op when no slot was taken.
-func (b *base) takeSlot() (release func(), err error) {
+// inSlot runs the body of a Handle, which already holds the game's lease,
+// in one of the instance's in-flight slots, or answers capacity_exceeded
+// at once when none is free. The slot is taken after the lease so callers
+// racing for one game meet the cheap lease conflict first; Run (inside
+// restart and patch) and background repairs (quiet) take no slot.
+func (b *base) inSlot(ctx context.Context, o *op, quiet bool, body step) (core.Record, error) {
+	if quiet {
+		return body(ctx, o)
+	}
 	select {
 	case b.admit.slots <- struct{}{}:
-		return func() { <-b.admit.slots }, nil
+		defer func() { <-b.admit.slots }()
+		return body(ctx, o)
 	default:
-		return func() {}, capacityErr("%d operations are in flight on this instance (RTMANAGER_MAX_INFLIGHT)", cap(b.admit.slots))
+		return core.Record{}, capacityErr("%d operations are in flight on this instance (RTMANAGER_MAX_INFLIGHT)", cap(b.admit.slots))
 	}
 }
 

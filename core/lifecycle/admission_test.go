@@ -121,15 +121,7 @@ func TestMaxInflight(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	res := w.start("g", imgA)
-	w.expectFail(res, core.CodeCapacityExceeded)
-	if !res.Busy {
-		t.Error("capacity_exceeded must be marked busy (retry later)")
-	}
-	w.expectStatus("g", "")
-	if n := len(w.all("g")); n != 0 {
-		t.Errorf("%d containers for the refused start", n)
-	}
+	w.expectRefused("g")
 	// Run, used inside restart and patch, takes no slot of its own.
 	if r := must(t)(w.svc.Start.Run(context.Background(), lifecycle.StartInput{GameID: "inner", ImageRef: imgA, Meta: rest()})); r.ErrorCode != "" {
 		t.Errorf("Run under a full instance = %s", r.ErrorCode)
@@ -147,15 +139,7 @@ func TestMaxRuntimes(t *testing.T) {
 	w.expectOK(w.start("g1", imgA), "")
 	w.expectOK(w.start("g2", imgA), "")
 	w.expectOK(w.start("g2", imgA), core.CodeReplayNoOp) // a replay adds nothing
-	res := w.start("g3", imgA)
-	w.expectFail(res, core.CodeCapacityExceeded)
-	if !res.Busy {
-		t.Error("capacity_exceeded must be marked busy")
-	}
-	w.expectStatus("g3", "")
-	if n := len(w.all("g3")); n != 0 {
-		t.Errorf("%d containers for the refused start", n)
-	}
+	w.expectRefused("g3")
 	w.expectOK(w.stop("g1"), "")
 	w.expectOK(w.start("g3", imgA), "")
 	kept := w.expectStatus("g1", core.StatusStopped)
@@ -201,5 +185,20 @@ func TestRemovedKeepsNoEnv(t *testing.T) {
 	w.expectFail(res, core.CodeStartFailed)
 	if rec := w.expectStatus("f", core.StatusRemoved); rec.Env != nil {
 		t.Errorf("a failed start left env %v", rec.Env)
+	}
+}
+
+// expectRefused starts game and expects capacity_exceeded, marked busy,
+// leaving neither record nor container.
+func (w *world) expectRefused(game string) {
+	w.t.Helper()
+	res := w.start(game, imgA)
+	w.expectFail(res, core.CodeCapacityExceeded)
+	if !res.Busy {
+		w.t.Error("capacity_exceeded must be marked busy (retry later)")
+	}
+	w.expectStatus(game, "")
+	if n := len(w.all(game)); n != 0 {
+		w.t.Errorf("%d containers for the refused start", n)
 	}
 }

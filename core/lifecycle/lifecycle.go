@@ -47,19 +47,19 @@ type Config struct {
 	// ReadyPoll is how often a start checks whether the engine is ready.
 	ReadyPoll time.Duration
 	Allow     core.ImageAllow
+	Limits    ports.Limits
+	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
+	// container; the reconciler and monitor ignore containers of other
+	// scopes. Empty means ports.DefaultScope.
+	Scope string
 	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
 	EnvDeny core.EnvDeny
-	Limits  ports.Limits
 	// MaxInflight caps the operations (Handle calls) this instance runs
 	// at once (RTMANAGER_MAX_INFLIGHT); 0 means DefaultMaxInflight.
 	MaxInflight int
 	// MaxRuntimes caps running + starting records (RTMANAGER_MAX_RUNTIMES);
 	// 0 means no limit.
 	MaxRuntimes int
-	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
-	// container; the reconciler and monitor ignore containers of other
-	// scopes. Empty means ports.DefaultScope.
-	Scope string
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -244,15 +244,11 @@ func (b *base) run(ctx context.Context, kind core.OpKind, game string, m Meta, l
 	o.quietBusy = quiet || m.QuietBusy
 	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(kind))
 	var rec core.Record
-	err = validate()
-	if err == nil && lease && !quiet { // a Handle: it takes an in-flight slot
-		var release func()
-		release, err = b.takeSlot()
-		defer release()
-	}
-	if err == nil {
+	if err = validate(); err == nil {
 		if lease {
-			rec, err = b.underLease(ctx, game, func(ctx context.Context) (core.Record, error) { return body(ctx, o) })
+			rec, err = b.underLease(ctx, game, func(ctx context.Context) (core.Record, error) {
+				return b.inSlot(ctx, o, quiet, body)
+			})
 		} else {
 			rec, err = body(ctx, o)
 		}
