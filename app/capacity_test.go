@@ -1,0 +1,107 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// TestMaxInflightOnRealStack fires 200 concurrent REST starts of distinct
+// games at one instance with RTMANAGER_MAX_INFLIGHT=8 on PostgreSQL and
+// Docker (engines that take 300 ms to become ready). Every start answers
+// 200 or 429 capacity_exceeded; a 429 leaves neither record nor container;
+// a 200 leaves one running engine. The figures go to the test log.
+func TestMaxInflightOnRealStack(t *testing.T) {
+	const (
+		n        = 200
+		inflight = 8
+	)
+	host := testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	scope := "cap" + testenv.RandomSuffix(3)
+	t.Cleanup(func() {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+ports.LabelScope+"="+scope).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+	})
+	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host, "RTMANAGER_DATABASE_URL": testenv.PostgresURL(t),
+		"RTMANAGER_SCOPE": scope, "RTMANAGER_MAX_INFLIGHT": fmt.Sprint(inflight)})
+	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer m.Close()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + m.Addr() + "/api/v1/internal/runtimes/"
+
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		status = map[string]int{}
+		codes  = map[string]string{}
+	)
+	began := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			game := fmt.Sprintf("%s-%03d", scope, i)
+			st, res := post(t, base+game+"/start", map[string]any{"image_ref": image,
+				"env": map[string]string{"ENGINE_START_DELAY": "300ms"}})
+			code := ""
+			if e, ok := res["error"].(map[string]any); ok {
+				code, _ = e["code"].(string)
+			}
+			mu.Lock()
+			status[game], codes[game] = st, code
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	counts := map[int]int{}
+	for game, st := range status {
+		counts[st]++
+		rec, err := m.Store().Get(context.Background(), game)
+		out, derr := exec.Command("docker", "ps", "-aq", "--filter", "label="+ports.LabelGameID+"="+game).Output()
+		if derr != nil {
+			t.Fatalf("docker ps: %v", derr)
+		}
+		containers := len(strings.Fields(string(out)))
+		switch {
+		case st == http.StatusOK:
+			if err != nil || rec.Status != core.StatusRunning || containers != 1 {
+				t.Errorf("%s answered 200 but record %+v (%v), %d containers", game, rec, err, containers)
+			}
+		case st == http.StatusTooManyRequests && codes[game] == "capacity_exceeded":
+			if !errors.Is(err, ports.ErrNotFound) || containers != 0 {
+				t.Errorf("%s answered 429 but record %+v (%v), %d containers", game, rec, err, containers)
+			}
+		default:
+			t.Errorf("%s answered %d %s", game, st, codes[game])
+		}
+	}
+	if counts[http.StatusOK] < 1 || counts[http.StatusTooManyRequests] == 0 {
+		t.Errorf("answers %v", counts)
+	}
+	t.Logf("%d concurrent starts, MAX_INFLIGHT=%d, Docker + PostgreSQL, 300 ms engine start-up: %d × 200, %d × 429 in %s; no refused start left a record or container",
+		n, inflight, counts[http.StatusOK], counts[http.StatusTooManyRequests], elapsed.Round(time.Millisecond))
+}
