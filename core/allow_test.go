@@ -22,6 +22,7 @@ func TestParseImageRefNormalises(t *testing.T) {
 		{"localhost/games/chess", "localhost/games/chess:latest"},
 		{"localhost:5000/chess:v2", "localhost:5000/chess:v2"},
 		{"registry.local:5000/a/b/c:x_y-z.1", "registry.local:5000/a/b/c:x_y-z.1"},
+		{"my-org/game__engine.v2--x:1", "docker.io/my-org/game__engine.v2--x:1"},
 		{"[::1]:5000/chess", "[::1]:5000/chess:latest"},
 		{"file:///opt/games/engine", "file:///opt/games/engine"},
 		{"file:///opt/games/engine-1.2_x", "file:///opt/games/engine-1.2_x"},
@@ -55,6 +56,7 @@ func TestParseImageRefRejectsHostile(t *testing.T) {
 		"file:///opt/games/./x", "file:///opt/games/x/", "file:///opt/%2e%2e/bin/bash", "file:///opt/x:1",
 		"file:///opt/x@" + sha, "file:///opt/x\\y", "file:///opt/g*", "file:///opt/ü",
 		"games/*", "games/**/x", "games/?", // glob characters are not reference characters
+		"games/a..b", "games/...", "games/-a", "games/a-", "games/a.-b", "games/a___b", "games/_a", "games/a.",
 	}
 	for _, ref := range hostile {
 		_, err := core.ParseImageRef(ref)

@@ -164,6 +164,9 @@ func parseOCI(ref string, pattern bool, bad func(string, ...any) (ImageRef, erro
 		if err := checkSegment(s, pattern, isPathChar); err != "" {
 			return bad("repository path %s", err)
 		}
+		if !pattern && !ociComponent(s) {
+			return bad("repository path segment %s must be lowercase alphanumerics joined by '.', '_', '__' or '-'", quote(s))
+		}
 	}
 	if r.Host == dockerHubHost && len(segs) == 1 && segs[0] != "**" {
 		segs = []string{dockerHubLibrary, segs[0]}
@@ -244,6 +247,39 @@ func checkHost(h string, pattern bool) string {
 // joined by '.', '_', '__' or runs of '-'.
 func isPathChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// ociComponent checks s against the distribution grammar of a path
+// component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*.
+func ociComponent(s string) bool {
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	i := 0
+	for {
+		start := i
+		for i < len(s) && alnum(s[i]) {
+			i++
+		}
+		if i == start {
+			return false // a separator must sit between alphanumerics
+		}
+		if i == len(s) {
+			return true
+		}
+		switch {
+		case s[i] == '.':
+			i++
+		case strings.HasPrefix(s[i:], "__"):
+			i += 2
+		case s[i] == '_':
+			i++
+		case s[i] == '-':
+			for i < len(s) && s[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
 }
 
 // isFileChar: a portable file name character. '%' (URL escapes), ':' and
