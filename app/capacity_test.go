@@ -32,24 +32,8 @@ func TestMaxInflightOnRealStack(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
 	scope := "cap" + testenv.RandomSuffix(3)
-	t.Cleanup(func() {
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+ports.LabelScope+"="+scope).Output()
-		if ids := strings.Fields(string(out)); len(ids) > 0 {
-			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-		}
-	})
-	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host, "RTMANAGER_DATABASE_URL": testenv.PostgresURL(t),
-		"RTMANAGER_SCOPE": scope, "RTMANAGER_MAX_INFLIGHT": fmt.Sprint(inflight)})
-	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer m.Close()
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	m := serveScoped(t, scope, map[string]string{"RTMANAGER_DOCKER_HOST": host,
+		"RTMANAGER_DATABASE_URL": testenv.PostgresURL(t), "RTMANAGER_MAX_INFLIGHT": fmt.Sprint(inflight)})
 	base := "http://" + m.Addr() + "/api/v1/internal/runtimes/"
 
 	var (
@@ -104,4 +88,85 @@ func TestMaxInflightOnRealStack(t *testing.T) {
 	}
 	t.Logf("%d concurrent starts, MAX_INFLIGHT=%d, Docker + PostgreSQL, 300 ms engine start-up: %d × 200, %d × 429 in %s; no refused start left a record or container",
 		n, inflight, counts[http.StatusOK], counts[http.StatusTooManyRequests], elapsed.Round(time.Millisecond))
+}
+
+// serveScoped opens and runs an instance with the deployment scope scope
+// and env; it removes the scope's containers when the test ends.
+func serveScoped(t *testing.T, scope string, env map[string]string) *app.Main {
+	t.Helper()
+	t.Cleanup(func() {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+ports.LabelScope+"="+scope).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+	})
+	env["RTMANAGER_SCOPE"] = scope
+	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		t.Fatalf("Open: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		m.Close()
+	})
+	return m
+}
+
+// TestMaxRuntimesAcrossInstances fires 60 concurrent starts of distinct
+// games, split over two instances sharing one PostgreSQL database, with
+// RTMANAGER_MAX_RUNTIMES=10. Each instance serialises its own check and
+// reservation, so the ceiling is overshot by at most one start per other
+// instance: 10 or 11 runtimes run, and every other start is 429.
+func TestMaxRuntimesAcrossInstances(t *testing.T) {
+	const (
+		n   = 60
+		max = 10
+	)
+	host := testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	scope := "cap" + testenv.RandomSuffix(3)
+	db := testenv.PostgresURL(t)
+	env := func() map[string]string {
+		return map[string]string{"RTMANAGER_DOCKER_HOST": host, "RTMANAGER_DATABASE_URL": db,
+			"RTMANAGER_MAX_RUNTIMES": fmt.Sprint(max)}
+	}
+	bases := []string{
+		"http://" + serveScoped(t, scope, env()).Addr() + "/api/v1/internal/runtimes/",
+		"http://" + serveScoped(t, scope, env()).Addr() + "/api/v1/internal/runtimes/",
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[string]int{}
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, res := post(t, bases[i%2]+fmt.Sprintf("%s-%03d", scope, i)+"/start", map[string]any{"image_ref": image,
+				"env": map[string]string{"ENGINE_START_DELAY": "300ms"}})
+			code := fmt.Sprint(st)
+			if e, ok := res["error"].(map[string]any); ok {
+				code += " " + fmt.Sprint(e["code"])
+			}
+			mu.Lock()
+			counts[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	out, err := exec.Command("docker", "ps", "-q", "--filter", "label="+ports.LabelScope+"="+scope).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := len(strings.Fields(string(out)))
+	if ok := counts["200"]; ok < max || ok > max+1 || ok+counts["429 capacity_exceeded"] != n || running != ok {
+		t.Errorf("answers %v, %d containers running; want %d (or %d) × 200, the rest 429", counts, running, max, max+1)
+	}
+	t.Logf("%d concurrent starts over 2 instances, MAX_RUNTIMES=%d: answers %v, %d engines running", n, max, counts, running)
 }
