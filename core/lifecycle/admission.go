@@ -2,10 +2,11 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // DefaultMaxInflight is the default of Config.MaxInflight
@@ -19,9 +20,6 @@ type admission struct {
 	slots chan struct{}
 	// maxRuntimes is the running + starting ceiling; 0 means none.
 	maxRuntimes int
-	// reserveMu serialises this instance's capacity check and reservation,
-	// so its own concurrent starts cannot both take the last slot.
-	reserveMu sync.Mutex
 }
 
 func newAdmission(c Config) (*admission, error) {
@@ -78,23 +76,34 @@ func (b *base) checkRuntimes(ctx context.Context, cur core.Record) error {
 }
 
 // reserve writes a start's reservation resv: it creates the record (found
-// false) or swaps cur to resv. The runtime ceiling is checked under a lock
-// right before, so this instance's starts never overshoot it; starts on
-// other instances at the same moment can (at most one each), as the count
-// and the write are two store calls.
+// false) or swaps cur to resv. With a runtime ceiling the store checks it
+// and writes in one atomic step (RecordStore.Reserve), so starts on all
+// instances together never exceed it.
 func (b *base) reserve(ctx context.Context, cur core.Record, found bool, resv core.Record) (core.Record, error) {
-	b.admit.reserveMu.Lock()
-	defer b.admit.reserveMu.Unlock()
-	if err := b.checkRuntimes(ctx, cur); err != nil {
-		return cur, err
-	}
-	if !found {
-		if err := b.Records.Create(ctx, resv); err != nil {
-			return core.Record{}, storeErr("create runtime record", err)
+	if b.admit.maxRuntimes == 0 {
+		if !found {
+			if err := b.Records.Create(ctx, resv); err != nil {
+				return core.Record{}, storeErr("create runtime record", err)
+			}
+			return resv, nil
 		}
+		return b.swap(ctx, core.OpStart, cur, resv)
+	}
+	var expect *ports.Expect
+	if found {
+		e := ports.ExpectOf(cur)
+		expect = &e
+	}
+	err := b.Records.Reserve(ctx, expect, resv, b.admit.maxRuntimes)
+	switch {
+	case errors.Is(err, ports.ErrCapacity):
+		return cur, capacityErr("at most %d runtimes may run or start at once (RTMANAGER_MAX_RUNTIMES)", b.admit.maxRuntimes)
+	case !found && err != nil:
+		return core.Record{}, storeErr("create runtime record", err)
+	case !found:
 		return resv, nil
 	}
-	return b.swap(ctx, core.OpStart, cur, resv)
+	return b.swapped(ctx, core.OpStart, cur, resv, err)
 }
 
 // adoptedMeanwhile reports whether, after launch lost its CAS to running,
