@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -36,58 +35,36 @@ func TestMaxInflightOnRealStack(t *testing.T) {
 		"RTMANAGER_DATABASE_URL": testenv.PostgresURL(t), "RTMANAGER_MAX_INFLIGHT": fmt.Sprint(inflight)})
 	base := "http://" + m.Addr() + "/api/v1/internal/runtimes/"
 
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		status = map[string]int{}
-		codes  = map[string]string{}
-	)
 	began := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			game := fmt.Sprintf("%s-%03d", scope, i)
-			st, res := post(t, base+game+"/start", map[string]any{"image_ref": image,
-				"env": map[string]string{"ENGINE_START_DELAY": "300ms"}})
-			code := ""
-			if e, ok := res["error"].(map[string]any); ok {
-				code, _ = e["code"].(string)
-			}
-			mu.Lock()
-			status[game], codes[game] = st, code
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	answers := startAll(t, n, image, func(i int) (string, string) { return base, fmt.Sprintf("%s-%03d", scope, i) })
 	elapsed := time.Since(began)
-	counts := map[int]int{}
-	for game, st := range status {
-		counts[st]++
+	counts := map[string]int{}
+	for game, answer := range answers {
+		counts[answer]++
 		rec, err := m.Store().Get(context.Background(), game)
 		out, derr := exec.Command("docker", "ps", "-aq", "--filter", "label="+ports.LabelGameID+"="+game).Output()
 		if derr != nil {
 			t.Fatalf("docker ps: %v", derr)
 		}
 		containers := len(strings.Fields(string(out)))
-		switch {
-		case st == http.StatusOK:
+		switch answer {
+		case "200":
 			if err != nil || rec.Status != core.StatusRunning || containers != 1 {
 				t.Errorf("%s answered 200 but record %+v (%v), %d containers", game, rec, err, containers)
 			}
-		case st == http.StatusTooManyRequests && codes[game] == "capacity_exceeded":
+		case "429 capacity_exceeded":
 			if !errors.Is(err, ports.ErrNotFound) || containers != 0 {
 				t.Errorf("%s answered 429 but record %+v (%v), %d containers", game, rec, err, containers)
 			}
 		default:
-			t.Errorf("%s answered %d %s", game, st, codes[game])
+			t.Errorf("%s answered %s", game, answer)
 		}
 	}
-	if counts[http.StatusOK] < 1 || counts[http.StatusTooManyRequests] == 0 {
+	if counts["200"] < 1 || counts["429 capacity_exceeded"] == 0 {
 		t.Errorf("answers %v", counts)
 	}
 	t.Logf("%d concurrent starts, MAX_INFLIGHT=%d, Docker + PostgreSQL, 300 ms engine start-up: %d × 200, %d × 429 in %s; no refused start left a record or container",
-		n, inflight, counts[http.StatusOK], counts[http.StatusTooManyRequests], elapsed.Round(time.Millisecond))
+		n, inflight, counts["200"], counts["429 capacity_exceeded"], elapsed.Round(time.Millisecond))
 }
 
 // serveScoped opens and runs an instance with the deployment scope scope
@@ -139,27 +116,12 @@ func TestMaxRuntimesAcrossInstances(t *testing.T) {
 		"http://" + serveScoped(t, scope, env()).Addr() + "/api/v1/internal/runtimes/",
 		"http://" + serveScoped(t, scope, env()).Addr() + "/api/v1/internal/runtimes/",
 	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		counts = map[string]int{}
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, res := post(t, bases[i%2]+fmt.Sprintf("%s-%03d", scope, i)+"/start", map[string]any{"image_ref": image,
-				"env": map[string]string{"ENGINE_START_DELAY": "300ms"}})
-			code := fmt.Sprint(st)
-			if e, ok := res["error"].(map[string]any); ok {
-				code += " " + fmt.Sprint(e["code"])
-			}
-			mu.Lock()
-			counts[code]++
-			mu.Unlock()
-		}()
+	counts := map[string]int{}
+	for _, answer := range startAll(t, n, image, func(i int) (string, string) {
+		return bases[i%2], fmt.Sprintf("%s-%03d", scope, i)
+	}) {
+		counts[answer]++
 	}
-	wg.Wait()
 	out, err := exec.Command("docker", "ps", "-q", "--filter", "label="+ports.LabelScope+"="+scope).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -169,4 +131,34 @@ func TestMaxRuntimesAcrossInstances(t *testing.T) {
 		t.Errorf("answers %v, %d containers running; want %d × 200, the rest 429", counts, running, max)
 	}
 	t.Logf("%d concurrent starts over 2 instances, MAX_RUNTIMES=%d: answers %v, %d engines running", n, max, counts, running)
+}
+
+// startAll sends n start requests at once, the i-th to target(i) (base
+// URL and game), each engine taking 300 ms to become ready, and returns
+// each game's answer: "200", or the status and error code.
+func startAll(t *testing.T, n int, image string, target func(i int) (base, game string)) map[string]string {
+	t.Helper()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		answers = map[string]string{}
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base, game := target(i)
+			st, res := post(t, base+game+"/start", map[string]any{"image_ref": image,
+				"env": map[string]string{"ENGINE_START_DELAY": "300ms"}})
+			answer := fmt.Sprint(st)
+			if e, ok := res["error"].(map[string]any); ok {
+				answer += " " + fmt.Sprint(e["code"])
+			}
+			mu.Lock()
+			answers[game] = answer
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return answers
 }
