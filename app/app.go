@@ -185,12 +185,9 @@ func (m *Main) driverOpener() func(ctx context.Context) (ports.RuntimeDriver, fu
 			}
 			return d, d.Close, nil
 		case config.DriverPlugin:
-			// Plugin sockets live under the data dir so the host can clear
-			// stale ones, unless that path is too long for a socket name.
+			// Plugin sockets (and the verified plugin copy) live in a
+			// private dir under the data dir, never in a shared temp dir.
 			sockets := filepath.Join(c.DataDir, "plugin-sockets")
-			if len(sockets) > 80 {
-				sockets = ""
-			}
 			h, err := pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
 				StateDir: filepath.Join(c.DataDir, "plugin"), UnixSocketDir: sockets, Logger: m.Logger})
 			if err != nil {

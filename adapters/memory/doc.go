@@ -2,6 +2,8 @@
 // (records, operation log, health snapshots), a LeaseStore and a
 // HealthPublisher. They are stateful, safe for concurrent use and pass the
 // same contract suites as the real adapters, so core tests can run against
-// them instead of hand-written mocks. Each fake can be made to fail a named
-// method on demand.
+// them instead of hand-written mocks. Each fake embeds a fault Set
+// (adapters/internal/faults), so a test fails a named method on demand with
+// FailNext, FailNth or FailAlways, undoes that with Heal, and counts calls
+// with Calls.
 package memory

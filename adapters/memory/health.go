@@ -3,23 +3,24 @@ package memory
 import (
 	"context"
 	"fmt"
-	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"sync"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// MethodPublish is the HealthRecorder method name accepted by its fault
-// hooks and Calls.
+// MethodPublish is the HealthRecorder method name accepted by FailNext,
+// FailNth, FailAlways and Calls.
 const MethodPublish = "Publish"
 
 // HealthRecorder is an in-memory ports.HealthPublisher: it records every
 // published event and, when it has a snapshot store, upserts the event's
-// snapshot there, as the Redis publisher does with the SQL store.
+// snapshot there, as the Redis publisher does with the SQL store. Its
+// embedded fault Set fails Publish on demand and counts its calls.
 type HealthRecorder struct {
+	*faults.Set
 	snapshots ports.SnapshotStore
-	faults    *faults.Set
 
 	mu     sync.Mutex
 	events []core.HealthEvent
@@ -30,28 +31,14 @@ var _ ports.HealthPublisher = (*HealthRecorder)(nil)
 // NewHealthRecorder returns a recorder that upserts snapshots into
 // snapshots; nil only records events.
 func NewHealthRecorder(snapshots ports.SnapshotStore) *HealthRecorder {
-	return &HealthRecorder{snapshots: snapshots, faults: faults.New("memory health recorder", MethodPublish)}
+	return &HealthRecorder{Set: faults.New("memory health recorder", MethodPublish), snapshots: snapshots}
 }
-
-// FailNext makes the next Publish fail with err (nil: an error wrapping
-// ports.ErrUnavailable) without recording anything.
-func (h *HealthRecorder) FailNext(err error) { h.faults.Fail(MethodPublish, 0, 1, err) }
-
-// FailAlways makes every Publish fail with err (nil: an error wrapping
-// ports.ErrUnavailable) until Heal.
-func (h *HealthRecorder) FailAlways(err error) { h.faults.Fail(MethodPublish, 0, -1, err) }
-
-// Heal removes every injected fault.
-func (h *HealthRecorder) Heal() { h.faults.Heal() }
-
-// Calls returns how many times Publish was called, failed calls included.
-func (h *HealthRecorder) Calls() int { return h.faults.Count(MethodPublish) }
 
 // Publish implements ports.HealthPublisher. The event is recorded first,
 // like an entry appended to the stream; a failing snapshot upsert is then
 // returned wrapped.
 func (h *HealthRecorder) Publish(ctx context.Context, ev core.HealthEvent) error {
-	if err := h.faults.Enter(MethodPublish); err != nil {
+	if err := faults.Enter(h.Set, MethodPublish); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -88,7 +88,7 @@ func TestPluginCrash(t *testing.T) {
 		t.Fatalf("Events: %v", err)
 	}
 	c := startEngine(t, h, "crash-engine")
-	pid := pluginhost.PluginPID(h)
+	pid := h.PluginPID()
 
 	hidden := bin + ".away"
 	if err := os.Rename(bin, hidden); err != nil {
@@ -120,7 +120,7 @@ func TestPluginCrash(t *testing.T) {
 		_, err := h.Capabilities(ctxT(t))
 		return err == nil
 	})
-	if got := pluginhost.PluginPID(h); got == pid || got == 0 {
+	if got := h.PluginPID(); got == pid || got == 0 {
 		t.Errorf("plugin pid after respawn = %d, want a new process (old %d)", got, pid)
 	}
 	if left, _ := filepath.Glob(filepath.Join(sockets, "plugin*")); len(left) != 1 {

@@ -50,9 +50,9 @@ var keys = []Key{
 	{"CONTAINERD_ADDRESS", "/run/containerd/containerd.sock", "containerd socket (containerd driver).", str(func(c *Config) *string { return &c.ContainerdAddress })},
 	{"CONTAINERD_NAMESPACE", "rtmanager", "containerd namespace of rtmanager's containers.", str(func(c *Config) *string { return &c.ContainerdNamespace })},
 	{"PLUGIN_PATH", "", "Driver plugin executable (plugin driver).", str(func(c *Config) *string { return &c.PluginPath })},
-	{"PLUGIN_ARGS", "", "Comma-separated arguments for the plugin executable.",
+	{"PLUGIN_ARGS", "", "Comma-separated arguments for the plugin executable (its only configuration: a plugin gets an allow-listed environment, never RTMANAGER_*).",
 		func(c *Config, v string) error { c.PluginArgs = splitList(v); return nil }},
-	{"PLUGIN_SHA256", "", "Expected SHA-256 (hex) of the plugin executable; empty skips the check.",
+	{"PLUGIN_SHA256", "", "Expected SHA-256 (hex) of the plugin executable; the host then runs a verified private copy. Empty skips the check.",
 		func(c *Config, v string) error {
 			c.PluginSHA256 = strings.ToLower(strings.TrimSpace(v))
 			if c.PluginSHA256 != "" && (len(c.PluginSHA256) != 64 || strings.Trim(c.PluginSHA256, "0123456789abcdef") != "") {

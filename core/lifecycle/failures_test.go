@@ -289,7 +289,7 @@ func TestStopFailures(t *testing.T) {
 		w.seed("g", core.StatusRunning)
 		rec, _ := w.record("g")
 		_ = w.drv.Vanish(rec.ContainerID)
-		w.health.FailAlways(errDown)
+		w.health.FailAlways(memory.MethodPublish, errDown)
 		w.expectOK(w.stop("g"), "")
 		w.expectStatus("g", core.StatusRemoved)
 	})
