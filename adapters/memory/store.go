@@ -55,7 +55,7 @@ var _ ports.Store = (*Store)(nil)
 func NewStore() *Store {
 	return &Store{
 		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
-			MethodCountByStatus, MethodAppendOperation, MethodListOperations,
+			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodListOperations,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
 		snapshots: map[string]core.HealthSnapshot{},
