@@ -1,6 +1,9 @@
 package core
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // ImageAllow is the image allow-list of SPEC §11: patterns matched against
 // the parsed, normalised reference segment by segment (see ImageRef). An
@@ -55,12 +58,17 @@ func (a ImageAllow) Allows(ref ImageRef) bool {
 	return false
 }
 
-// Check parses ref and returns invalid_request when it is malformed, or
+// Check parses ref and returns invalid_request when it is malformed or
+// has a scheme outside schemes (the schemes the runtime driver owns besides
+// registry references, e.g. FileScheme for the process plugin), or
 // forbidden when no pattern allows it.
-func (a ImageAllow) Check(ref string) error {
+func (a ImageAllow) Check(ref string, schemes ...string) error {
 	r, err := ParseImageRef(ref)
 	if err != nil {
 		return err
+	}
+	if r.Scheme != "" && !slices.Contains(schemes, r.Scheme) {
+		return Errorf(CodeInvalidRequest, "image_ref %.80q: the runtime driver does not run %s:// images", ref, r.Scheme)
 	}
 	if !a.Allows(r) {
 		return Errorf(CodeForbidden, "image %q (%s) is not in the allow-list", ref, r)

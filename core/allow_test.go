@@ -63,7 +63,7 @@ func TestParseImageRefRejectsHostile(t *testing.T) {
 		if core.CodeOf(err) != core.CodeInvalidRequest {
 			t.Errorf("ParseImageRef(%.60q) = %v, want invalid_request", ref, err)
 		}
-		if err := (core.ImageAllow{}).Check(ref); core.CodeOf(err) != core.CodeInvalidRequest {
+		if err := (core.ImageAllow{}).Check(ref, core.FileScheme); core.CodeOf(err) != core.CodeInvalidRequest {
 			t.Errorf("empty allow-list Check(%.60q) = %v, want invalid_request", ref, err)
 		}
 	}
@@ -115,8 +115,18 @@ func TestImageAllow(t *testing.T) {
 		{"ftp://games/chess", core.CodeInvalidRequest},
 	}
 	for _, tt := range tests {
-		if err := allow.Check(tt.ref); core.CodeOf(err) != tt.want {
+		if err := allow.Check(tt.ref, core.FileScheme); core.CodeOf(err) != tt.want {
 			t.Errorf("Check(%.60q) = %v, want %q", tt.ref, err, tt.want)
+		}
+	}
+	// A driver that does not own file:// (Docker, containerd) refuses
+	// file references as malformed, allowed or not.
+	for _, ref := range []string{"file:///opt/games/chess", "file:///bin/sh"} {
+		if err := allow.Check(ref); core.CodeOf(err) != core.CodeInvalidRequest {
+			t.Errorf("Check(%q) without the file scheme = %v, want invalid_request", ref, err)
+		}
+		if err := (core.ImageAllow{}).Check(ref); core.CodeOf(err) != core.CodeInvalidRequest {
+			t.Errorf("empty allow-list Check(%q) without the file scheme = %v, want invalid_request", ref, err)
 		}
 	}
 	var empty core.ImageAllow

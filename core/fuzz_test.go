@@ -50,7 +50,7 @@ func FuzzImageRef(f *testing.F) {
 			}
 			return
 		}
-		cerr := allow.Check(ref)
+		cerr := allow.Check(ref, core.FileScheme)
 		if c := core.CodeOf(cerr); c != "" && c != core.CodeForbidden && c != core.CodeInvalidRequest {
 			t.Fatalf("Check(%q) against %q: code %q", ref, pattern, c)
 		}

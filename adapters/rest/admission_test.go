@@ -50,7 +50,8 @@ func TestAdmissionRules(t *testing.T) {
 		{"lower-case name", imageOK, map[string]string{"mode": "x"}, 400, "invalid_request"},
 		{"allowed", imageOK, map[string]string{"MODE": "ranked"}, 200, ""},
 	}
-	e := newEnv(t, options{allow: allow})
+	// The driver runs file:// images, as the process plugin does.
+	e := newEnv(t, options{allow: allow, deps: func(d *lifecycle.Deps) { d.Config.ImageSchemes = []string{core.FileScheme} }})
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			game := fmt.Sprintf("g%d", i)
@@ -65,6 +66,17 @@ func TestAdmissionRules(t *testing.T) {
 				t.Errorf("a refused start left a container: %+v", e.driver.Containers())
 			}
 		})
+	}
+}
+
+// TestFileImagesNeedTheirDriver: with a driver that does not own file://
+// (Docker, containerd), a file reference is invalid_request even when the
+// allow-list admits it.
+func TestFileImagesNeedTheirDriver(t *testing.T) {
+	e := newEnv(t, options{allow: core.MustParseImageAllow("file:///opt/games/*")})
+	res := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/g/start", map[string]any{"image_ref": "file:///opt/games/chess"})
+	if res.status != 400 || res.code(t) != "invalid_request" {
+		t.Fatalf("start = %d %s, want 400 invalid_request", res.status, res.body)
 	}
 }
 

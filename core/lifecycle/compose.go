@@ -74,14 +74,14 @@ type Patcher struct {
 	stop  *Stopper
 }
 
-func (in PatchInput) validate(allow core.ImageAllow) error {
+func (in PatchInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
 // Handle patches the game under its lease. The new image is prepared before
@@ -92,14 +92,14 @@ func (in PatchInput) validate(allow core.ImageAllow) error {
 // not_found; conflict; service_unavailable; invalid_request.
 func (p *Patcher) Handle(ctx context.Context, in PatchInput) (Result, error) {
 	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, true,
-		func() error { return in.validate(p.b.Config.Allow) },
+		func() error { return in.validate(p.b.Config) },
 		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
 }
 
 // Run is Handle for a caller that already holds the game's lease.
 func (p *Patcher) Run(ctx context.Context, in PatchInput) (Result, error) {
 	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, false,
-		func() error { return in.validate(p.b.Config.Allow) },
+		func() error { return in.validate(p.b.Config) },
 		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
 }
 

@@ -52,6 +52,10 @@ type Config struct {
 	// container; the reconciler and monitor ignore containers of other
 	// scopes. Empty means ports.DefaultScope.
 	Scope string
+	// ImageSchemes are the image reference schemes the driver runs
+	// besides registry references, e.g. core.FileScheme for the process
+	// plugin; a reference with another scheme is invalid_request.
+	ImageSchemes []string
 	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
 	EnvDeny core.EnvDeny
 	// MaxInflight caps the operations (Handle calls) this instance runs

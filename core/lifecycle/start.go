@@ -29,7 +29,7 @@ func (in StartInput) validate(c Config) error {
 	if err := core.ValidateEnv(in.Env, c.EnvDeny); err != nil {
 		return err
 	}
-	return c.Allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
 // Starter starts a game's engine in a new container.
