@@ -62,7 +62,9 @@ type JobQueue interface {
 	Complete(ctx context.Context, job Job, r JobResult) error
 	// Touch tells the group this consumer is still handling jobs (which it
 	// read or claimed), resetting their idle time so no other consumer
-	// claims them while they run; a job no longer pending is skipped.
+	// claims them while they run. A touch is not a delivery: it leaves the
+	// delivery count as it is. A job no longer pending, or now pending on
+	// another consumer (which claimed it), is skipped.
 	// Errors: ErrUnavailable.
 	Touch(ctx context.Context, jobs []Job) error
 	// Pending returns the number of pending entries per job stream.

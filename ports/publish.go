@@ -33,6 +33,9 @@ type Telemetry interface {
 	HealthEvent(ctx context.Context, t core.HealthEventType)
 	// Span starts a trace span named name; end finishes it with err.
 	Span(ctx context.Context, name string) (_ context.Context, end func(err error))
+	// Panicked counts one panic recovered in where (a loop or worker name,
+	// see Guard).
+	Panicked(ctx context.Context, where string)
 }
 
 // NopTelemetry implements Telemetry by doing nothing.
@@ -51,5 +54,8 @@ func (NopTelemetry) HealthEvent(context.Context, core.HealthEventType) {}
 func (NopTelemetry) Span(ctx context.Context, _ string) (context.Context, func(error)) {
 	return ctx, func(error) {}
 }
+
+// Panicked implements Telemetry.
+func (NopTelemetry) Panicked(context.Context, string) {}
 
 var _ Telemetry = NopTelemetry{}

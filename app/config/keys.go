@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
 )
 
 // keys is the table of every configuration key, in documentation order.
@@ -31,10 +32,13 @@ var keys = []Key{
 			}
 			return checkURL(c.RedisURL, "redis", "rediss")
 		}},
-	{"EMBEDDED_REDIS_ADDR", "127.0.0.1:6380", "Where the embedded Redis listens (loopback), so other processes can XADD jobs.",
+	{"EMBEDDED_REDIS_ADDR", "127.0.0.1:6380", "Where the embedded Redis listens: a loopback address only. It requires a password made at each start; the full URL is written to `<data_dir>/embedded-redis.url` (mode 0600) for local tools.",
 		func(c *Config, v string) error {
 			c.EmbeddedRedisAddr = strings.TrimSpace(v)
-			return hostPort(c.EmbeddedRedisAddr)
+			if err := hostPort(c.EmbeddedRedisAddr); err != nil {
+				return err
+			}
+			return loopbackHost(c.EmbeddedRedisAddr)
 		}},
 	{"DRIVER", DriverDocker, "Runtime driver: docker, containerd or plugin.",
 		oneOf(func(c *Config) *string { return &c.Driver }, DriverDocker, DriverContainerd, DriverPlugin)},
@@ -60,7 +64,12 @@ var keys = []Key{
 			}
 			return nil
 		}},
-	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth.", func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth (then `serve` listens only on loopback unless INSECURE_NO_AUTH).",
+		func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"ALLOWED_HOSTS", "", "Comma-separated `Host` names or IPs the HTTP API answers besides loopback ones: `name` matches any port, `name:port` only that port, an IP prefix such as `10.0.0.0/8` any address in it. Other hosts get 403 (DNS-rebinding guard); /healthz and /readyz answer every host.",
+		func(c *Config, v string) (err error) { c.AllowedHosts, err = hosts.ParseAllowed(v); return err }},
+	{"INSECURE_NO_AUTH", "false", "Lets `serve` listen on a non-loopback HTTP_ADDR without API_TOKEN: anyone who reaches the port controls every game.",
+		boolean(func(c *Config) *bool { return &c.InsecureNoAuth })},
 	{"IMAGE_ALLOW", "", "Comma-separated image patterns matched segment by segment against the normalised reference (`*` and `?` within a segment, `**` across segments; `nginx` means `docker.io/library/nginx`); empty allows every image.",
 		func(c *Config, v string) (err error) { c.ImageAllow, err = core.ParseImageAllow(v); return err }},
 	{"ENV_DENY", core.DefaultEnvDeny, "Comma-separated globs of env names a job may not set (invalid_request); empty means the default. GAME_ID, PORT and RTMANAGER_* are always reserved.",
@@ -110,6 +119,8 @@ var keys = []Key{
 	{"CLEANUP_AFTER", "24h", "The janitor removes runtimes stopped longer than this.", duration(func(c *Config) *time.Duration { return &c.CleanupAfter }, 0)},
 	{"ORPHAN_GRACE", "2m", "A labelled container without a matching record is left alone this long.", duration(func(c *Config) *time.Duration { return &c.OrphanGrace }, 0)},
 	{"CLAIM_IDLE", "30s", "A stream job pending this long on a silent consumer (a dead instance) is claimed by another; live instances touch their running jobs every third of it.", duration(func(c *Config) *time.Duration { return &c.ClaimIdle }, 100*time.Millisecond)},
+	{"MAX_DELIVERIES", "5", "A stream job delivered more than this many times (its handling crashed or panicked each time) gets a failure result with `internal` and is acked: dead-lettered.", integer(func(c *Config) *int { return &c.MaxDeliveries }, 1, 1000)},
+	{"STREAM_MAXLEN", "100000", "`runtime:job_results` and `runtime:health_events` are trimmed to about this many entries (XADD MAXLEN ~); handled job entries are deleted.", integer(func(c *Config) *int { return &c.StreamMaxLen }, 1, 1_000_000_000)},
 	{"MAX_RUNTIMES", "0", "Most runtimes running or starting at once (all instances, counted in the store); a start beyond it is capacity_exceeded (429). 0 = no limit.", integer(func(c *Config) *int { return &c.MaxRuntimes }, 0, 1<<30)},
 	{"MAX_INFLIGHT", "64", "Most lifecycle operations one instance runs at once; more are capacity_exceeded (429).", integer(func(c *Config) *int { return &c.MaxInflight }, 1, 1<<20)},
 	{"STREAM_CONCURRENCY", "8", "Stream jobs handled at once by one instance.", integer(func(c *Config) *int { return &c.StreamConcurrency }, 1, 1024)},

@@ -113,7 +113,7 @@ func (m *Monitor) ProbeAll(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for rec := range work {
-				m.probe(ctx, rec)
+				ports.Guard(ctx, b.Telemetry, b.log, "probe", func() { m.probe(ctx, rec) })
 			}
 		}()
 	}

@@ -41,6 +41,11 @@ type Fixture struct {
 	// DestroyGroup removes the consumer group from both job streams, as a
 	// Redis restart without persistence or an operator would.
 	DestroyGroup func()
+	// IDs returns the ids of every entry still in stream, oldest first.
+	IDs func(stream string) []string
+	// MaxLen is the approximate cap on the results stream the fixture's
+	// queues were built with (SPEC §4 retention); 0 skips the trim case.
+	MaxLen int64
 }
 
 // Harness builds fixtures.
@@ -71,6 +76,10 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentComplete", testConcurrentComplete},
 		{"GroupRecreated", testGroupRecreated},
 		{"Pending", testPending},
+		{"CompleteDeletesJob", testCompleteDeletesJob},
+		{"ResultsTrimmed", testResultsTrimmed},
+		{"ClaimCountsDeliveries", testClaimCountsDeliveries},
+		{"StaleTouchKeepsClaim", testStaleTouchKeepsClaim},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

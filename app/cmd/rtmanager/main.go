@@ -22,6 +22,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app"
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -36,7 +37,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run runs one command. Its error is what main prints, so secrets (URL
+// passwords) are masked in it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() { err = redact.Error(err) }()
 	if len(args) == 0 {
 		return errors.New("usage: rtmanager serve|migrate|version [--config file.yaml], or rtmanager ctl <command>")
 	}
@@ -65,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	logger := slog.New(redact.Handler(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))))
 	slog.SetDefault(logger)
 	if cmd == "migrate" {
 		return migrate(ctx, cfg, stdout)
