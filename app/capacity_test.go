@@ -67,8 +67,8 @@ func TestMaxInflightOnRealStack(t *testing.T) {
 		n, inflight, counts["200"], counts["429 capacity_exceeded"], elapsed.Round(time.Millisecond))
 }
 
-// serveScoped opens and runs an instance with the deployment scope scope
-// and env; it removes the scope's containers when the test ends.
+// serveScoped opens and runs (serve) an instance with the deployment scope
+// scope and env; it removes the scope's containers when the test ends.
 func serveScoped(t *testing.T, scope string, env map[string]string) *app.Main {
 	t.Helper()
 	t.Cleanup(func() {
@@ -79,18 +79,7 @@ func serveScoped(t *testing.T, scope string, env map[string]string) *app.Main {
 	})
 	env["RTMANAGER_SCOPE"] = scope
 	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		cancel()
-		t.Fatalf("Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		m.Close()
-	})
+	serve(t, m)
 	return m
 }
 
