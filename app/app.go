@@ -26,6 +26,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/internal/hosts"
 	"github.com/galaxy-game/rtmanager/internal/redact"
@@ -239,6 +240,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Health: m.redis.HealthStream(), Snapshots: store, Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
+			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})
 	if err != nil {
@@ -438,4 +440,14 @@ func (m *Main) Close() error {
 	}
 	m.closers = nil
 	return errors.Join(errs...)
+}
+
+// imageSchemes returns the image reference schemes driver runs besides
+// registry references: plugins (the process plugin) run file:// images;
+// Docker and containerd only registry references.
+func imageSchemes(driver string) []string {
+	if driver == config.DriverPlugin {
+		return []string{core.FileScheme}
+	}
+	return nil
 }

@@ -58,6 +58,9 @@ type Config struct {
 	AllowedHosts        hosts.Allowed
 	InsecureNoAuth      bool
 	ImageAllow          core.ImageAllow
+	EnvDeny             core.EnvDeny
+	MaxRuntimes         int
+	MaxInflight         int
 	StopTimeout         time.Duration
 	StartTimeout        time.Duration
 	LeaseTTL            time.Duration

@@ -52,6 +52,18 @@ type Config struct {
 	// container; the reconciler and monitor ignore containers of other
 	// scopes. Empty means ports.DefaultScope.
 	Scope string
+	// ImageSchemes are the image reference schemes the driver runs
+	// besides registry references, e.g. core.FileScheme for the process
+	// plugin; a reference with another scheme is invalid_request.
+	ImageSchemes []string
+	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
+	EnvDeny core.EnvDeny
+	// MaxInflight caps the operations (Handle calls) this instance runs
+	// at once (RTMANAGER_MAX_INFLIGHT); 0 means DefaultMaxInflight.
+	MaxInflight int
+	// MaxRuntimes caps running + starting records (RTMANAGER_MAX_RUNTIMES);
+	// 0 means no limit.
+	MaxRuntimes int
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -149,7 +161,11 @@ func New(deps Deps) (*Services, error) {
 	if deps.NewToken == nil {
 		deps.NewToken = randomToken
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle")}
+	adm, err := newAdmission(*c)
+	if err != nil {
+		return nil, err
+	}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm}
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
 	s.Patch = &Patcher{start: s.Start, stop: s.Stop}
@@ -193,8 +209,9 @@ type Result struct {
 	ErrorMessage string
 	// CorrelationID is the id shared by the operation's audit entries.
 	CorrelationID string
-	// Busy is set on a conflict caused by another operation holding the
-	// game's lease: retrying later may succeed.
+	// Busy is set when the operation did not run because another
+	// operation held the game's lease (conflict) or a capacity limit was
+	// reached (capacity_exceeded): retrying later may succeed.
 	Busy bool
 }
 
@@ -209,7 +226,8 @@ func (r Result) Err() error {
 // base holds what every service shares.
 type base struct {
 	Deps
-	log *slog.Logger
+	log   *slog.Logger
+	admit *admission
 }
 
 func randomToken() (string, error) {
@@ -312,7 +330,9 @@ func (b *base) run(ctx context.Context, spec operation, opts runOpts) (Result, e
 	case invalid != nil:
 		res = o.finish(ctx, core.Record{}, invalid)
 	case opts.lease:
-		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) { return spec.body(ctx, o) }, o.finish)
+		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) {
+			return b.inSlot(ctx, o, opts.quiet == quietRepair, spec.body)
+		}, o.finish)
 	default:
 		rec, err := spec.body(ctx, o)
 		res = o.finish(ctx, rec, err)

@@ -19,17 +19,17 @@ type StartInput struct {
 	Meta
 }
 
-func (in StartInput) validate(allow core.ImageAllow) error {
+func (in StartInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	if err := core.ValidateEnv(in.Env); err != nil {
+	if err := core.ValidateEnv(in.Env, c.EnvDeny); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
 // Starter starts a game's engine in a new container; Handle does it under
@@ -45,7 +45,7 @@ type Starter struct{ service[StartInput] }
 
 func (s *Starter) spec(in StartInput) operation {
 	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
-		validate: func() error { return in.validate(s.b.Config.Allow) },
+		validate: func() error { return in.validate(s.b.Config) },
 		body:     func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
 }
 
@@ -57,6 +57,9 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 		return cur, err
 	}
 	found := cur.GameID != ""
+	if err := b.checkRuntimes(ctx, cur); err != nil { // early: before pulling or removing anything
+		return cur, err
+	}
 	// A missing image fails before anything changes.
 	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
 		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
@@ -67,12 +70,8 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 	if !found {
 		cur.GameID = in.GameID
 	}
-	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC())
-	if !found {
-		if err := b.Records.Create(ctx, resv); err != nil {
-			return core.Record{}, storeErr("create runtime record", err)
-		}
-	} else if resv, err = b.swap(ctx, core.OpStart, cur, resv); err != nil {
+	resv, err := b.reserve(ctx, cur, found, cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC()))
+	if err != nil {
 		return resv, err
 	}
 	o.note("generation", resv.Generation)
@@ -128,9 +127,7 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	run := resv.Running(c.ID, endpoint, b.Now().UTC())
 	if err := b.Records.Swap(ctx, ports.ExpectOf(resv), run); err != nil {
-		// The reconciler may have adopted this very container meanwhile.
-		if now, found, lerr := b.load(ctx, resv.GameID); lerr == nil && found &&
-			now.Status == core.StatusRunning && now.ContainerID == c.ID {
+		if now, adopted := b.adoptedMeanwhile(ctx, resv.GameID, c.ID); adopted {
 			return now, nil
 		}
 		return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))

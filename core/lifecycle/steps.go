@@ -75,7 +75,12 @@ func (b *base) decide(ctx context.Context, o *op, image string) (core.Record, er
 // means another path moved the record: it is a replay when that path reached
 // the state kind wants, and a conflict otherwise.
 func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record) (core.Record, error) {
-	err := b.Records.Swap(ctx, ports.ExpectOf(cur), next)
+	return b.swapped(ctx, kind, cur, next, b.Records.Swap(ctx, ports.ExpectOf(cur), next))
+}
+
+// swapped settles the outcome err of a compare-and-swap from cur to next
+// (see swap).
+func (b *base) swapped(ctx context.Context, kind core.OpKind, cur, next core.Record, err error) (core.Record, error) {
 	if err == nil {
 		return next, nil
 	}
