@@ -39,6 +39,11 @@ type Telemetry interface {
 	// Panicked counts one panic recovered in where (a loop or worker name,
 	// see Guard).
 	Panicked(ctx context.Context, where string)
+	// ImagePull records one image pull that ran (not a caller that joined
+	// a pull in progress) with its result (success, not_found,
+	// unauthorized, unreachable, timeout, error, local_fallback) and
+	// duration.
+	ImagePull(ctx context.Context, result string, d time.Duration)
 }
 
 // NopTelemetry implements Telemetry by doing nothing.
@@ -60,5 +65,8 @@ func (NopTelemetry) Span(ctx context.Context, _ string) (context.Context, func(e
 
 // Panicked implements Telemetry.
 func (NopTelemetry) Panicked(context.Context, string) {}
+
+// ImagePull implements Telemetry.
+func (NopTelemetry) ImagePull(context.Context, string, time.Duration) {}
 
 var _ Telemetry = NopTelemetry{}

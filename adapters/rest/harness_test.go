@@ -238,6 +238,7 @@ func (s *spans) OperationDone(context.Context, core.OperationEntry, time.Duratio
 func (s *spans) LeaseAcquire(context.Context, time.Duration)                       {}
 func (s *spans) HealthEvent(context.Context, core.HealthEventType)                 {}
 func (s *spans) Panicked(context.Context, string)                                  {}
+func (s *spans) ImagePull(context.Context, string, time.Duration)                  {}
 func (s *spans) Span(ctx context.Context, name string) (context.Context, func(error)) {
 	s.mu.Lock()
 	s.names = append(s.names, name)

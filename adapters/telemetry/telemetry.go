@@ -99,6 +99,9 @@ type Telemetry struct {
 	healthEvents metric.Int64Counter
 	panics       metric.Int64Counter
 
+	imagePulls        metric.Int64Counter
+	imagePullDuration metric.Float64Histogram
+
 	mu       sync.Mutex
 	pending  func(context.Context) (map[string]int64, error)
 	runtimes func(context.Context) (map[core.Status]int, error)
@@ -207,6 +210,7 @@ func (t *Telemetry) instruments() error {
 	t.panics, err = m.Int64Counter(MetricPanics,
 		metric.WithDescription("Panics recovered in stream workers and background loops."))
 	add(err)
+	add(t.imageInstruments(m))
 	_, err = m.Int64ObservableGauge(MetricStreamPending,
 		metric.WithDescription("Pending (delivered, unacknowledged) entries per job stream."),
 		metric.WithInt64Callback(t.observePending))

@@ -17,6 +17,9 @@ type StartInput struct {
 	// Env is passed to the engine besides GAME_ID and PORT.
 	Env map[string]string
 	Meta
+	// prepared: the image was already made present under the pull policy
+	// (before the lease, or by the restart or patch running this start).
+	prepared bool
 }
 
 func (in StartInput) validate(c Config) error {
@@ -46,7 +49,12 @@ type Starter struct{ service[StartInput] }
 func (s *Starter) spec(in StartInput) operation {
 	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
 		validate: func() error { return in.validate(s.b.Config) },
-		body:     func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
+		prepare: func(ctx context.Context) error {
+			err := s.b.images.prepare(ctx, in.ImageRef)
+			in.prepared = err == nil
+			return err
+		},
+		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
 }
 
 func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, error) {
@@ -61,8 +69,10 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 		return cur, err
 	}
 	// A missing image fails before anything changes.
-	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
-		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	if !in.prepared {
+		if err := b.images.prepare(ctx, in.ImageRef); err != nil {
+			return cur, err
+		}
 	}
 	if err := b.clearPrevious(ctx, cur); err != nil {
 		return cur, err

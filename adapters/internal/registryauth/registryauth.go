@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distribution/reference"
+	"github.com/galaxy-game/rtmanager/core"
 )
 
 // DockerHub is the normalised host of Docker Hub.
@@ -158,11 +158,11 @@ func NormalizeHost(key string) string {
 // HostOf returns the normalised registry host of an image reference
 // ("engine:1" → docker.io, "127.0.0.1:5000/engine:1" → 127.0.0.1:5000).
 func HostOf(ref string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	r, err := core.ParseImageRef(ref)
 	if err != nil {
-		return "", fmt.Errorf("image ref %q: %v", ref, err)
+		return "", err
 	}
-	return NormalizeHost(reference.Domain(named)), nil
+	return NormalizeHost(r.Host), nil
 }
 
 // ForRef returns the credentials for the registry of image reference ref.
