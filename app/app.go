@@ -197,16 +197,21 @@ func (m *Main) openDriver(ctx context.Context) error {
 func (m *Main) driverOpener() func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
 	c := m.Config
 	return func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
+		auth, err := openRegistryAuth(c)
+		if err != nil {
+			return nil, nil, err
+		}
 		switch c.Driver {
 		case config.DriverDocker:
-			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger})
+			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger,
+				PullTimeout: c.PullTimeout, Auth: auth})
 			if err != nil {
 				return nil, nil, err
 			}
 			return d, d.Close, nil
 		case config.DriverContainerd:
 			d, err := containerd.New(ctx, containerd.Config{Address: c.ContainerdAddress, Namespace: c.ContainerdNamespace,
-				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP})
+				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP, Auth: auth})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -240,6 +245,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Health: m.redis.HealthStream(), Snapshots: store, Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
+			PullPolicy: c.PullPolicy, PullTimeout: c.PullTimeout,
 			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/galaxy-game/rtmanager/adapters/internal/registryauth"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/imagetest"

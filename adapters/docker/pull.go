@@ -11,7 +11,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
 
-	"github.com/galaxy-game/rtmanager/adapters/internal/registryauth"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/docker"
-	"github.com/galaxy-game/rtmanager/adapters/internal/registryauth"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/imagetest"

@@ -59,6 +59,10 @@ type Config struct {
 	InsecureNoAuth      bool
 	ImageAllow          core.ImageAllow
 	EnvDeny             core.EnvDeny
+	PullPolicy          core.PullPolicy
+	PullTimeout         time.Duration
+	RegistryAuth        string
+	ImageGCAfter        time.Duration
 	MaxRuntimes         int
 	MaxInflight         int
 	StopTimeout         time.Duration
