@@ -73,7 +73,10 @@ var keys = []Key{
 	{"IMAGE_ALLOW", "", "Comma-separated image patterns matched segment by segment against the normalised reference (`*` and `?` within a segment, `**` across segments; `nginx` means `docker.io/library/nginx`); empty allows every image.",
 		func(c *Config, v string) (err error) { c.ImageAllow, err = core.ParseImageAllow(v); return err }},
 	{"PULL_POLICY", string(core.PullIfNotPresent), "When a start pulls its image: `if_not_present`, `always` (pull before every start; an unreachable registry falls back to the local copy with a warning) or `never` (a missing image is image_unavailable; POST /images/pull still pulls).",
-		func(c *Config, v string) (err error) { c.PullPolicy, err = core.ParsePullPolicy(strings.TrimSpace(v)); return err }},
+		func(c *Config, v string) (err error) {
+			c.PullPolicy, err = core.ParsePullPolicy(strings.TrimSpace(v))
+			return err
+		}},
 	{"PULL_TIMEOUT", "5m", "Bound on one image pull; a pull past it is image_unavailable (timeout).", duration(func(c *Config) *time.Duration { return &c.PullTimeout }, time.Second)},
 	{"REGISTRY_AUTH", "", "Path of a Docker `config.json` whose `auths` (`auth`, `username`/`password` or `identitytoken`) give per-registry credentials to the docker and containerd drivers; re-read when it changes. Empty sends none. Plugins get nothing from it.",
 		func(c *Config, v string) error { c.RegistryAuth = strings.TrimSpace(v); return nil }},
