@@ -155,6 +155,7 @@ func (s *server) routes() http.Handler {
 		s.handle(r, http.MethodPost, "/runtimes/{game_id}/patch", s.patch)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}/operations", s.listOperations)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}/health", s.health)
+		s.handle(r, http.MethodPost, "/images/pull", s.pullImage)
 	})
 	return r
 }
@@ -165,7 +166,7 @@ const unmatched = "(unmatched)"
 // handle registers h for method and pattern, instrumented.
 func (s *server) handle(r chi.Router, method, pattern string, h http.HandlerFunc) {
 	route := pattern
-	if strings.HasPrefix(pattern, "/runtimes") {
+	if strings.HasPrefix(pattern, "/runtimes") || strings.HasPrefix(pattern, "/images") {
 		route = BasePath + pattern
 	}
 	r.Method(method, pattern, s.instrument(route, h))

@@ -29,6 +29,7 @@ commands:
   restart <game>                restart it
   patch <game> <image>          move it to another image
   cleanup <game>                remove the container of a stopped game
+  pull <image>                  pre-pull an image (allow-list applies)
 
 The address defaults to RTMANAGER_HTTP_ADDR (127.0.0.1:8080; a wildcard
 host such as 0.0.0.0 means loopback), the token to RTMANAGER_API_TOKEN. A
@@ -119,6 +120,11 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return c.show(ctx, http.MethodDelete, "/runtimes/"+game(), nil, stdout)
+	case "pull":
+		if err := need(1); err != nil {
+			return err
+		}
+		return c.show(ctx, http.MethodPost, "/images/pull", map[string]any{"image_ref": a[1]}, stdout)
 	}
 	return fmt.Errorf("ctl: unknown command %q\n%s", a[0], ctlUsage)
 }
