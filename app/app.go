@@ -387,6 +387,7 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			m.Logger.Warn("janitor pass", "err", err)
 		}
 	})
+	m.startImageGC(ctx, every)
 	every("probe", c.ProbeInterval, false, func(ctx context.Context) {
 		if err := mon.ProbeAll(ctx); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("probe pass", "err", err)

@@ -202,6 +202,10 @@ func (c *Config) finish() error {
 	if c.Driver == DriverPlugin && c.PluginPath == "" {
 		return fmt.Errorf("%sPLUGIN_PATH: required when %sDRIVER=plugin", Prefix, Prefix)
 	}
+	if c.ImageGCAfter > 0 && len(c.ImageAllow) == 0 {
+		return fmt.Errorf("%sIMAGE_GC_AFTER=%s: needs a non-empty %sIMAGE_ALLOW (image GC removes only allow-listed images)",
+			Prefix, c.ImageGCAfter, Prefix)
+	}
 	if c.StopTimeout >= c.LeaseTTL {
 		return fmt.Errorf("%sLEASE_TTL=%s: must exceed %sSTOP_TIMEOUT=%s so a stop cannot outlive its lease unrenewed",
 			Prefix, c.LeaseTTL, Prefix, c.StopTimeout)
