@@ -181,26 +181,62 @@ func (r *Registry) WriteAuthFile(tb testing.TB, path, user, password string) {
 // PushEngine pushes the test engine image (EngineImage) to this registry
 // as <addr>/<repo>:<tag> with the docker CLI (its login kept in a private
 // config dir), removes that tag from the local Docker again so a pull has
-// to fetch it, and returns the reference.
+// to fetch it, and returns the reference. Its layers are those of
+// EngineImageRef, which Docker keeps, so Docker fetches only the manifest
+// and config of it; PushUniqueEngine makes an image nothing shares.
 func (r *Registry) PushEngine(tb testing.TB, repo, tag string) string {
 	tb.Helper()
 	EngineImage(tb)
-	host := DockerHost(tb)
 	ref := r.Addr + "/" + repo + ":" + tag
-	cfgDir := tb.TempDir()
-	docker := func(stdin string, args ...string) {
-		tb.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "docker", append([]string{"--config", cfgDir, "--host", host}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("docker %s: %v: %s", args[0], err, out)
-		}
-	}
-	docker("", "tag", EngineImageRef, ref)
-	docker(r.Password, "login", "--username", r.User, "--password-stdin", r.Addr)
-	docker("", "push", ref)
-	docker("", "rmi", ref)
+	r.docker(tb, "", "tag", EngineImageRef, ref)
+	r.push(tb, ref)
 	return ref
+}
+
+// PushUniqueEngine builds an engine image whose one layer no other image
+// shares (the engine binary with random bytes appended, which the loader
+// ignores), pushes it as <addr>/<repo>:<tag>, removes it locally and
+// returns the reference: a pull of it downloads the whole image.
+func (r *Registry) PushUniqueEngine(tb testing.TB, repo, tag string) string {
+	tb.Helper()
+	EngineImage(tb)
+	bin, err := os.ReadFile(EngineBinary(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	bin = append(bin, []byte("rtmanager-test-unique-"+RandomSuffix(16))...)
+	if err := os.WriteFile(filepath.Join(dir, "engine"), bin, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	dockerfile := "FROM scratch\nCOPY engine /engine\nEXPOSE 8080\nENTRYPOINT [\"/engine\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	ref := r.Addr + "/" + repo + ":" + tag
+	r.docker(tb, "", "build", "-q", "-t", ref, dir)
+	r.push(tb, ref)
+	return ref
+}
+
+// push logs in, pushes ref and removes the local tag.
+func (r *Registry) push(tb testing.TB, ref string) {
+	tb.Helper()
+	r.docker(tb, r.Password, "login", "--username", r.User, "--password-stdin", r.Addr)
+	r.docker(tb, "", "push", ref)
+	r.docker(tb, "", "rmi", ref)
+}
+
+// docker runs the docker CLI against the test Docker host with a private
+// config dir (so the login stays out of the user's), stdin as its input.
+func (r *Registry) docker(tb testing.TB, stdin string, args ...string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"--config", filepath.Join(r.dir, "docker"), "--host", DockerHost(tb)}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("docker %s: %v: %s", args[0], err, out)
+	}
 }
