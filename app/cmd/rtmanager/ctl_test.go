@@ -74,6 +74,14 @@ func TestCtl(t *testing.T) {
 	if _, err := run("get", "nope"); err == nil || !strings.HasPrefix(err.Error(), "not_found") {
 		t.Errorf("error = %v, want the API's code first", err)
 	}
+	// The fake driver has no image store: ctl pull reaches the API and
+	// shows its answer (the real pulls are in app's registry tests).
+	if _, err := run("pull", "engine:1"); err == nil || !strings.HasPrefix(err.Error(), "unsupported") {
+		t.Errorf("ctl pull on a driver without images = %v, want unsupported", err)
+	}
+	if _, err := run("pull"); err == nil {
+		t.Error("ctl pull without an image succeeded")
+	}
 	t.Setenv("RTMANAGER_API_TOKEN", "wrong")
 	if _, err := run("list"); err == nil || !strings.HasPrefix(err.Error(), "unauthorized") {
 		t.Errorf("bad token = %v", err)
