@@ -27,7 +27,7 @@ func (d *Driver) resolver() remotes.Resolver {
 	creds := func(host string) (string, string, error) {
 		c, _, err := d.cfg.Auth.Lookup(host)
 		if err != nil {
-			return "", "", err
+			return "", "", fmt.Errorf("%w: %w", ports.ErrImageUnauthorized, err)
 		}
 		if c.IdentityToken != "" {
 			// An empty user with a secret is containerd's refresh token.
@@ -64,6 +64,9 @@ func classifyPull(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", ports.ErrPullTimeout, err)
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, ports.ErrImageUnavailable):
+		// Already classified (the credential file could not be read).
+		return err
 	case isUnavailable(err):
 		// The containerd daemon itself did not answer.
 		return translate(err)
