@@ -154,12 +154,17 @@ func (im *Images) Pull(ctx context.Context, ref string) (ports.Image, error) {
 // callers may still wait for it) and bounded by the pull timeout; each
 // caller stops waiting when its own ctx ends.
 func (im *Images) pull(ctx context.Context, ref string) (ports.Image, error) {
+	// "engine:1" and "docker.io/library/engine:1" share one pull.
+	key := ref
+	if r, err := core.ParseImageRef(ref); err == nil {
+		key = r.String()
+	}
 	im.mu.Lock()
-	f, joined := im.flights[ref]
+	f, joined := im.flights[key]
 	if !joined {
 		f = &flight{done: make(chan struct{})}
-		im.flights[ref] = f
-		go im.run(context.WithoutCancel(ctx), ref, f)
+		im.flights[key] = f
+		go im.run(context.WithoutCancel(ctx), key, ref, f)
 	}
 	im.mu.Unlock()
 	select {
@@ -170,11 +175,12 @@ func (im *Images) pull(ctx context.Context, ref string) (ports.Image, error) {
 	}
 }
 
-// run performs the pull of flight f and records its result.
-func (im *Images) run(ctx context.Context, ref string, f *flight) {
+// run performs the pull of flight f (registered under key) and records
+// its result.
+func (im *Images) run(ctx context.Context, key, ref string, f *flight) {
 	defer func() {
 		im.mu.Lock()
-		delete(im.flights, ref)
+		delete(im.flights, key)
 		im.mu.Unlock()
 		close(f.done)
 	}()

@@ -70,8 +70,28 @@ func (r *registry) PullImage(ctx context.Context, ref string) (ports.Image, erro
 	return ports.Image{Ref: ref, Digest: "sha256:pulled", SizeBytes: 42}, nil
 }
 
-func (r *registry) Images(context.Context) ([]ports.Image, error) { return nil, nil }
-func (r *registry) RemoveImage(context.Context, string) error     { return nil }
+func (r *registry) Images(context.Context) ([]ports.Image, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ports.Image
+	for ref := range r.local {
+		out = append(out, ports.Image{Ref: ref})
+	}
+	return out, nil
+}
+
+func (r *registry) RemoveImage(_ context.Context, ref string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.local, ref)
+	return nil
+}
+
+func (r *registry) has(ref string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.local[ref]
+}
 
 func (r *registry) stats(ref string) (pulls, looks int) {
 	r.mu.Lock()
@@ -238,5 +258,66 @@ func TestPrePull(t *testing.T) {
 	}
 	if _, err := w2.svc.Images.Pull(w2.ctx, imgA); core.CodeOf(err) != core.CodeUnsupported {
 		t.Errorf("Pull on a driver without an image store = %v, want unsupported", err)
+	}
+}
+
+// TestImageGC: only allow-listed images unused (by any container or any
+// record that is not removed) for the GC age are removed.
+func TestImageGC(t *testing.T) {
+	const (
+		imgOld   = "engine:old"
+		imgOther = "other:1"
+	)
+	allow, err := core.ParseImageAllow("engine:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg *registry
+	w := newWorld(t, func(d *lifecycle.Deps) {
+		reg = newRegistry(d.Driver.(*fakedriver.Driver), imgA, imgB, imgOld, imgOther)
+		d.Driver = reg
+		d.Config.Allow = allow
+	})
+	w.seed("running", core.StatusRunning) // a container on imgA
+	// A live record that names imgB and has no container (yet).
+	rec := core.Record{GameID: "reserved"}.Starting(imgB, nil, w.clock.Now())
+	if err := w.store.Create(w.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.NewImageGC(0); err == nil {
+		t.Error("NewImageGC(0) succeeded")
+	}
+	gc, err := w.svc.NewImageGC(time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := func() []lifecycle.RemovedImage {
+		t.Helper()
+		removed, err := gc.Pass(w.ctx)
+		if err != nil {
+			t.Fatalf("Pass: %v", err)
+		}
+		return removed
+	}
+	if got := pass(); len(got) != 0 {
+		t.Errorf("first pass removed %+v; an image is only removed after the age", got)
+	}
+	w.clock.Advance(59 * time.Minute)
+	if got := pass(); len(got) != 0 {
+		t.Errorf("pass before the age removed %+v", got)
+	}
+	w.clock.Advance(2 * time.Minute)
+	got := pass()
+	if len(got) != 1 || got[0].Ref != imgOld || got[0].UnusedFor < time.Hour {
+		t.Errorf("pass after the age removed %+v, want only %s", got, imgOld)
+	}
+	for _, kept := range []string{imgA, imgB, imgOther} {
+		if !reg.has(kept) {
+			t.Errorf("GC removed %s", kept)
+		}
+	}
+	noAllow := newWorld(t)
+	if _, err := noAllow.svc.NewImageGC(time.Hour); err == nil {
+		t.Error("NewImageGC with an empty allow-list succeeded")
 	}
 }
