@@ -14,7 +14,7 @@ import (
 // nil when it is not set or the driver is a plugin (plugins get nothing).
 // A file that cannot be read or parsed is an error naming the key.
 func openRegistryAuth(c config.Config) (*registryauth.File, error) {
-	if c.RegistryAuth == "" || c.Driver == config.DriverPlugin {
+	if c.Driver == config.DriverPlugin {
 		return nil, nil
 	}
 	f, err := registryauth.Open(c.RegistryAuth)

@@ -15,14 +15,7 @@ import (
 // containerd resolver talks plain HTTP to it on loopback.
 func TestImageStore(t *testing.T) {
 	addr := testenv.ContainerdAddress(t)
-	imagetest.Run(t, imagetest.Harness{New: func(t *testing.T, authFile string) ports.ImageStore {
-		var auth *registryauth.File
-		if authFile != "" {
-			var err error
-			if auth, err = registryauth.Open(authFile); err != nil {
-				t.Fatal(err)
-			}
-		}
+	imagetest.Run(t, imagetest.Harness{New: func(t *testing.T, auth *registryauth.File) ports.ImageStore {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		d, err := New(ctx, Config{Address: addr, Namespace: testNamespace, StateDir: stateDir, Auth: auth})

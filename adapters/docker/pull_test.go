@@ -15,14 +15,7 @@ import (
 // TestImageStore runs the image store contract on a real registry.
 func TestImageStore(t *testing.T) {
 	host := testenv.DockerHost(t)
-	imagetest.Run(t, imagetest.Harness{New: func(t *testing.T, authFile string) ports.ImageStore {
-		var auth *registryauth.File
-		if authFile != "" {
-			var err error
-			if auth, err = registryauth.Open(authFile); err != nil {
-				t.Fatal(err)
-			}
-		}
+	imagetest.Run(t, imagetest.Harness{New: func(t *testing.T, auth *registryauth.File) ports.ImageStore {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		d, err := docker.New(ctx, docker.Config{Host: host, Auth: auth})

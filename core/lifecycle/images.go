@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -22,6 +23,9 @@ const (
 	PullError         = "error"
 )
 
+// errPolicyNever: the image is missing and policy never forbids the pull.
+var errPolicyNever = fmt.Errorf("%w: pull policy never", ports.ErrImageUnavailable)
+
 // pullReasons is the one table from the port's pull failures to the reason
 // an image_unavailable message gives and the metric's result label.
 var pullReasons = [...]struct {
@@ -33,6 +37,7 @@ var pullReasons = [...]struct {
 	{ports.ErrImageUnauthorized, "unauthorized", "unauthorized"},
 	{ports.ErrRegistryUnreachable, "registry unreachable", "unreachable"},
 	{ports.ErrPullTimeout, "timeout", "timeout"},
+	{errPolicyNever, "not present locally and the pull policy is never", ""},
 }
 
 // pullResult returns the metric result of a pull that ended with err.
@@ -86,9 +91,22 @@ type flight struct {
 
 func newImages(b *base) *Images { return &Images{b: b, flights: map[string]*flight{}} }
 
-// prepare makes ref usable for a start under the pull policy. Drivers
-// without an image store (plugins) prepare images their own way.
+// prepare makes ref usable for a start under the pull policy, or returns
+// the coded error saying why it is not. Drivers without an image store
+// (plugins) prepare images their own way, under every policy.
 func (im *Images) prepare(ctx context.Context, ref string) error {
+	err := im.ensure(ctx, ref)
+	if errors.Is(err, ports.ErrUnsupported) {
+		err = im.b.Driver.PrepareImage(ctx, ref)
+	}
+	if err != nil {
+		return imageErr(ref, err)
+	}
+	return nil
+}
+
+// ensure applies the pull policy over the driver's image store.
+func (im *Images) ensure(ctx context.Context, ref string) error {
 	store := ports.ImagesOf(im.b.Driver)
 	policy := im.b.Config.PullPolicy
 	if policy != core.PullAlways {
@@ -96,28 +114,14 @@ func (im *Images) prepare(ctx context.Context, ref string) error {
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, ports.ErrUnsupported):
-			if err := im.b.Driver.PrepareImage(ctx, ref); err != nil {
-				return imageErr(ref, err)
-			}
-			return nil
 		case !errors.Is(err, ports.ErrNotFound):
-			return imageErr(ref, err)
+			return err
 		case policy == core.PullNever:
-			return core.Errorf(core.CodeImageUnavailable,
-				"image %s unavailable: not present locally and the pull policy is never", ref)
+			return errPolicyNever
 		}
 	}
 	_, err := im.pull(ctx, ref)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ports.ErrUnsupported):
-		if err := im.b.Driver.PrepareImage(ctx, ref); err != nil {
-			return imageErr(ref, err)
-		}
-		return nil
-	case policy == core.PullAlways && errors.Is(err, ports.ErrRegistryUnreachable):
+	if policy == core.PullAlways && errors.Is(err, ports.ErrRegistryUnreachable) {
 		if _, lerr := store.LocalImage(ctx, ref); lerr == nil {
 			im.b.log.WarnContext(ctx, "registry unreachable; starting on the local copy of the image",
 				"image_ref", ref, "err", err)
@@ -125,7 +129,7 @@ func (im *Images) prepare(ctx context.Context, ref string) error {
 			return nil
 		}
 	}
-	return imageErr(ref, err)
+	return err
 }
 
 // Pull pulls ref now, whatever the pull policy (an explicit pre-pull), after

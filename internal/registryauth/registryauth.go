@@ -57,8 +57,12 @@ type File struct {
 }
 
 // Open reads the config file at path once, so a broken file fails at
-// start-up; later lookups re-read it when it changes.
+// start-up; later lookups re-read it when it changes. An empty path means
+// no credentials: a nil *File.
 func Open(path string) (*File, error) {
+	if path == "" {
+		return nil, nil
+	}
 	f := &File{path: path}
 	if _, _, err := f.Lookup(DockerHub); err != nil {
 		return nil, err

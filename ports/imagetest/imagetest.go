@@ -4,7 +4,7 @@
 // an image store runs it:
 //
 //	imagetest.Run(t, imagetest.Harness{
-//		New: func(t *testing.T, authFile string) ports.ImageStore { … },
+//		New: func(t *testing.T, auth *registryauth.File) ports.ImageStore { … },
 //	})
 package imagetest
 
@@ -16,15 +16,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // Harness adapts one driver to the suite.
 type Harness struct {
-	// New returns an image store whose pulls use the Docker config.json
-	// at authFile (RTMANAGER_REGISTRY_AUTH), re-reading it when it changes.
-	New func(t *testing.T, authFile string) ports.ImageStore
+	// New returns an image store whose pulls use the credentials of auth
+	// (RTMANAGER_REGISTRY_AUTH; nil sends none).
+	New func(t *testing.T, auth *registryauth.File) ports.ImageStore
+}
+
+// open returns h's store on the config.json at path ("" for none).
+func (h Harness) open(t *testing.T, path string) ports.ImageStore {
+	t.Helper()
+	auth, err := registryauth.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.New(t, auth)
 }
 
 // timeout bounds one call of the suite.
@@ -45,7 +56,7 @@ func Run(t *testing.T, h Harness) {
 	missing := reg.Addr + "/" + repo + ":no-such-tag"
 
 	t.Run("GoodCredentials", func(t *testing.T) {
-		s := h.New(t, reg.AuthFile(t, reg.User, reg.Password))
+		s := h.open(t, reg.AuthFile(t, reg.User, reg.Password))
 		ctx := ctxFor(t)
 		if _, err := s.LocalImage(ctx, ref); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("LocalImage before the pull = %v, want ErrNotFound", err)
@@ -81,7 +92,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("WrongPasswordIsUnauthorized", func(t *testing.T) {
-		s := h.New(t, reg.AuthFile(t, reg.User, "wrong"))
+		s := h.open(t, reg.AuthFile(t, reg.User, "wrong"))
 		_, err := s.PullImage(ctxFor(t), ref)
 		if !errors.Is(err, ports.ErrImageUnauthorized) {
 			t.Fatalf("PullImage with a wrong password = %v, want ErrImageUnauthorized", err)
@@ -92,7 +103,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("NoCredentialsIsUnauthorized", func(t *testing.T) {
-		s := h.New(t, "")
+		s := h.open(t, "")
 		if _, err := s.PullImage(ctxFor(t), ref); !errors.Is(err, ports.ErrImageUnauthorized) {
 			t.Fatalf("PullImage without credentials = %v, want ErrImageUnauthorized", err)
 		}
@@ -100,7 +111,7 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("EditedFileTakesEffect", func(t *testing.T) {
 		path := reg.AuthFile(t, reg.User, "wrong")
-		s := h.New(t, path)
+		s := h.open(t, path)
 		ctx := ctxFor(t)
 		if _, err := s.PullImage(ctx, ref); !errors.Is(err, ports.ErrImageUnauthorized) {
 			t.Fatalf("PullImage before the edit = %v, want ErrImageUnauthorized", err)
@@ -119,14 +130,14 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("MissingTagIsNotFound", func(t *testing.T) {
-		s := h.New(t, reg.AuthFile(t, reg.User, reg.Password))
+		s := h.open(t, reg.AuthFile(t, reg.User, reg.Password))
 		if _, err := s.PullImage(ctxFor(t), missing); !errors.Is(err, ports.ErrImageNotFound) {
 			t.Fatalf("PullImage(%s) = %v, want ErrImageNotFound", missing, err)
 		}
 	})
 
 	t.Run("ShortDeadlineIsTimeout", func(t *testing.T) {
-		s := h.New(t, reg.AuthFile(t, reg.User, reg.Password))
+		s := h.open(t, reg.AuthFile(t, reg.User, reg.Password))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
 		<-ctx.Done()
@@ -138,7 +149,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("StoppedRegistryIsUnreachable", func(t *testing.T) {
-		s := h.New(t, reg.AuthFile(t, reg.User, reg.Password))
+		s := h.open(t, reg.AuthFile(t, reg.User, reg.Password))
 		reg.Stop()
 		t.Cleanup(func() { reg.Start(t) })
 		if _, err := s.PullImage(ctxFor(t), ref); !errors.Is(err, ports.ErrRegistryUnreachable) {
