@@ -17,7 +17,7 @@ export PATH=$PATH:/usr/local/go/bin
 
 version=$(rtm_version)
 revision=$(rtm_revision)
-image=${IMAGE:-rtmanager:$(echo "$version" | tr -c 'A-Za-z0-9_.\n-' '-' | cut -c1-128)}
+image=${IMAGE:-rtmanager:$(rtm_safe "$version")}
 ca=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 [ -s "$ca" ] || { echo "image.sh: no CA bundle at $ca (apt-get install ca-certificates)" >&2; exit 1; }
 

@@ -3,6 +3,7 @@
 #
 #   rtm_version   VERSION, else `git describe --tags --always --dirty`, else dev
 #   rtm_revision  REVISION, else the commit of HEAD (+"-dirty"), else unknown
+#   rtm_safe S    S with characters unfit for file names and image tags as -
 #   rtm_build GOOS GOARCH PACKAGE OUTPUT
 #                 CGO_ENABLED=0 go build -trimpath with -s -w and
 #                 -X main.version / -X main.revision stamped
@@ -21,6 +22,10 @@ rtm_revision() {
 	else
 		echo unknown
 	fi
+}
+
+rtm_safe() {
+	echo "$1" | tr -c 'A-Za-z0-9_.\n-' '-' | cut -c1-128
 }
 
 rtm_build() {
