@@ -2,6 +2,7 @@ package check
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -12,9 +13,11 @@ type ruleFile struct {
 	Groups []struct {
 		Name  string `yaml:"name"`
 		Rules []struct {
-			Record string `yaml:"record"`
-			Alert  string `yaml:"alert"`
-			Expr   string `yaml:"expr"`
+			Record      string            `yaml:"record"`
+			Alert       string            `yaml:"alert"`
+			Expr        string            `yaml:"expr"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
 }
@@ -65,3 +68,49 @@ func TestRulesNameExportedSeries(t *testing.T) {
 		t.Fatal("rules.yml has no rules")
 	}
 }
+
+// TestAlertsHaveRunbooks checks that every alert has a severity, a summary
+// and a runbook_url whose anchor is a "### <alert>" section of
+// docs/deploy.md, and that every such section is an alert of rules.yml.
+func TestAlertsHaveRunbooks(t *testing.T) {
+	doc, err := os.ReadFile(repoPath("docs", "deploy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if name, ok := strings.CutPrefix(line, "### "); ok && strings.HasPrefix(name, "Rtmanager") {
+			sections[name] = true
+		}
+	}
+	alerts := map[string]bool{}
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts[r.Alert] = true
+			if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+				t.Errorf("%s: severity %q, want critical or warning", r.Alert, s)
+			}
+			if r.Annotations["summary"] == "" {
+				t.Errorf("%s: no summary", r.Alert)
+			}
+			want := runbookBase + strings.ToLower(r.Alert)
+			if r.Annotations["runbook_url"] != want {
+				t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+			}
+			if !sections[r.Alert] {
+				t.Errorf("%s: docs/deploy.md has no section \"### %s\"", r.Alert, r.Alert)
+			}
+		}
+	}
+	for s := range sections {
+		if !alerts[s] {
+			t.Errorf("docs/deploy.md documents %s, which rules.yml does not define", s)
+		}
+	}
+}
+
+// runbookBase is where the alerts' runbook lines live.
+const runbookBase = "https://github.com/galaxy-game/rtmanager/blob/main/docs/deploy.md#"
