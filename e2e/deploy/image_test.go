@@ -133,7 +133,7 @@ func waitHealthy(t *testing.T, name, base string) {
 	t.Helper()
 	eventually(t, 90*time.Second, name+" healthy", func() bool {
 		state, err := run("docker", "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", name)
-		if err != nil || strings.HasPrefix(state, "exited") || strings.HasPrefix(state, "dead") {
+		if err != nil || strings.HasPrefix(state, "exited") || strings.HasPrefix(state, "dead") || state == "running unhealthy" {
 			logs, _ := run("docker", "logs", "--tail", "50", name)
 			t.Fatalf("container %s is %q (%v):\n%s", name, state, err, logs)
 		}
