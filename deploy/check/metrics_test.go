@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/e2e/harness"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
@@ -22,13 +23,13 @@ import (
 // spec9 are the metric families SPEC §9 pins; the scraped instance must
 // export all of them, or the scrape proves nothing.
 var spec9 = []string{
-	"rtmanager_operations_total",
-	"rtmanager_operation_duration_seconds",
-	"rtmanager_lease_acquire_duration_seconds",
-	"rtmanager_driver_call_duration_seconds",
-	"rtmanager_health_events_total",
-	"rtmanager_stream_pending",
-	"rtmanager_runtimes",
+	telemetry.MetricOperations,
+	telemetry.MetricOperationDuration,
+	telemetry.MetricLeaseAcquire,
+	telemetry.MetricDriverCall,
+	telemetry.MetricHealthEvents,
+	telemetry.MetricStreamPending,
+	telemetry.MetricRuntimes,
 }
 
 // prometheusSeries are the series Prometheus itself adds to every target.

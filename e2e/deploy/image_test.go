@@ -131,7 +131,7 @@ func TestImage(t *testing.T) {
 // image's HEALTHCHECK, `rtmanager healthcheck`) and /readyz answers 200.
 func waitHealthy(t *testing.T, name, base string) {
 	t.Helper()
-	eventually(t, 90*time.Second, name+" healthy", func() bool {
+	harness.Eventually(t, 90*time.Second, name+" healthy", func() bool {
 		state, err := run("docker", "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", name)
 		if err != nil || strings.HasPrefix(state, "exited") || strings.HasPrefix(state, "dead") || state == "running unhealthy" {
 			logs, _ := run("docker", "logs", "--tail", "50", name)

@@ -112,7 +112,12 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	addr := harness.FreeAddr(t)
-	logs := &lockedBuffer{}
+	logs, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	logText := func() string { b, _ := os.ReadFile(logs.Name()); return string(b) }
 	cmd := exec.Command(server, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr,
 		"--storage.tsdb.retention.time=1h")
@@ -131,14 +136,14 @@ scrape_configs:
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
+			t.Logf("prometheus log:\n%s", logText())
 		}
 	})
 	p := &prometheus{base: "http://" + addr}
-	eventually(t, 60*time.Second, "prometheus ready", func() bool {
+	harness.Eventually(t, 60*time.Second, "prometheus ready", func() bool {
 		select {
 		case <-exited:
-			t.Fatalf("prometheus exited:\n%s", logs.String())
+			t.Fatalf("prometheus exited:\n%s", logText())
 		default:
 		}
 		st, _ := call(t, http.MethodGet, p.base+"/-/ready", nil)
