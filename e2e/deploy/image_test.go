@@ -3,8 +3,10 @@
 package deploy
 
 import (
+	"bytes"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +51,23 @@ func TestImage(t *testing.T) {
 	}
 	if got := must(t, "docker", "run", "--rm", ref, "version"); !strings.HasPrefix(got, "rtmanager "+version+" (revision "+revision+",") {
 		t.Errorf("docker run %s version = %q, want version %s revision %s", ref, got, version, revision)
+	}
+
+	// The host's CA bundle and a passwd naming only the rtmanager user.
+	probe := "rtmanager-test-deploy-files-" + suffix
+	must(t, "docker", "create", "--name", probe, "--label", testLabel, ref)
+	files := t.TempDir()
+	must(t, "docker", "cp", probe+":/etc/ssl/certs/ca-certificates.crt", files)
+	must(t, "docker", "cp", probe+":/etc/passwd", files)
+	must(t, "docker", "rm", "-f", probe)
+	hostCA, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	imageCA, _ := os.ReadFile(filepath.Join(files, "ca-certificates.crt"))
+	if len(imageCA) == 0 || !bytes.Equal(hostCA, imageCA) {
+		t.Errorf("image CA bundle (%d bytes) is not the host's (%d bytes)", len(imageCA), len(hostCA))
+	}
+	if passwd, _ := os.ReadFile(filepath.Join(files, "passwd")); !strings.HasPrefix(string(passwd), "rtmanager:x:65532:65532:") ||
+		strings.Count(string(passwd), "\n") != 1 {
+		t.Errorf("image /etc/passwd = %q, want the rtmanager user only", passwd)
 	}
 
 	// The container, as docs/deploy.md runs it.
