@@ -44,6 +44,12 @@ type ContainerSpec struct {
 	Port   int
 	HostIP string
 	Limits Limits
+	// User is the numeric uid:gid the engine runs as (RTMANAGER_ENGINE_USER);
+	// empty keeps the image's user.
+	User string
+	// ReadOnlyRootFS mounts the root filesystem read-only with a tmpfs at
+	// /tmp (RTMANAGER_READ_ONLY_ROOTFS).
+	ReadOnlyRootFS bool
 }
 
 // ContainerState is a driver-neutral container state.

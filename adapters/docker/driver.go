@@ -26,6 +26,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -82,11 +83,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	cli, err := client.New(opt)
 	if err != nil {
-		return nil, fmt.Errorf("docker: client for %q: %w: %v", cfg.Host, ports.ErrInvalid, err)
+		return nil, fmt.Errorf("docker: client for %q: %w: %v", redact.URL(cfg.Host), ports.ErrInvalid, redact.Error(err))
 	}
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker: connect %s: %w", cfg.Host, translate(err))
+		return nil, fmt.Errorf("docker: connect %s: %w", redact.URL(cfg.Host), redact.Error(translate(err)))
 	}
 	return &Driver{cli: cli, hostIP: hostIP, cfg: cfg, log: cfg.Logger.With("driver", "docker")}, nil
 }

@@ -1,8 +1,18 @@
-// Package fakedriver is a stateful in-memory ports.RuntimeDriver for core
-// unit tests. Containers live in a map, time comes from an injectable clock,
-// stop timeouts are simulated rather than waited for, and hooks let a test
-// fail calls, make containers exit, run out of memory, vanish or turn
-// unready, or take the whole runtime down.
+// Package fakedriver is a stateful in-memory ports.RuntimeDriver. It passes
+// the driver conformance suite (ports/drivertest) like the real drivers.
+//
+// New makes the fake core unit tests use: containers live in a map, time
+// comes from an injectable clock, stop timeouts are simulated rather than
+// waited for, endpoints are addresses nobody listens on (the driver's
+// Prober answers for them), and hooks let a test fail calls, make
+// containers exit, run out of memory, vanish or turn unready, or take the
+// whole runtime down. NewLive makes the fake the conformance suite runs:
+// real time, and every running container serves HTTP on a real loopback
+// endpoint as the test engine does.
+//
+// A container behaves as its image's Behavior says, and as the test engine
+// (e2e/engine) does with the ENGINE_* variables of its env
+// (internal/testengine).
 package fakedriver
 
 import (
@@ -11,19 +21,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"maps"
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// Method names accepted by the fault hooks and Calls. MethodProbe names the
-// Probe method of the driver's Prober.
+// Method names accepted by FailNext, FailNth, FailAlways and Calls.
+// MethodProbe names the Probe method of the driver's Prober.
 const (
 	MethodPrepareImage = "PrepareImage"
 	MethodStart        = "Start"
@@ -39,7 +50,7 @@ const (
 // KillExitCode is the exit code of a container killed by SIGKILL.
 const KillExitCode = 137
 
-// firstPort is the first fake host port handed out.
+// firstPort is the first fake host port handed out by a Driver from New.
 const firstPort = 30000
 
 // Behavior says how the containers of one image behave. The zero value is a
@@ -57,29 +68,28 @@ type Behavior struct {
 	ExitCode int
 	// NeverReady: containers run, but the Prober never finds them ready.
 	NeverReady bool
-	// StopDelay is how long a container takes to exit after SIGTERM. The
-	// delay is simulated: when it exceeds Stop's timeout the container is
-	// killed (exit code 137) at once; no time passes either way.
+	// StopDelay is how long a container takes to exit after SIGTERM; when
+	// it exceeds Stop's timeout the container is killed (exit code 137)
+	// once the timeout has passed. A Driver from New simulates the wait (no
+	// time passes); one from NewLive waits.
 	StopDelay time.Duration
 	// IgnoreSIGTERM: containers never exit on SIGTERM, so Stop always
-	// escalates to SIGKILL (exit code 137).
+	// escalates to SIGKILL (exit code 137) after its timeout.
 	IgnoreSIGTERM bool
 }
 
-// container is the driver's state of one container.
-type container struct {
-	c        ports.Container
-	spec     ports.ContainerSpec
-	behavior Behavior
-	ready    bool
-	seq      int
-}
-
 // Driver is the fake runtime driver. It is safe for concurrent use; the
-// zero value is not usable, call New.
+// zero value is not usable, call New or NewLive. Its embedded fault Set
+// fails the methods named by the Method constants on demand (FailNext,
+// FailNth, FailAlways, Heal) before they have any effect, and counts their
+// calls (Calls).
+//
+// A Driver is a runtime and its client in one: every manager instance of a
+// test that shares a runtime shares one Driver.
 type Driver struct {
+	*faults.Set
 	now         func() time.Time
-	faults      *faults.Set
+	live        bool
 	fingerprint string
 
 	mu         sync.Mutex
@@ -93,8 +103,9 @@ type Driver struct {
 
 var _ ports.RuntimeDriver = (*Driver)(nil)
 
-// New returns a Driver without images or containers that reads time from
-// now; nil means time.Now.
+// New returns a Driver without images or containers for unit tests: it
+// reads time from now (nil means time.Now), simulates stop timeouts and
+// hands out endpoints nobody listens on.
 func New(now func() time.Time) *Driver {
 	if now == nil {
 		now = time.Now
@@ -104,9 +115,9 @@ func New(now func() time.Time) *Driver {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return &Driver{
-		now: now,
-		faults: faults.New("fake driver", MethodPrepareImage, MethodStart, MethodStop, MethodRemove,
+		Set: faults.New("fake driver", MethodPrepareImage, MethodStart, MethodStop, MethodRemove,
 			MethodInspect, MethodList, MethodEvents, MethodCapabilities, MethodProbe),
+		now:         now,
 		fingerprint: "fake-" + hex.EncodeToString(fp),
 		images:      map[string]Behavior{},
 		containers:  map[string]*container{},
@@ -115,10 +126,23 @@ func New(now func() time.Time) *Driver {
 	}
 }
 
+// NewLive returns a Driver without images or containers that behaves in
+// real time on the loopback network, as a real runtime does: Stop waits
+// for an engine slow to exit (up to its timeout), and every running
+// container serves the test engine's HTTP API on its endpoint (GET /healthz
+// answers 200 while the container is ready and 503 otherwise; GET /env
+// answers the env the engine sees, PORT included). A container's engine
+// stops serving when it exits or is removed.
+func NewLive() *Driver {
+	d := New(nil)
+	d.live = true
+	return d
+}
+
 // enter counts a call, applies injected faults and the down switch, and
 // checks ctx.
 func (d *Driver) enter(ctx context.Context, method string) error {
-	if err := d.faults.Enter(method); err != nil {
+	if err := faults.Enter(d.Set, method); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -148,17 +172,24 @@ func (d *Driver) PrepareImage(ctx context.Context, image string) error {
 }
 
 // Start implements ports.RuntimeDriver. A container of spec.Name that runs
-// is returned as is; one that exited is removed and replaced.
+// is returned as is and one that exited is replaced, but only when it
+// belongs to the same deployment scope, game, generation and image (SPEC
+// §11 "Scopes"); otherwise Start fails with ErrConflict and leaves it be.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Container, error) {
 	if err := d.enter(ctx, MethodStart); err != nil {
 		return ports.Container{}, err
 	}
-	if spec.Name == "" || spec.Image == "" {
-		return ports.Container{}, fmt.Errorf("fake driver: start: spec needs a name and an image: %w", ports.ErrInvalid)
+	host, err := checkSpec(spec)
+	if err != nil {
+		return ports.Container{}, fmt.Errorf("fake driver: start %s: %w", spec.Name, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if old := d.byName(spec.Name); old != nil {
+		if !sameOwner(old.c.Labels, spec.Labels) {
+			return ports.Container{}, fmt.Errorf("fake driver: start %s: the container of that name belongs to another scope, game, generation or image: %w",
+				spec.Name, ports.ErrConflict)
+		}
 		if old.c.State == ports.StateRunning {
 			return copyContainer(old.c), nil
 		}
@@ -171,13 +202,35 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Con
 	if b.StartErr != nil {
 		return ports.Container{}, fmt.Errorf("fake driver: start %s: %w", spec.Name, b.StartErr)
 	}
-	d.seq++
-	d.nextPort++
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%s", d.fingerprint, d.seq, spec.Name)))
-	host := spec.HostIP
-	if host == "" {
-		host = "127.0.0.1"
+	c, err := d.create(spec, b, host)
+	if err != nil {
+		return ports.Container{}, fmt.Errorf("fake driver: start %s: %w", spec.Name, err)
 	}
+	d.emit(c, ports.EventStarted, 0)
+	out := copyContainer(c.c)
+	d.run(c)
+	return out, nil
+}
+
+// checkSpec validates spec and returns the host address to publish on.
+func checkSpec(spec ports.ContainerSpec) (string, error) {
+	if spec.Name == "" || spec.Image == "" {
+		return "", fmt.Errorf("spec needs a name and an image: %w", ports.ErrInvalid)
+	}
+	if spec.HostIP == "" {
+		return "127.0.0.1", nil
+	}
+	if _, err := netip.ParseAddr(spec.HostIP); err != nil {
+		return "", fmt.Errorf("host ip: %v: %w", err, ports.ErrInvalid)
+	}
+	return spec.HostIP, nil
+}
+
+// create makes a running container of spec and registers it; it runs
+// under d.mu. A live driver starts its engine's HTTP server.
+func (d *Driver) create(spec ports.ContainerSpec, b Behavior, host string) (*container, error) {
+	d.seq++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%s", d.fingerprint, d.seq, spec.Name)))
 	now := d.now()
 	c := &container{
 		c: ports.Container{
@@ -186,7 +239,6 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Con
 			Image:     spec.Image,
 			Labels:    maps.Clone(spec.Labels),
 			State:     ports.StateRunning,
-			Endpoint:  net.JoinHostPort(host, strconv.Itoa(d.nextPort)),
 			CreatedAt: now,
 			StartedAt: now,
 		},
@@ -194,35 +246,54 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Con
 		behavior: b,
 		ready:    !b.NeverReady,
 		seq:      d.seq,
+		done:     make(chan struct{}),
+	}
+	if d.live {
+		endpoint, err := c.serve(d, host)
+		if err != nil {
+			return nil, err
+		}
+		c.c.Endpoint = endpoint
+	} else {
+		d.nextPort++
+		c.c.Endpoint = net.JoinHostPort(host, strconv.Itoa(d.nextPort))
 	}
 	d.containers[c.c.ID] = c
-	d.emit(c, ports.EventStarted, 0)
-	out := copyContainer(c.c)
-	if b.ExitOnStart {
-		d.exit(c, b.ExitCode, false)
-	}
-	return out, nil
+	return c, nil
 }
 
-// Stop implements ports.RuntimeDriver. The container exits with code 0,
-// or 137 when its image ignores SIGTERM or its StopDelay exceeds timeout.
+// Stop implements ports.RuntimeDriver. The container exits with code 0
+// after its StopDelay, or is killed (code 137) once timeout has passed
+// when its engine ignores SIGTERM or is slower than that.
 func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	if err := d.enter(ctx, MethodStop); err != nil {
 		return err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	c, err := d.get(id)
-	if err != nil {
+	if err != nil || c.c.State != ports.StateRunning {
+		d.mu.Unlock()
 		return err
 	}
-	if c.c.State != ports.StateRunning {
-		return nil
+	code, wait := 0, c.behavior.StopDelay
+	if c.ignoresSIGTERM() || wait > timeout {
+		code, wait = KillExitCode, timeout
 	}
-	code := 0
-	if c.behavior.IgnoreSIGTERM || c.behavior.StopDelay > timeout {
-		code = KillExitCode
+	done := c.done
+	d.mu.Unlock()
+	if d.live && wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-done: // it exited (or was removed) meanwhile
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("fake driver: stop %s: %w", id, ctx.Err())
+		case <-t.C:
+		}
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.exit(c, code, false)
 	return nil
 }
@@ -272,7 +343,7 @@ func (d *Driver) List(ctx context.Context, labels map[string]string) ([]ports.Co
 }
 
 // Capabilities implements ports.RuntimeDriver. The fingerprint is unique
-// per Driver.
+// per Driver, that is per runtime.
 func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 	if err := d.enter(ctx, MethodCapabilities); err != nil {
 		return ports.Capabilities{}, err
@@ -310,11 +381,13 @@ func (d *Driver) sorted() []*container {
 	return out
 }
 
-// exit moves a running c to exited with code; it runs under d.mu.
+// exit moves a running c to exited with code and ends its engine; it runs
+// under d.mu.
 func (d *Driver) exit(c *container, code int, oom bool) {
 	if c.c.State != ports.StateRunning {
 		return
 	}
+	c.halt()
 	if oom {
 		c.c.OOMKilled = true
 		d.emit(c, ports.EventOOM, 0)
@@ -329,6 +402,29 @@ func (d *Driver) delete(c *container) {
 	d.exit(c, KillExitCode, false)
 	delete(d.containers, c.c.ID)
 	d.emit(c, ports.EventRemoved, 0)
+}
+
+// sameOwnerLabels are the labels that must match for Start to adopt or
+// replace an existing container of the spec's name (SPEC §11 "Scopes").
+var sameOwnerLabels = []string{ports.LabelManaged, ports.LabelGameID, ports.LabelGeneration, ports.LabelImageRef}
+
+// sameOwner reports whether labels have and want name one deployment
+// scope (a missing scope label is the default scope), game, generation and
+// image.
+func sameOwner(have, want map[string]string) bool {
+	for _, k := range sameOwnerLabels {
+		if have[k] != want[k] {
+			return false
+		}
+	}
+	return scopeOf(have) == scopeOf(want)
+}
+
+func scopeOf(labels map[string]string) string {
+	if s := labels[ports.LabelScope]; s != "" {
+		return s
+	}
+	return ports.DefaultScope
 }
 
 func hasLabels(have, want map[string]string) bool {

@@ -122,8 +122,9 @@ func TestStartErrors(t *testing.T) {
 		spec     ports.ContainerSpec
 		want     error
 	}{
-		{"UnknownImage", fakedriver.Behavior{}, ports.ContainerSpec{Name: "x", Image: "missing:1"}, ports.ErrImageUnavailable},
-		{"NoName", fakedriver.Behavior{}, ports.ContainerSpec{Image: image}, ports.ErrInvalid},
+		{"UnknownImage", fakedriver.Behavior{}, ports.ContainerSpec{Name: "x", Image: "missing:1", Port: 8080}, ports.ErrImageUnavailable},
+		{"NoName", fakedriver.Behavior{}, ports.ContainerSpec{Image: image, Port: 8080}, ports.ErrInvalid},
+		{"BadHostIP", fakedriver.Behavior{}, ports.ContainerSpec{Name: "x", Image: image, Port: 8080, HostIP: "localhost"}, ports.ErrInvalid},
 		{"StartErr", fakedriver.Behavior{StartErr: errBoom}, spec("x"), errBoom},
 	}
 	for _, tc := range tests {
@@ -247,7 +248,7 @@ func TestList(t *testing.T) {
 	if err := d.Stop(t.Context(), b.ID, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	unmanaged, err := d.Start(t.Context(), ports.ContainerSpec{Name: "other", Image: image})
+	unmanaged, err := d.Start(t.Context(), ports.ContainerSpec{Name: "other", Image: image, Port: 8080})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func TestEventsFanOutAndClose(t *testing.T) {
 	if n := d.Subscribers(); n != 2 {
 		t.Fatalf("Subscribers() = %d, want 2", n)
 	}
-	if _, err := d.Start(t.Context(), ports.ContainerSpec{Name: "unmanaged", Image: image}); err != nil {
+	if _, err := d.Start(t.Context(), ports.ContainerSpec{Name: "unmanaged", Image: image, Port: 8080}); err != nil {
 		t.Fatal(err)
 	}
 	c := mustStart(t, d, "rtm-a-1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -21,30 +22,6 @@ func (d *Driver) RemoveImage(ref string) {
 	defer d.mu.Unlock()
 	delete(d.images, ref)
 }
-
-// FailNext makes the next call of method (one of the Method constants)
-// fail with err before it has any effect; nil err means an error wrapping
-// ports.ErrUnavailable. It replaces any fault set for method before.
-func (d *Driver) FailNext(method string, err error) { d.faults.Fail(method, 0, 1, err) }
-
-// FailNth lets n-1 further calls of method pass and fails the nth with err
-// (nil: an error wrapping ports.ErrUnavailable). n must be at least 1.
-func (d *Driver) FailNth(method string, n int, err error) {
-	if n < 1 {
-		panic("fake driver: FailNth needs n >= 1")
-	}
-	d.faults.Fail(method, n-1, 1, err)
-}
-
-// FailAlways makes every call of method fail with err (nil: an error
-// wrapping ports.ErrUnavailable) until Heal.
-func (d *Driver) FailAlways(method string, err error) { d.faults.Fail(method, 0, -1, err) }
-
-// Heal removes every injected fault; it does not bring a down runtime up.
-func (d *Driver) Heal() { d.faults.Heal() }
-
-// Calls returns how many times method was called, failed calls included.
-func (d *Driver) Calls(method string) int { return d.faults.Count(method) }
 
 // SetDown makes every driver call (not Probe) fail with an error wrapping
 // ports.ErrUnavailable while down is true. Containers and subscriptions
@@ -64,6 +41,7 @@ func (d *Driver) Vanish(id string) error {
 	if err != nil {
 		return fmt.Errorf("fake driver: vanish: %w", err)
 	}
+	c.halt()
 	delete(d.containers, id)
 	d.emit(c, ports.EventRemoved, 0)
 	return nil
@@ -95,7 +73,8 @@ func (d *Driver) kill(id string, code int, oom bool) error {
 	return nil
 }
 
-// SetReady sets whether the Prober finds running container id ready.
+// SetReady sets whether running container id is ready: whether the Prober
+// finds it so and, on a live driver, whether its GET /healthz answers 200.
 // Errors: ErrNotFound.
 func (d *Driver) SetReady(id string, ready bool) error {
 	d.mu.Lock()
@@ -143,7 +122,7 @@ func (d *Driver) Prober() *Prober { return &Prober{d: d} }
 // Probe implements ports.Prober. Faults set on MethodProbe apply; the
 // driver's down switch does not, as engines outlive their runtime's API.
 func (p *Prober) Probe(ctx context.Context, endpoint string) error {
-	if err := p.d.faults.Enter(MethodProbe); err != nil {
+	if err := faults.Enter(p.d.Set, MethodProbe); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
+	"github.com/galaxy-game/rtmanager/ports/healthtest"
 )
 
 var errBoom = errors.New("boom")
@@ -82,10 +83,47 @@ func TestStoreFaultUnknownMethodPanics(t *testing.T) {
 	memory.NewStore().FailNext("Gett", errBoom)
 }
 
+func TestLeasesFaults(t *testing.T) {
+	ctx := t.Context()
+	l := memory.NewLeases(nil)
+	l.FailNth(memory.MethodTryAcquire, 2, errBoom)
+	if ok, err := l.TryAcquire(ctx, "g", "a", time.Minute); !ok || err != nil {
+		t.Fatalf("first TryAcquire = %v, %v; want true, nil", ok, err)
+	}
+	if _, err := l.TryAcquire(ctx, "h", "a", time.Minute); !errors.Is(err, errBoom) {
+		t.Fatalf("second TryAcquire = %v, want errBoom", err)
+	}
+	if _, ok := l.Holder("h"); ok {
+		t.Error("a failed TryAcquire took the lease")
+	}
+	l.FailAlways(memory.MethodRelease, nil)
+	if err := l.Release(ctx, "g", "a"); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("Release with a nil injected error = %v, want ErrUnavailable", err)
+	}
+	if h, ok := l.Holder("g"); !ok || h != "a" {
+		t.Errorf("a failed Release freed the lease: holder %q, %v", h, ok)
+	}
+	l.Heal()
+	if err := l.Release(ctx, "g", "a"); err != nil {
+		t.Fatalf("Release after Heal: %v", err)
+	}
+	if n := l.Calls(memory.MethodTryAcquire) + l.Calls(memory.MethodRelease); n != 4 {
+		t.Errorf("Calls(TryAcquire)+Calls(Release) = %d, want 4", n)
+	}
+}
+
+func TestHealthRecorderContract(t *testing.T) {
+	healthtest.Run(t, healthtest.Harness{
+		New: func(t *testing.T) (ports.HealthPublisher, func() []core.HealthEvent) {
+			h := memory.NewHealthRecorder()
+			return h, h.Events
+		},
+	})
+}
+
 func TestHealthRecorder(t *testing.T) {
 	ctx := t.Context()
-	store := memory.NewStore()
-	h := memory.NewHealthRecorder(store)
+	h := memory.NewHealthRecorder()
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	ev := core.HealthEvent{GameID: "g", ContainerID: "c", Type: core.EventHealthCheckFailed, OccurredAt: at,
 		Details: map[string]any{"consecutive_failures": 2, "last_error": "refused"}}
@@ -100,15 +138,7 @@ func TestHealthRecorder(t *testing.T) {
 	if h.Events()[0].Details["last_error"] != "refused" {
 		t.Error("Events returned an alias of the recorded details")
 	}
-	snap, err := store.GetSnapshot(ctx, "g")
-	if err != nil {
-		t.Fatalf("GetSnapshot: %v", err)
-	}
-	if d := cmp.Diff(ev.Snapshot(), snap); d != "" {
-		t.Errorf("snapshot (-want +got):\n%s", d)
-	}
-
-	h.FailNext(nil)
+	h.FailNext(memory.MethodPublish, nil)
 	ev2 := ev
 	ev2.Type = core.EventHealthCheckRecovered
 	if err := h.Publish(ctx, ev2); !errors.Is(err, ports.ErrUnavailable) {
@@ -117,14 +147,10 @@ func TestHealthRecorder(t *testing.T) {
 	if n := len(h.Events()); n != 1 {
 		t.Errorf("a failed Publish was recorded: %d events", n)
 	}
-	store.FailNext(memory.MethodUpsertSnapshot, errBoom)
-	if err := h.Publish(ctx, ev2); !errors.Is(err, errBoom) {
-		t.Fatalf("Publish with a failing snapshot store: %v, want errBoom", err)
+	if err := h.Publish(ctx, ev2); err != nil {
+		t.Fatalf("Publish after the fault: %v", err)
 	}
-	if h.Calls() != 3 || len(h.EventsOf("g")) != 2 || len(h.EventsOf("other")) != 0 {
-		t.Errorf("Calls = %d, EventsOf(g) = %d; want 3 and 2", h.Calls(), len(h.EventsOf("g")))
-	}
-	if err := memory.NewHealthRecorder(nil).Publish(ctx, ev); err != nil {
-		t.Errorf("Publish without a snapshot store: %v", err)
+	if h.Calls(memory.MethodPublish) != 3 || len(h.EventsOf("g")) != 2 || len(h.EventsOf("other")) != 0 {
+		t.Errorf("Calls = %d, EventsOf(g) = %d; want 3 and 2", h.Calls(memory.MethodPublish), len(h.EventsOf("g")))
 	}
 }

@@ -2,24 +2,25 @@ package memory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"sync"
+	"time"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// MethodPublish is the HealthRecorder method name accepted by its fault
-// hooks and Calls.
+// MethodPublish is the HealthRecorder method name accepted by FailNext,
+// FailNth, FailAlways and Calls.
 const MethodPublish = "Publish"
 
 // HealthRecorder is an in-memory ports.HealthPublisher: it records every
-// published event and, when it has a snapshot store, upserts the event's
-// snapshot there, as the Redis publisher does with the SQL store.
+// published event, as the Redis publisher appends it to the stream. Its
+// embedded fault Set fails Publish on demand and counts its calls.
 type HealthRecorder struct {
-	snapshots ports.SnapshotStore
-	faults    *faults.Set
+	*faults.Set
 
 	mu     sync.Mutex
 	events []core.HealthEvent
@@ -27,46 +28,34 @@ type HealthRecorder struct {
 
 var _ ports.HealthPublisher = (*HealthRecorder)(nil)
 
-// NewHealthRecorder returns a recorder that upserts snapshots into
-// snapshots; nil only records events.
-func NewHealthRecorder(snapshots ports.SnapshotStore) *HealthRecorder {
-	return &HealthRecorder{snapshots: snapshots, faults: faults.New("memory health recorder", MethodPublish)}
+// NewHealthRecorder returns an empty recorder.
+func NewHealthRecorder() *HealthRecorder {
+	return &HealthRecorder{Set: faults.New("memory health recorder", MethodPublish)}
 }
 
-// FailNext makes the next Publish fail with err (nil: an error wrapping
-// ports.ErrUnavailable) without recording anything.
-func (h *HealthRecorder) FailNext(err error) { h.faults.Fail(MethodPublish, 0, 1, err) }
-
-// FailAlways makes every Publish fail with err (nil: an error wrapping
-// ports.ErrUnavailable) until Heal.
-func (h *HealthRecorder) FailAlways(err error) { h.faults.Fail(MethodPublish, 0, -1, err) }
-
-// Heal removes every injected fault.
-func (h *HealthRecorder) Heal() { h.faults.Heal() }
-
-// Calls returns how many times Publish was called, failed calls included.
-func (h *HealthRecorder) Calls() int { return h.faults.Count(MethodPublish) }
-
-// Publish implements ports.HealthPublisher. The event is recorded first,
-// like an entry appended to the stream; a failing snapshot upsert is then
-// returned wrapped.
+// Publish implements ports.HealthPublisher as the Redis publisher does: a
+// zero OccurredAt is set to now, nil Details are recorded empty, and
+// Details that do not encode as JSON are refused with ErrInvalid.
 func (h *HealthRecorder) Publish(ctx context.Context, ev core.HealthEvent) error {
-	if err := h.faults.Enter(MethodPublish); err != nil {
+	if err := faults.Enter(h.Set, MethodPublish); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory health recorder: publish %s for %q: %w", ev.Type, ev.GameID, err)
 	}
+	if _, err := json.Marshal(ev.Details); err != nil {
+		return fmt.Errorf("memory health recorder: publish %s for %q: details: %w: %w", ev.Type, ev.GameID, ports.ErrInvalid, err)
+	}
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = time.Now().UTC()
+	}
 	ev.Details = copyDetails(ev.Details)
+	if ev.Details == nil {
+		ev.Details = map[string]any{}
+	}
 	h.mu.Lock()
 	h.events = append(h.events, ev)
 	h.mu.Unlock()
-	if h.snapshots == nil {
-		return nil
-	}
-	if err := h.snapshots.UpsertSnapshot(ctx, ev.Snapshot()); err != nil {
-		return fmt.Errorf("memory health recorder: upsert snapshot of %q: %w", ev.GameID, err)
-	}
 	return nil
 }
 

@@ -6,13 +6,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// Leases method names accepted by FailNext, FailNth, FailAlways and Calls.
+const (
+	MethodTryAcquire = "TryAcquire"
+	MethodRenew      = "Renew"
+	MethodRelease    = "Release"
 )
 
 // Leases is an in-memory ports.LeaseStore. A lease is held while the clock
 // reads before its expiry, so tests move an injected clock instead of
-// sleeping.
+// sleeping. Its embedded fault Set fails the methods named by the Method
+// constants on demand and counts their calls; a failed call has no effect.
 type Leases struct {
+	*faults.Set
 	now func() time.Time
 
 	mu     sync.Mutex
@@ -33,7 +43,8 @@ func NewLeases(now func() time.Time) *Leases {
 	if now == nil {
 		now = time.Now
 	}
-	return &Leases{now: now, leases: map[string]lease{}}
+	return &Leases{Set: faults.New("memory leases", MethodTryAcquire, MethodRenew, MethodRelease),
+		now: now, leases: map[string]lease{}}
 }
 
 // SetDown makes every call fail with an error wrapping ports.ErrUnavailable
@@ -53,8 +64,12 @@ func (l *Leases) Holder(gameID string) (string, bool) {
 	return le.token, ok
 }
 
-// check runs under l.mu.
+// check counts the call, applies injected faults and the down switch, and
+// validates ctx and ttl; it runs under l.mu.
 func (l *Leases) check(ctx context.Context, method, gameID string, ttl time.Duration, needTTL bool) error {
+	if err := faults.Enter(l.Set, method); err != nil {
+		return err
+	}
 	if l.down {
 		return fmt.Errorf("memory leases %s %q: store is down: %w", method, gameID, ports.ErrUnavailable)
 	}
@@ -85,7 +100,7 @@ func (l *Leases) held(gameID string) (lease, bool) {
 func (l *Leases) TryAcquire(ctx context.Context, gameID, token string, ttl time.Duration) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.check(ctx, "acquire", gameID, ttl, true); err != nil {
+	if err := l.check(ctx, MethodTryAcquire, gameID, ttl, true); err != nil {
 		return false, err
 	}
 	if _, ok := l.held(gameID); ok {
@@ -99,7 +114,7 @@ func (l *Leases) TryAcquire(ctx context.Context, gameID, token string, ttl time.
 func (l *Leases) Renew(ctx context.Context, gameID, token string, ttl time.Duration) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.check(ctx, "renew", gameID, ttl, true); err != nil {
+	if err := l.check(ctx, MethodRenew, gameID, ttl, true); err != nil {
 		return false, err
 	}
 	le, ok := l.held(gameID)
@@ -114,7 +129,7 @@ func (l *Leases) Renew(ctx context.Context, gameID, token string, ttl time.Durat
 func (l *Leases) Release(ctx context.Context, gameID, token string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.check(ctx, "release", gameID, 0, false); err != nil {
+	if err := l.check(ctx, MethodRelease, gameID, 0, false); err != nil {
 		return err
 	}
 	if le, ok := l.held(gameID); ok && le.token == token {

@@ -3,11 +3,11 @@ package memory
 import (
 	"context"
 	"fmt"
-	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -18,7 +18,7 @@ const (
 	DefaultOperationsLimit = 50
 )
 
-// Store method names accepted by the fault hooks and Calls.
+// Store method names accepted by FailNext, FailNth, FailAlways and Calls.
 const (
 	MethodGet             = "Get"
 	MethodCreate          = "Create"
@@ -34,9 +34,12 @@ const (
 
 // Store is an in-memory ports.Store. One mutex guards all of its state, and
 // every value goes in and out as a deep copy, so callers never alias it.
-// The zero value is not usable; call NewStore.
+// The zero value is not usable; call NewStore. Its embedded fault Set
+// fails the methods named by the Method constants on demand (FailNext,
+// FailNth, FailAlways, Heal) and counts their calls (Calls); a failed call
+// has no effect.
 type Store struct {
-	faults *faults.Set
+	*faults.Set
 
 	mu        sync.Mutex
 	records   map[string]core.Record
@@ -50,7 +53,7 @@ var _ ports.Store = (*Store)(nil)
 // NewStore returns an empty Store.
 func NewStore() *Store {
 	return &Store{
-		faults: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
+		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
 			MethodCountByStatus, MethodAppendOperation, MethodListOperations,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
@@ -58,32 +61,8 @@ func NewStore() *Store {
 	}
 }
 
-// FailNext makes the next call of method (one of the Method constants) fail
-// with err, without side effects. A nil err means an error wrapping
-// ports.ErrUnavailable. It replaces any fault set for method before.
-func (s *Store) FailNext(method string, err error) { s.faults.Fail(method, 0, 1, err) }
-
-// FailNth lets n-1 further calls of method pass and fails the nth with err
-// (nil: an error wrapping ports.ErrUnavailable). n must be at least 1.
-func (s *Store) FailNth(method string, n int, err error) {
-	if n < 1 {
-		panic("memory store: FailNth needs n >= 1")
-	}
-	s.faults.Fail(method, n-1, 1, err)
-}
-
-// FailAlways makes every call of method fail with err (nil: an error
-// wrapping ports.ErrUnavailable) until Heal.
-func (s *Store) FailAlways(method string, err error) { s.faults.Fail(method, 0, -1, err) }
-
-// Heal removes every injected fault.
-func (s *Store) Heal() { s.faults.Heal() }
-
-// Calls returns how many times method was called, failed calls included.
-func (s *Store) Calls(method string) int { return s.faults.Count(method) }
-
 func (s *Store) enter(ctx context.Context, method string) error {
-	if err := s.faults.Enter(method); err != nil {
+	if err := faults.Enter(s.Set, method); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

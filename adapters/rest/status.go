@@ -47,7 +47,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	counts, err := s.store.CountByStatus(ctx)
 	if err != nil {
-		s.writeError(w, r, storeError("count runtimes", err, ""))
+		s.writeError(w, r, readError("count runtimes", err, ""))
 		return
 	}
 	data := struct {
@@ -65,7 +65,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		q.Status = st
 		page, next, err := s.store.List(ctx, q)
 		if err != nil {
-			s.writeError(w, r, storeError("list runtimes", err, ""))
+			s.writeError(w, r, readError("list runtimes", err, ""))
 			return
 		}
 		data.Runtimes = append(data.Runtimes, page...)

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -216,6 +217,7 @@ func endPortSpan(span trace.Span, err error) {
 	case errors.Is(err, ports.ErrConflict):
 		span.SetAttributes(attribute.String("result", "conflict"))
 	default:
+		err = redact.Error(err) // span data leaves the process
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}

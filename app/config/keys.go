@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
 )
 
 // keys is the table of every configuration key, in documentation order.
@@ -31,10 +32,13 @@ var keys = []Key{
 			}
 			return checkURL(c.RedisURL, "redis", "rediss")
 		}},
-	{"EMBEDDED_REDIS_ADDR", "127.0.0.1:6380", "Where the embedded Redis listens (loopback), so other processes can XADD jobs.",
+	{"EMBEDDED_REDIS_ADDR", "127.0.0.1:6380", "Where the embedded Redis listens: a loopback address only. It requires a password made at each start; the full URL is written to `<data_dir>/embedded-redis.url` (mode 0600) for local tools.",
 		func(c *Config, v string) error {
 			c.EmbeddedRedisAddr = strings.TrimSpace(v)
-			return hostPort(c.EmbeddedRedisAddr)
+			if err := hostPort(c.EmbeddedRedisAddr); err != nil {
+				return err
+			}
+			return loopbackHost(c.EmbeddedRedisAddr)
 		}},
 	{"DRIVER", DriverDocker, "Runtime driver: docker, containerd or plugin.",
 		oneOf(func(c *Config) *string { return &c.Driver }, DriverDocker, DriverContainerd, DriverPlugin)},
@@ -50,9 +54,9 @@ var keys = []Key{
 	{"CONTAINERD_ADDRESS", "/run/containerd/containerd.sock", "containerd socket (containerd driver).", str(func(c *Config) *string { return &c.ContainerdAddress })},
 	{"CONTAINERD_NAMESPACE", "rtmanager", "containerd namespace of rtmanager's containers.", str(func(c *Config) *string { return &c.ContainerdNamespace })},
 	{"PLUGIN_PATH", "", "Driver plugin executable (plugin driver).", str(func(c *Config) *string { return &c.PluginPath })},
-	{"PLUGIN_ARGS", "", "Comma-separated arguments for the plugin executable.",
+	{"PLUGIN_ARGS", "", "Comma-separated arguments for the plugin executable (its only configuration: a plugin gets an allow-listed environment, never RTMANAGER_*).",
 		func(c *Config, v string) error { c.PluginArgs = splitList(v); return nil }},
-	{"PLUGIN_SHA256", "", "Expected SHA-256 (hex) of the plugin executable; empty skips the check.",
+	{"PLUGIN_SHA256", "", "Expected SHA-256 (hex) of the plugin executable; the host then runs a verified private copy. Empty skips the check.",
 		func(c *Config, v string) error {
 			c.PluginSHA256 = strings.ToLower(strings.TrimSpace(v))
 			if c.PluginSHA256 != "" && (len(c.PluginSHA256) != 64 || strings.Trim(c.PluginSHA256, "0123456789abcdef") != "") {
@@ -60,7 +64,12 @@ var keys = []Key{
 			}
 			return nil
 		}},
-	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth.", func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"API_TOKEN", "", "Bearer token required by the REST API; empty disables auth (then `serve` listens only on loopback unless INSECURE_NO_AUTH).",
+		func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"ALLOWED_HOSTS", "", "Comma-separated `Host` names or IPs the HTTP API answers besides loopback ones: `name` matches any port, `name:port` only that port, an IP prefix such as `10.0.0.0/8` any address in it. Other hosts get 403 (DNS-rebinding guard); /healthz and /readyz answer every host.",
+		func(c *Config, v string) (err error) { c.AllowedHosts, err = hosts.ParseAllowed(v); return err }},
+	{"INSECURE_NO_AUTH", "false", "Lets `serve` listen on a non-loopback HTTP_ADDR without API_TOKEN: anyone who reaches the port controls every game.",
+		boolean(func(c *Config) *bool { return &c.InsecureNoAuth })},
 	{"IMAGE_ALLOW", "", "Comma-separated image globs (`*`, `?`); empty allows every image.",
 		func(c *Config, v string) (err error) { c.ImageAllow, err = core.ParseImageAllow(v); return err }},
 	{"STOP_TIMEOUT", "10s", "Grace period between SIGTERM and SIGKILL.", duration(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
@@ -108,6 +117,8 @@ var keys = []Key{
 	{"CLEANUP_AFTER", "24h", "The janitor removes runtimes stopped longer than this.", duration(func(c *Config) *time.Duration { return &c.CleanupAfter }, 0)},
 	{"ORPHAN_GRACE", "2m", "A labelled container without a matching record is left alone this long.", duration(func(c *Config) *time.Duration { return &c.OrphanGrace }, 0)},
 	{"CLAIM_IDLE", "30s", "A stream job pending this long on a silent consumer (a dead instance) is claimed by another; live instances touch their running jobs every third of it.", duration(func(c *Config) *time.Duration { return &c.ClaimIdle }, 100*time.Millisecond)},
+	{"MAX_DELIVERIES", "5", "A stream job delivered more than this many times (its handling crashed or panicked each time) gets a failure result with `internal` and is acked: dead-lettered.", integer(func(c *Config) *int { return &c.MaxDeliveries }, 1, 1000)},
+	{"STREAM_MAXLEN", "100000", "`runtime:job_results` and `runtime:health_events` are trimmed to about this many entries (XADD MAXLEN ~); handled job entries are deleted.", integer(func(c *Config) *int { return &c.StreamMaxLen }, 1, 1_000_000_000)},
 	{"STREAM_CONCURRENCY", "8", "Stream jobs handled at once by one instance.", integer(func(c *Config) *int { return &c.StreamConcurrency }, 1, 1024)},
 	{"SHUTDOWN_TIMEOUT", "30s", "How long shutdown waits for in-flight operations.", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
 	{"DATA_DIR", "", "Where embedded state lives; empty means $XDG_DATA_HOME/rtmanager or ~/.local/share/rtmanager.", str(func(c *Config) *string { return &c.DataDir })},

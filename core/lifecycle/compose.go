@@ -15,30 +15,24 @@ type RestartInput struct {
 // Restarter stops a game and starts it again on the same image and env,
 // under one lease; its audit entry and the inner stop and start entries
 // share one correlation id.
+//
+// Handle restarts the game under its lease, Run for a caller that holds it.
+// Outcomes: success with a new container; not_found; conflict for a removed
+// runtime or a held lease; and the failure of the inner stop or start.
 type Restarter struct {
-	b     *base
+	service[RestartInput]
 	start *Starter
 	stop  *Stopper
 }
 
-// Handle restarts the game under its lease. Outcomes: success with a new
-// container; not_found; conflict for a removed runtime or a held lease; and
-// the failure of the inner stop or start.
-func (r *Restarter) Handle(ctx context.Context, in RestartInput) (Result, error) {
-	return r.b.execute(ctx, core.OpRestart, in.GameID, in.Meta, true,
-		func() error { return core.ValidateGameID(in.GameID) },
-		func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) })
-}
-
-// Run is Handle for a caller that already holds the game's lease.
-func (r *Restarter) Run(ctx context.Context, in RestartInput) (Result, error) {
-	return r.b.execute(ctx, core.OpRestart, in.GameID, in.Meta, false,
-		func() error { return core.ValidateGameID(in.GameID) },
-		func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) })
+func (r *Restarter) spec(in RestartInput) operation {
+	return operation{kind: core.OpRestart, game: in.GameID, meta: in.Meta,
+		validate: func() error { return core.ValidateGameID(in.GameID) },
+		body:     func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) }}
 }
 
 func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Record, error) {
-	cur, err := r.b.decide(ctx, core.OpRestart, in.GameID, "")
+	cur, err := r.b.decide(ctx, o, "")
 	if err != nil {
 		return cur, err
 	}
@@ -68,8 +62,16 @@ type PatchInput struct {
 
 // Patcher swaps a game's engine image: stop, then start on the new image.
 // If the new image does not start, the old one is started again.
+//
+// Handle patches the game under its lease, Run for a caller that holds it.
+// The new image is prepared before the running engine is stopped, so a
+// missing image costs no downtime. Outcomes: success running the new image;
+// replay_no_op when it already runs it; image_unavailable or start_failed
+// when the new image cannot run (a game that was running is left running on
+// the old image); forbidden; not_found; conflict; service_unavailable;
+// invalid_request.
 type Patcher struct {
-	b     *base
+	service[PatchInput]
 	start *Starter
 	stop  *Stopper
 }
@@ -84,29 +86,16 @@ func (in PatchInput) validate(allow core.ImageAllow) error {
 	return allow.Check(in.ImageRef)
 }
 
-// Handle patches the game under its lease. The new image is prepared before
-// the running engine is stopped, so a missing image costs no downtime.
-// Outcomes: success running the new image; replay_no_op when it already
-// runs it; image_unavailable or start_failed when the new image cannot run
-// (a game that was running is left running on the old image); forbidden;
-// not_found; conflict; service_unavailable; invalid_request.
-func (p *Patcher) Handle(ctx context.Context, in PatchInput) (Result, error) {
-	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, true,
-		func() error { return in.validate(p.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
-}
-
-// Run is Handle for a caller that already holds the game's lease.
-func (p *Patcher) Run(ctx context.Context, in PatchInput) (Result, error) {
-	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, false,
-		func() error { return in.validate(p.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
+func (p *Patcher) spec(in PatchInput) operation {
+	return operation{kind: core.OpPatch, game: in.GameID, meta: in.Meta,
+		validate: func() error { return in.validate(p.b.Config.Allow) },
+		body:     func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) }}
 }
 
 func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, error) {
 	b := p.b
 	o.touch("", in.ImageRef)
-	cur, err := b.decide(ctx, core.OpPatch, in.GameID, in.ImageRef)
+	cur, err := b.decide(ctx, o, in.ImageRef)
 	if err != nil {
 		return cur, err
 	}

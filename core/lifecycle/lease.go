@@ -25,23 +25,27 @@ type busyError struct{ err *core.Error }
 func (e busyError) Error() string { return e.err.Error() }
 func (e busyError) Unwrap() error { return e.err }
 
-// underLease runs fn while holding the game's lease. The lease is renewed
-// every third of its TTL; if renewal fails for longer than the TTL or
-// another holder took it, fn's context is cancelled. The lease is released
-// with a fresh bounded context so a cancelled request cannot pin it.
-func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error)) (core.Record, error) {
+// underLease runs fn while holding the game's lease and hands its outcome
+// to finish before the lease is released, so the next holder sees the
+// outcome recorded. The lease is renewed every third of its TTL; if renewal
+// fails for longer than the TTL or another holder took it, fn's context is
+// cancelled. The lease is released with a fresh bounded context so a
+// cancelled request cannot pin it. Without the lease, finish gets the
+// failure to take it.
+func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error),
+	finish func(context.Context, core.Record, error) Result) Result {
 	token, err := b.NewToken()
 	if err != nil {
-		return core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err)
+		return finish(ctx, core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err))
 	}
 	began := time.Now()
 	ok, err := b.Leases.TryAcquire(ctx, game, token, b.Config.LeaseTTL)
 	b.Telemetry.LeaseAcquire(ctx, time.Since(began))
 	if err != nil {
-		return core.Record{}, core.Errorf(core.CodeServiceUnavailable, "acquire lease: %v", err)
+		return finish(ctx, core.Record{}, core.Errorf(core.CodeServiceUnavailable, "acquire lease: %v", err))
 	}
 	if !ok {
-		return core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)}
+		return finish(ctx, core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)})
 	}
 	opCtx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
@@ -63,12 +67,12 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 	if err != nil {
 		switch cause := context.Cause(opCtx); {
 		case errors.Is(cause, errLeaseLost):
-			return rec, core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
+			err = core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
 		case errors.Is(cause, errLeaseUnreachable):
-			return rec, core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
+			err = core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
 		}
 	}
-	return rec, err
+	return finish(ctx, rec, err)
 }
 
 // keepRenewed renews the lease every third of its TTL until ctx ends. It

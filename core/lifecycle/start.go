@@ -32,32 +32,27 @@ func (in StartInput) validate(allow core.ImageAllow) error {
 	return allow.Check(in.ImageRef)
 }
 
-// Starter starts a game's engine in a new container.
-type Starter struct{ b *base }
+// Starter starts a game's engine in a new container; Handle does it under
+// the game's lease, Run for a caller that holds it. Outcomes: success with
+// the record running; replay_no_op when it already runs that image;
+// conflict when it runs another image, the lease is held, or a newer
+// stream job of the game was already handled; forbidden for an image
+// outside the allow-list; image_unavailable; start_failed when the
+// container cannot be started or its engine does not become ready within
+// the start timeout (the container is then removed); service_unavailable;
+// invalid_request.
+type Starter struct{ service[StartInput] }
 
-// Handle starts the game under its lease. Outcomes: success with the record
-// running; replay_no_op when it already runs that image; conflict when it
-// runs another image or the lease is held; forbidden for an image outside
-// the allow-list; image_unavailable; start_failed when the container cannot
-// be started or its engine does not become ready within the start timeout
-// (the container is then removed); service_unavailable; invalid_request.
-func (s *Starter) Handle(ctx context.Context, in StartInput) (Result, error) {
-	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, true,
-		func() error { return in.validate(s.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
-}
-
-// Run is Handle for a caller that already holds the game's lease.
-func (s *Starter) Run(ctx context.Context, in StartInput) (Result, error) {
-	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, false,
-		func() error { return in.validate(s.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+func (s *Starter) spec(in StartInput) operation {
+	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
+		validate: func() error { return in.validate(s.b.Config.Allow) },
+		body:     func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
 }
 
 func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, error) {
 	b := s.b
 	o.touch("", in.ImageRef)
-	cur, err := b.decide(ctx, core.OpStart, in.GameID, in.ImageRef)
+	cur, err := b.decide(ctx, o, in.ImageRef)
 	if err != nil {
 		return cur, err
 	}

@@ -13,6 +13,9 @@
 //	ENGINE_UNHEALTHY_AFTER=d  /healthz answers 503 after duration d
 //	ENGINE_START_DELAY=d    listen only after duration d
 //
+// internal/testengine reads these variables; the fake driver honours the
+// same ones.
+//
 // Endpoints: GET /healthz ("ok" or 503), GET / (a human summary), GET /env
 // (the process environment as a JSON object, so tests can check what the
 // driver passed).
@@ -31,113 +34,58 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/galaxy-game/rtmanager/internal/testengine"
 )
 
 func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
-	cfg, err := readConfig(os.Getenv)
+	cfg, err := testengine.Read(os.Getenv)
 	if err != nil {
 		log.Printf("engine: %v", err)
-		os.Exit(2)
+		os.Exit(testengine.ExitBadConfig)
 	}
 	os.Exit(run(cfg))
 }
 
-// config is the engine's behaviour, read from the environment.
-type config struct {
-	port           string
-	gameID         string
-	ignoreSIGTERM  bool
-	exitAfter      time.Duration
-	exitCode       int
-	oom            bool
-	oomAfter       time.Duration
-	unhealthyAfter time.Duration
-	startDelay     time.Duration
-}
-
-func readConfig(getenv func(string) string) (config, error) {
-	c := config{
-		port:          getenv("PORT"),
-		gameID:        getenv("GAME_ID"),
-		ignoreSIGTERM: getenv("ENGINE_IGNORE_SIGTERM") == "1",
-		oom:           getenv("ENGINE_OOM") == "1",
-	}
-	if c.port == "" {
-		c.port = "8080"
-	}
-	var err error
-	if c.exitAfter, err = duration(getenv, "ENGINE_EXIT_AFTER"); err != nil {
-		return c, err
-	}
-	if c.unhealthyAfter, err = duration(getenv, "ENGINE_UNHEALTHY_AFTER"); err != nil {
-		return c, err
-	}
-	if c.startDelay, err = duration(getenv, "ENGINE_START_DELAY"); err != nil {
-		return c, err
-	}
-	if c.oomAfter, err = duration(getenv, "ENGINE_OOM_AFTER"); err != nil {
-		return c, err
-	}
-	if v := getenv("ENGINE_EXIT_CODE"); v != "" {
-		if c.exitCode, err = strconv.Atoi(v); err != nil {
-			return c, fmt.Errorf("ENGINE_EXIT_CODE: %w", err)
-		}
-	}
-	return c, nil
-}
-
-func duration(getenv func(string) string, key string) (time.Duration, error) {
-	v := getenv(key)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
-	}
-	return d, nil
-}
-
 // run serves until SIGTERM/SIGINT (unless ignored) or the configured exit,
 // and returns the process exit code.
-func run(cfg config) int {
+func run(cfg testengine.Config) int {
 	started := time.Now()
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 
 	exit := make(chan int, 1)
-	if cfg.exitAfter > 0 {
-		time.AfterFunc(cfg.exitAfter, func() { exit <- cfg.exitCode })
+	if cfg.ExitAfter > 0 {
+		time.AfterFunc(cfg.ExitAfter, func() { exit <- cfg.ExitCode })
 	}
-	if cfg.oom {
-		time.AfterFunc(cfg.oomAfter, eatMemory)
+	if cfg.OOM {
+		time.AfterFunc(cfg.OOMAfter, eatMemory)
 	}
 
 	srv := &http.Server{Handler: handler(cfg, started), ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() {
-		if cfg.startDelay > 0 {
-			log.Printf("engine: delaying start by %s", cfg.startDelay)
-			time.Sleep(cfg.startDelay) // the behaviour under test, not a wait for a condition
+		if cfg.StartDelay > 0 {
+			log.Printf("engine: delaying start by %s", cfg.StartDelay)
+			time.Sleep(cfg.StartDelay) // the behaviour under test, not a wait for a condition
 		}
-		ln, err := net.Listen("tcp", "0.0.0.0:"+cfg.port)
+		ln, err := net.Listen("tcp", "0.0.0.0:"+cfg.Port)
 		if err != nil {
 			serveErr <- err
 			return
 		}
-		log.Printf("engine: game %q listening on %s", cfg.gameID, ln.Addr())
+		log.Printf("engine: game %q listening on %s", cfg.GameID, ln.Addr())
 		serveErr <- srv.Serve(ln)
 	}()
 
 	for {
 		select {
 		case sig := <-signals:
-			if cfg.ignoreSIGTERM && sig == syscall.SIGTERM {
+			if cfg.IgnoreSIGTERM && sig == syscall.SIGTERM {
 				log.Printf("engine: ignoring %s", sig)
 				continue
 			}
@@ -159,10 +107,10 @@ func run(cfg config) int {
 	}
 }
 
-func handler(cfg config, started time.Time) http.Handler {
+func handler(cfg testengine.Config, started time.Time) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if cfg.unhealthyAfter > 0 && time.Since(started) >= cfg.unhealthyAfter {
+		if cfg.UnhealthyAfter > 0 && time.Since(started) >= cfg.UnhealthyAfter {
 			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
 			return
 		}
@@ -178,7 +126,7 @@ func handler(cfg config, started time.Time) http.Handler {
 		_ = json.NewEncoder(w).Encode(env)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "rtmanager test engine\ngame: %s\nup: %s\n", cfg.gameID, time.Since(started).Round(time.Second))
+		fmt.Fprintf(w, "rtmanager test engine\ngame: %s\nup: %s\n", cfg.GameID, time.Since(started).Round(time.Second))
 		keys := os.Environ()
 		sort.Strings(keys)
 		for _, kv := range keys {

@@ -106,15 +106,17 @@ func buildEngineBinary() (path, binHash string, err error) {
 	if err != nil {
 		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	out, err := exec.Command(goBin, "env", "GOMOD").Output()
+	// The rtmanager module's source: the main module here, or the
+	// dependency (a replace directory or the module cache) of an
+	// integrator's module that runs the suite through plugins/sdk/sdktest.
+	out, err := exec.Command(goBin, "list", "-m", "-f", "{{.Dir}}", "github.com/galaxy-game/rtmanager").Output()
 	if err != nil {
-		return "", "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", "", fmt.Errorf("go list -m github.com/galaxy-game/rtmanager (run inside a module that requires it): %w", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", "", errors.New("not inside the rtmanager module")
+	root := strings.TrimSpace(string(out))
+	if root == "" {
+		return "", "", errors.New("the rtmanager module's source is not available (go mod download github.com/galaxy-game/rtmanager)")
 	}
-	root := filepath.Dir(gomod)
 	src := filepath.Join(root, "e2e", "engine")
 	srcHash, err := hashTree(src)
 	if err != nil {

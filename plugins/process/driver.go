@@ -42,6 +42,18 @@ type Config struct {
 	AdoptInterval time.Duration
 	// Logger receives the driver's log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// User is the numeric uid:gid engines run as when their spec names no
+	// user (--user); empty keeps the plugin's own. Needs a root plugin.
+	User string
+	// CgroupRoot is a writable cgroup v2 directory (--cgroup-root); each
+	// engine then runs in a child cgroup with memory.max, cpu.max and
+	// pids.max from its limits, which is killed when the engine exits.
+	CgroupRoot string
+	// ImageRoot, when set, is the only directory file:// images may lie
+	// under (--image-root).
+	ImageRoot string
+	// MaxOpenFiles is an engine's RLIMIT_NOFILE; zero means 4096.
+	MaxOpenFiles uint64
 }
 
 // Driver runs engines as local processes. Its methods are safe for
@@ -113,6 +125,10 @@ func New(cfg Config) (*Driver, error) {
 		watched: make(map[string]*watch), closed: make(chan struct{}),
 		subs: make(map[int]chan ports.Event),
 	}
+	if err := d.checkIsolation(); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("process driver: %w", err)
+	}
 	if err := d.adopt(); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("process driver: recover %s: %w", dir, err)
@@ -151,6 +167,9 @@ func (d *Driver) resolve(image string) (string, error) {
 		return "", fmt.Errorf("image %q: no image directory is configured: %w", image, ports.ErrImageUnavailable)
 	default:
 		path = filepath.Join(d.cfg.ImageDir, image)
+	}
+	if err := d.checkImagePath(image, path); err != nil {
+		return "", err
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,9 +30,12 @@ commands:
   patch <game> <image>          move it to another image
   cleanup <game>                remove the container of a stopped game
 
-The address defaults to RTMANAGER_HTTP_ADDR (127.0.0.1:8080), the token to
-RTMANAGER_API_TOKEN. Operations are sent as an admin (X-Admin-User, default
-$USER), so the audit log shows op_source=admin and who acted.`
+The address defaults to RTMANAGER_HTTP_ADDR (127.0.0.1:8080; a wildcard
+host such as 0.0.0.0 means loopback), the token to RTMANAGER_API_TOKEN. A
+host name other than a loopback one must be in the server's
+RTMANAGER_ALLOWED_HOSTS. Operations are sent as an admin (X-Admin-User,
+default $USER), so the audit log shows op_source=admin and who acted; the
+server honours that only with a token or from a loopback connection.`
 
 // ctl is the operator CLI: a thin client of the REST API.
 func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -43,7 +47,7 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c := &client{base: "http://" + *addr + "/api/v1/internal", token: os.Getenv("RTMANAGER_API_TOKEN"), admin: *admin,
+	c := &client{base: "http://" + dialAddr(*addr) + "/api/v1/internal", token: os.Getenv("RTMANAGER_API_TOKEN"), admin: *admin,
 		http: &http.Client{Timeout: 5 * time.Minute}}
 	a := fs.Args()
 	need := func(n int) error {
@@ -119,6 +123,23 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("ctl: unknown command %q\n%s", a[0], ctlUsage)
 }
 
+// dialAddr returns the address ctl connects to for a listen address: a
+// wildcard host (0.0.0.0, ::, or none) means this machine's loopback, which
+// is also a Host the API always serves.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch host {
+	case "", "0.0.0.0":
+		return net.JoinHostPort("127.0.0.1", port)
+	case "::":
+		return net.JoinHostPort("::1", port)
+	}
+	return addr
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -146,7 +167,7 @@ func (c *client) do(ctx context.Context, method, path string, body any) (map[str
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
+	if body != nil || method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

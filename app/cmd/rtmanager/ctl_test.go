@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,21 +16,27 @@ import (
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 )
 
-func TestCtl(t *testing.T) {
+// newServer serves the REST API over fakes on 127.0.0.1 and returns its
+// address; token empty means no auth.
+func newServer(t *testing.T, token string) string {
+	t.Helper()
 	store := memory.NewStore()
 	drv := fakedriver.New(nil)
 	drv.AddImage("engine:1", fakedriver.Behavior{})
 	drv.AddImage("engine:2", fakedriver.Behavior{})
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: memory.NewLeases(nil),
-		Driver: drv, Health: memory.NewHealthRecorder(store), Prober: drv.Prober(),
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Driver: drv, Health: memory.NewHealthRecorder(), Snapshots: store, Prober: drv.Prober(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(rest.New(rest.Config{Services: svc, Store: store, Token: "s3cret",
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}))
-	defer srv.Close()
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv := httptest.NewServer(rest.New(rest.Config{Services: svc, Store: store, Token: token, Logger: log}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestCtl(t *testing.T) {
+	addr := newServer(t, "s3cret")
 	t.Setenv("RTMANAGER_API_TOKEN", "s3cret")
 	run := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer
@@ -70,5 +77,31 @@ func TestCtl(t *testing.T) {
 	t.Setenv("RTMANAGER_API_TOKEN", "wrong")
 	if _, err := run("list"); err == nil || !strings.HasPrefix(err.Error(), "unauthorized") {
 		t.Errorf("bad token = %v", err)
+	}
+}
+
+// TestCtlWithoutToken: ctl works against a token-less server given its
+// listen address, even a wildcard one (it dials loopback, so its Host is
+// served and its X-Admin-User is trusted), and sends JSON POSTs.
+func TestCtlWithoutToken(t *testing.T) {
+	_, port, _ := net.SplitHostPort(newServer(t, ""))
+	t.Setenv("RTMANAGER_API_TOKEN", "")
+	t.Setenv("RTMANAGER_HTTP_ADDR", "0.0.0.0:"+port)
+	for _, args := range [][]string{{"start", "g1", "engine:1"}, {"restart", "g1"}, {"stop", "g1"}} {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), append([]string{"ctl", "--admin", "carol"}, args...), &out, &errb); err != nil {
+			t.Fatalf("ctl %v: %v", args, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"ctl", "ops", "g1", "1"}, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), `"op_source": "admin"`) || !strings.Contains(out.String(), `"source_ref": "carol"`) {
+		t.Errorf("ctl ops = %v\n%s", err, out.String())
+	}
+	for addr, want := range map[string]string{"0.0.0.0:8080": "127.0.0.1:8080", ":8080": "127.0.0.1:8080",
+		"[::]:8080": "[::1]:8080", "rtm.example:8080": "rtm.example:8080", "127.0.0.1:1": "127.0.0.1:1"} {
+		if got := dialAddr(addr); got != want {
+			t.Errorf("dialAddr(%q) = %q, want %q", addr, got, want)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app"
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 )
 
 func main() {
@@ -35,7 +36,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run runs one command. Its error is what main prints, so secrets (URL
+// passwords) are masked in it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() { err = redact.Error(err) }()
 	if len(args) == 0 {
 		return errors.New("usage: rtmanager serve|migrate|healthcheck|version [--config file.yaml], or rtmanager ctl <command>")
 	}
@@ -77,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return healthcheck(ctx, u, stdout)
 	}
-	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	logger := slog.New(redact.Handler(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))))
 	slog.SetDefault(logger)
 	if cmd == "migrate" {
 		return migrate(ctx, cfg, stdout)
