@@ -216,6 +216,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Health: m.redis.HealthStream(store), Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
+			EngineUser: c.EngineUser, ReadOnlyRootFS: c.ReadOnlyRootFS,
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})
 	if err != nil {

@@ -118,9 +118,10 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	env["GAME_ID"] = resv.GameID
 	spec := ports.ContainerSpec{
-		Name: ContainerName(resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
+		Name: core.ContainerName(b.Config.Scope, resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
 		Labels: b.labels(resv.GameID, resv.Generation, resv.ImageRef),
 		Port:   b.Config.EnginePort, HostIP: b.Config.HostIP, Limits: b.Config.Limits,
+		User: b.Config.EngineUser, ReadOnlyRootFS: b.Config.ReadOnlyRootFS,
 	}
 	c, err := b.Driver.Start(ctx, spec)
 	if err != nil {

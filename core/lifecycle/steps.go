@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -42,6 +41,10 @@ func driverErr(call string, err error, otherwise core.Code) error {
 		code = core.CodeServiceUnavailable
 	case errors.Is(err, ports.ErrInvalid):
 		code = core.CodeInvalidRequest
+	case errors.Is(err, ports.ErrConflict):
+		// e.g. a container of this name that another scope, game,
+		// generation or image owns (ports.CheckOwner).
+		code = core.CodeConflict
 	}
 	return core.Errorf(code, "driver %s: %v", call, err)
 }
@@ -124,11 +127,6 @@ func (b *base) vanished(ctx context.Context, kind core.OpKind, cur core.Record) 
 	}
 	b.publish(ctx, core.EventContainerDisappeared, cur, nil)
 	return next, nil
-}
-
-// ContainerName returns the container name of a game's generation.
-func ContainerName(game string, generation int64) string {
-	return fmt.Sprintf("rtm-%s-%d", game, generation)
 }
 
 // labels returns Labels plus the instance's scope.
