@@ -33,8 +33,10 @@ const cleanupTimeout = 30 * time.Second
 // Start creates and starts the container spec.Name on the host network with
 // a freshly allocated loopback port in PORT, and returns it running. A
 // container of that name whose task runs is returned as is; one without a
-// running task is deleted and created anew. Whatever Start created is
-// removed again when a later step fails. Errors: ports.ErrInvalid,
+// running task is deleted and created anew; either only when
+// ports.CheckOwner accepts its labels, else Start fails with
+// ports.ErrConflict and leaves it alone. Whatever Start created is
+// removed again when a later step fails. Errors: ports.ErrConflict, ports.ErrInvalid,
 // ports.ErrImageUnavailable, ports.ErrUnavailable, or any other error when
 // the container could not be created or started.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (_ ports.Container, err error) {
@@ -52,6 +54,9 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (_ ports.C
 	if existing, err := d.client.LoadContainer(ctx, spec.Name); err == nil {
 		c, err := d.inspect(ctx, existing, false)
 		if err != nil {
+			return ports.Container{}, err
+		}
+		if err := ports.CheckOwner(spec, c.Labels); err != nil {
 			return ports.Container{}, err
 		}
 		if c.State == ports.StateRunning {

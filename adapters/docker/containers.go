@@ -30,7 +30,9 @@ const pollInterval = 50 * time.Millisecond
 
 // Start creates and starts a container for spec, or returns the running
 // container already named spec.Name. A non-running container of that name
-// is removed and recreated. A missing image is pulled once.
+// is removed and recreated. Either only when ports.CheckOwner accepts its
+// labels: otherwise it is left alone and Start fails with
+// ports.ErrConflict. A missing image is pulled once.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, err error) {
 	defer wrap(&err, "docker: start %s", spec.Name)
 	if spec.Name == "" || spec.Image == "" || spec.Port <= 0 || spec.Port > math.MaxUint16 {
@@ -45,9 +47,13 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 	pulled := false
 	for attempt := 0; ; attempt++ {
 		existing, err := d.cli.ContainerInspect(ctx, spec.Name, client.ContainerInspectOptions{})
+		var owner error
+		if err == nil {
+			owner = ports.CheckOwner(spec, existing.Container.Config.Labels)
+		}
 		switch {
-		case err == nil && existing.Container.Config.Labels[ports.LabelManaged] != "true":
-			return c, fmt.Errorf("name taken by container %s, which rtmanager does not manage", existing.Container.ID)
+		case owner != nil:
+			return c, fmt.Errorf("container %s: %w", existing.Container.ID, owner)
 		case err == nil && existing.Container.State != nil && existing.Container.State.Running:
 			return d.toContainer(existing.Container), nil
 		case err == nil:
