@@ -142,11 +142,8 @@ func engineUser(v string) error {
 	if v == "" {
 		return nil
 	}
-	uid, gid, ok := strings.Cut(v, ":")
-	for _, n := range []string{uid, gid} {
-		if _, err := strconv.ParseUint(n, 10, 31); !ok || err != nil {
-			return fmt.Errorf("must be numeric uid:gid, e.g. 65534:65534")
-		}
+	if _, _, err := core.ParseEngineUser(v); err != nil {
+		return fmt.Errorf("must be numeric uid:gid, e.g. 65534:65534")
 	}
 	return nil
 }

@@ -118,6 +118,7 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("process driver: recover %s: %w", dir, err)
 	}
 	go d.adoptLoop()
+	go d.rotateLogs()
 	return d, nil
 }
 
