@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/api/types/runc/options"
@@ -170,7 +171,7 @@ func specOpts(img client.Image, spec ports.ContainerSpec, port int) ([]oci.SpecO
 		oci.WithImageConfig(img),
 		oci.WithEnv(env),
 		oci.WithHostNamespace(specs.NetworkNamespace),
-		oci.WithHostname(spec.Name),
+		oci.WithHostname(hostname(spec.Name)),
 		oci.WithCapabilities([]string{}),
 		withNoAmbientCapabilities,
 		oci.WithNoNewPrivileges,
@@ -203,6 +204,15 @@ func specOpts(img client.Image, spec ports.ContainerSpec, port int) ([]oci.SpecO
 		}}))
 	}
 	return opts, nil
+}
+
+// hostname is the container's hostname: its name, cut to the 63 bytes the
+// kernel accepts (a name may have 76).
+func hostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:63], "._-")
 }
 
 // withUser runs the engine as uid:gid without the supplementary groups the

@@ -137,9 +137,9 @@ func TestEngineLogsBounded(t *testing.T) {
 		t.Skipf("the daemon reports no log path (%q): cannot measure it from here", got.Container.LogPath)
 	}
 	pattern := got.Container.LogPath + "*"
-	testenv.AwaitLogLine(t, got.Container.LogPath, "engine: spam done", 2*time.Minute)
-	used, files := testenv.DiskUsage(t, pattern)
-	t.Logf("engine wrote %d MiB; %d files on disk take %.1f MiB: %v", spam>>20, len(files), float64(used)/(1<<20), baseNames(files))
+	written := testenv.AwaitSpamDone(t, c.Endpoint, 2*time.Minute)
+	used, files := testenv.AwaitDiskUsage(t, pattern, 40<<20, 5*time.Second)
+	t.Logf("engine wrote %d MiB; %d files on disk take %.1f MiB: %v", written>>20, len(files), float64(used)/(1<<20), baseNames(files))
 	if used > 40<<20 {
 		t.Errorf("engine logs take %.1f MiB on disk, want <= 40 MiB", float64(used)/(1<<20))
 	}

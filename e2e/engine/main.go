@@ -19,7 +19,9 @@
 // (the process environment as a JSON object, so tests can check what the
 // driver passed), GET /id (uid and gid as JSON), GET /addrs (the
 // interface addresses), GET /dial?addr=host:port (200 when a TCP
-// connection succeeds within 2s, 502 otherwise) and POST /write?path=p
+// connection succeeds within 2s, 502 otherwise), GET /spam (JSON: bytes
+// of ENGINE_SPAM_BYTES written so far and whether it is done) and POST
+// /write?path=p
 // (200 when the file can be written, 500 otherwise): what an isolation
 // test asks an engine to try.
 //
@@ -39,6 +41,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -192,6 +195,10 @@ func handler(cfg config, started time.Time) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(env)
 	})
+	mux.HandleFunc("GET /spam", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"written": spamWritten.Load(), "done": spamDone.Load()})
+	})
 	mux.HandleFunc("GET /id", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]int{"uid": os.Getuid(), "gid": os.Getgid()})
@@ -238,8 +245,15 @@ func handler(cfg config, started time.Time) http.Handler {
 	return mux
 }
 
+// Progress of spam, for GET /spam.
+var (
+	spamWritten atomic.Int64
+	spamDone    atomic.Bool
+)
+
 // spam writes n bytes to stdout in 64 KiB lines.
 func spam(n int64) {
+	defer spamDone.Store(true)
 	line := []byte(strings.Repeat("s", 64<<10-1) + "\n")
 	for n > 0 {
 		k := min(n, int64(len(line)))
@@ -248,6 +262,7 @@ func spam(n int64) {
 			return
 		}
 		n -= k
+		spamWritten.Add(k)
 	}
 	log.Printf("engine: spam done")
 }

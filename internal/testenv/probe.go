@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,25 +42,6 @@ func EngineJSON(tb testing.TB, endpoint, path string, v any) {
 	}
 }
 
-// AwaitLogLine polls the files matching pattern until one contains line,
-// failing tb after timeout.
-func AwaitLogLine(tb testing.TB, pattern, line string, timeout time.Duration) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		paths, _ := filepath.Glob(pattern)
-		for _, p := range paths {
-			if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), line) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("no file matching %s contains %q within %s", pattern, line, timeout)
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval
-	}
-}
-
 // DiskUsage returns the bytes allocated on disk to the files matching
 // pattern, and the files.
 func DiskUsage(tb testing.TB, pattern string) (int64, []string) {
@@ -75,4 +55,39 @@ func DiskUsage(tb testing.TB, pattern string) (int64, []string) {
 		total += allocated(tb, p)
 	}
 	return total, paths
+}
+
+// AwaitSpamDone polls the test engine's GET /spam until its
+// ENGINE_SPAM_BYTES output is written, and returns the bytes written.
+func AwaitSpamDone(tb testing.TB, endpoint string, timeout time.Duration) int64 {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var st struct {
+			Written int64
+			Done    bool
+		}
+		EngineJSON(tb, endpoint, "/spam", &st)
+		if st.Done {
+			return st.Written
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("engine at %s wrote %d bytes of spam, not done within %s", endpoint, st.Written, timeout)
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval
+	}
+}
+
+// AwaitDiskUsage polls DiskUsage(pattern) until it is at most limit bytes
+// and returns it, or returns the last figure after timeout.
+func AwaitDiskUsage(tb testing.TB, pattern string, limit int64, timeout time.Duration) (int64, []string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		used, files := DiskUsage(tb, pattern)
+		if used <= limit || time.Now().After(deadline) {
+			return used, files
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval
+	}
 }
