@@ -39,7 +39,7 @@ func CheckOwner(spec ContainerSpec, existing map[string]string) error {
 	for _, k := range ownerLabels {
 		want, got := spec.Labels[k], existing[k]
 		if k == LabelScope {
-			want, got = scopeOf(want), scopeOf(got)
+			want, got = ScopeOf(spec.Labels), ScopeOf(existing)
 		}
 		if want != got {
 			return fmt.Errorf("%w: name %s is taken by a container with %s=%q, not %q", ErrConflict, spec.Name, k, got, want)
@@ -48,11 +48,13 @@ func CheckOwner(spec ContainerSpec, existing map[string]string) error {
 	return nil
 }
 
-func scopeOf(label string) string {
-	if label == "" {
-		return DefaultScope
+// ScopeOf returns the scope container labels name: LabelScope, or
+// DefaultScope when it is missing or empty.
+func ScopeOf(labels map[string]string) string {
+	if s := labels[LabelScope]; s != "" {
+		return s
 	}
-	return label
+	return DefaultScope
 }
 
 // Limits are the resource limits of one container; zero means unlimited.

@@ -139,6 +139,7 @@ func New(deps Deps) (*Services, error) {
 	if err := core.ValidateScope(c.Scope); err != nil {
 		return nil, fmt.Errorf("lifecycle: %w", err)
 	}
+	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	if deps.Telemetry == nil {
 		deps.Telemetry = ports.NopTelemetry{}
 	}

@@ -138,11 +138,7 @@ func (b *base) labels(game string, generation int64, image string) map[string]st
 
 // inScope reports whether c belongs to this instance's deployment scope.
 func (b *base) inScope(c ports.Container) bool {
-	s, ok := c.Labels[ports.LabelScope]
-	if !ok || s == "" {
-		s = ports.DefaultScope
-	}
-	return s == b.Config.Scope
+	return ports.ScopeOf(c.Labels) == b.Config.Scope
 }
 
 // listScoped lists the containers with labels that are in scope.

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -102,4 +103,56 @@ func copyEngine(t *testing.T, src, name string) string {
 		t.Fatal(err)
 	}
 	return "file://" + path
+}
+
+// TestForeignContainerIsInvisible: a record whose container id names a
+// container of another scope (containerd and the process driver reuse
+// names as ids, and the default scope's rtm-blue-g-1 is scope blue's name
+// for game g) is stopped and removed as a vanished container: the foreign
+// engine keeps running, untouched.
+func TestForeignContainerIsInvisible(t *testing.T) {
+	engine := "file://" + testenv.EngineBinary(t)
+	stateDir, err := os.MkdirTemp("", "rtm-foreign-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	drv, err := process.New(process.Config{StateDir: stateDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("process.New: %v", err)
+	}
+	t.Cleanup(func() { drv.Close() })
+	foreign, err := drv.Start(t.Context(), ports.ContainerSpec{Name: core.ContainerName("blue", "g", 1), Image: engine, Port: 8080,
+		Labels: map[string]string{ports.LabelManaged: "true", ports.LabelScope: "blue", ports.LabelGameID: "g",
+			ports.LabelGeneration: "1", ports.LabelImageRef: engine}})
+	if err != nil {
+		t.Fatalf("start the foreign engine: %v", err)
+	}
+	t.Cleanup(func() { _ = drv.Remove(context.Background(), foreign.ID) })
+
+	store := memory.NewStore()
+	now := time.Now().UTC()
+	rec := core.Record{GameID: "blue-g", Status: core.StatusRunning, ContainerID: foreign.ID, ImageRef: engine,
+		Endpoint: foreign.Endpoint, Generation: 1, CreatedAt: now, StartedAt: &now, LastOpAt: now}
+	if err := store.Create(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: memory.NewLeases(nil),
+		Driver: drv, Health: memory.NewHealthRecorder(store), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config: lifecycle.Config{StartTimeout: 20 * time.Second, StopTimeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatalf("lifecycle.New: %v", err)
+	}
+	res, err := svc.Stop.Handle(t.Context(), lifecycle.StopInput{GameID: "blue-g", Reason: core.ReasonAdminRequest,
+		Meta: lifecycle.Meta{Source: core.SourceREST, SourceRef: "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Record.Status != core.StatusRemoved {
+		t.Errorf("stop of a record whose container is foreign: %s %s, record %s; want it treated as vanished (removed)",
+			res.Outcome, res.ErrorCode, res.Record.Status)
+	}
+	if c, err := drv.Inspect(t.Context(), foreign.ID); err != nil || c.State != ports.StateRunning {
+		t.Errorf("foreign engine after the stop: %+v, %v; want it running, untouched", c, err)
+	}
 }
