@@ -37,17 +37,7 @@ func TestScopedNameUserReadOnlyRoot(t *testing.T) {
 		t.Errorf("container name %q (%d bytes), want %q of %d", c.Name, len(c.Name), spec.Name, core.MaxContainerNameLen)
 	}
 	waitHealthy(t, c.Endpoint)
-	var id struct{ UID, GID int }
-	testenv.EngineJSON(t, c.Endpoint, "/id", &id)
-	if id.UID != 65534 || id.GID != 65533 {
-		t.Errorf("engine runs as %d:%d, want 65534:65533", id.UID, id.GID)
-	}
-	if code, body := testenv.EngineCall(t, http.MethodPost, c.Endpoint, "/write?path=/rootfs-file"); code == http.StatusOK {
-		t.Errorf("write to / succeeded on a read-only root: %d %s", code, body)
-	}
-	if code, body := testenv.EngineCall(t, http.MethodPost, c.Endpoint, "/write?path=/tmp/ok"); code != http.StatusOK {
-		t.Errorf("write to /tmp: %d %s, want 200", code, body)
-	}
+	testenv.CheckEngineUserReadOnly(t, c.Endpoint, 65534, 65533)
 }
 
 // TestEngineLogsBounded: an engine writing 48 MB of output leaves at most

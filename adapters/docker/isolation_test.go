@@ -26,6 +26,18 @@ func isoSpec(image, game string, gen int64, env map[string]string) ports.Contain
 	}
 }
 
+// isoFixture returns the Docker host, the engine image, a driver and a
+// fresh game id whose containers are removed when t ends.
+func isoFixture(t *testing.T, prefix string) (string, string, *docker.Driver, string) {
+	t.Helper()
+	host := testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	d := newDriver(t, host)
+	game := prefix + "-" + testenv.RandomSuffix(4)
+	t.Cleanup(func() { removeGame(t, d, game) })
+	return host, image, d, game
+}
+
 func startOK(t *testing.T, d ports.RuntimeDriver, spec ports.ContainerSpec) ports.Container {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -41,11 +53,7 @@ func startOK(t *testing.T, d ports.RuntimeDriver, spec ports.ContainerSpec) port
 // inter-container traffic off, so one engine cannot open a connection to
 // another's port, while the host reaches both published endpoints.
 func TestEngineNetworkIsolated(t *testing.T) {
-	host := testenv.DockerHost(t)
-	image := testenv.EngineImage(t)
-	d := newDriver(t, host)
-	game := "iso-" + testenv.RandomSuffix(4)
-	t.Cleanup(func() { removeGame(t, d, game) })
+	host, image, d, game := isoFixture(t, "iso")
 	a := startOK(t, d, isoSpec(image, game, 1, nil))
 	b := startOK(t, d, isoSpec(image, game, 2, nil))
 	for _, c := range []ports.Container{a, b} {
@@ -88,36 +96,18 @@ func TestEngineNetworkIsolated(t *testing.T) {
 // TestEngineUserAndReadOnlyRoot: spec.User is the uid:gid the engine runs
 // as, and spec.ReadOnlyRootFS refuses writes outside the tmpfs /tmp.
 func TestEngineUserAndReadOnlyRoot(t *testing.T) {
-	host := testenv.DockerHost(t)
-	image := testenv.EngineImage(t)
-	d := newDriver(t, host)
-	game := "usr-" + testenv.RandomSuffix(4)
-	t.Cleanup(func() { removeGame(t, d, game) })
+	_, image, d, game := isoFixture(t, "usr")
 	spec := isoSpec(image, game, 1, nil)
 	spec.User, spec.ReadOnlyRootFS = "65534:65533", true
 	c := startOK(t, d, spec)
 	awaitHealthy(t, c.Endpoint)
-	var id struct{ UID, GID int }
-	testenv.EngineJSON(t, c.Endpoint, "/id", &id)
-	if id.UID != 65534 || id.GID != 65533 {
-		t.Errorf("engine runs as %d:%d, want 65534:65533", id.UID, id.GID)
-	}
-	if code, body := testenv.EngineCall(t, http.MethodPost, c.Endpoint, "/write?path=/rootfs-file"); code == http.StatusOK {
-		t.Errorf("write to / succeeded on a read-only root: %d %s", code, body)
-	}
-	if code, body := testenv.EngineCall(t, http.MethodPost, c.Endpoint, "/write?path=/tmp/ok"); code != http.StatusOK {
-		t.Errorf("write to /tmp: %d %s, want 200", code, body)
-	}
+	testenv.CheckEngineUserReadOnly(t, c.Endpoint, 65534, 65533)
 }
 
 // TestEngineLogsBounded: an engine writing 48 MB of output leaves at most
 // 10 MB × 3 of json-file logs (plus JSON framing) on disk.
 func TestEngineLogsBounded(t *testing.T) {
-	host := testenv.DockerHost(t)
-	image := testenv.EngineImage(t)
-	d := newDriver(t, host)
-	game := "log-" + testenv.RandomSuffix(4)
-	t.Cleanup(func() { removeGame(t, d, game) })
+	host, image, d, game := isoFixture(t, "log")
 	const spam = 48 << 20
 	c := startOK(t, d, isoSpec(image, game, 1, map[string]string{"ENGINE_SPAM_BYTES": fmt.Sprint(spam)}))
 	cli, err := client.New(client.WithHost(host))

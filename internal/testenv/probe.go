@@ -91,3 +91,21 @@ func AwaitDiskUsage(tb testing.TB, pattern string, limit int64, timeout time.Dur
 		time.Sleep(100 * time.Millisecond) // poll interval
 	}
 }
+
+// CheckEngineUserReadOnly asks the test engine at endpoint for its uid/gid
+// and to write outside and inside /tmp: it must run as uid:gid on a
+// read-only root filesystem with a writable /tmp.
+func CheckEngineUserReadOnly(tb testing.TB, endpoint string, uid, gid int) {
+	tb.Helper()
+	var id struct{ UID, GID int }
+	EngineJSON(tb, endpoint, "/id", &id)
+	if id.UID != uid || id.GID != gid {
+		tb.Errorf("engine runs as %d:%d, want %d:%d", id.UID, id.GID, uid, gid)
+	}
+	if code, body := EngineCall(tb, http.MethodPost, endpoint, "/write?path=/rootfs-file"); code == http.StatusOK {
+		tb.Errorf("write to / succeeded on a read-only root: %d %s", code, body)
+	}
+	if code, body := EngineCall(tb, http.MethodPost, endpoint, "/write?path=/tmp/ok"); code != http.StatusOK {
+		tb.Errorf("write to /tmp: %d %s, want 200", code, body)
+	}
+}
