@@ -107,7 +107,7 @@ func (d *Driver) startCreated(ctx context.Context, id string) (ports.Container, 
 		}
 		return ports.Container{}, err
 	}
-	if _, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+	if err := d.containerStart(ctx, id); err != nil {
 		return fail(startErr(err))
 	}
 	got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})

@@ -127,6 +127,7 @@ func TestEngineLogsBounded(t *testing.T) {
 		t.Skipf("the daemon reports no log path (%q): cannot measure it from here", got.Container.LogPath)
 	}
 	pattern := got.Container.LogPath + "*"
+	awaitHealthy(t, c.Endpoint)
 	written := testenv.AwaitSpamDone(t, c.Endpoint, 2*time.Minute)
 	used, files := testenv.AwaitDiskUsage(t, pattern, 40<<20, 5*time.Second)
 	t.Logf("engine wrote %d MiB; %d files on disk take %.1f MiB: %v", written>>20, len(files), float64(used)/(1<<20), baseNames(files))

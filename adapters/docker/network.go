@@ -3,8 +3,10 @@ package docker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -94,4 +96,21 @@ func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
 		return keep.ID, nil
 	}
 	return "", fmt.Errorf("%w: network %s vanished while being created", ports.ErrUnavailable, name)
+}
+
+// containerStart starts id. Docker resolves the container's network by
+// name when it starts it, so a twin network another instance has just
+// created (and is about to remove) makes the start fail as ambiguous: the
+// twins are then cleared (ensureNetwork) and the start is tried again.
+func (d *Driver) containerStart(ctx context.Context, id string) error {
+	for attempt := 0; ; attempt++ {
+		_, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "is ambiguous") {
+			return err
+		}
+		d.forgetNetwork()
+		if _, nerr := d.networkID(ctx); nerr != nil {
+			return errors.Join(err, nerr)
+		}
+	}
 }

@@ -211,7 +211,8 @@ func ensureEngineImage(host, bin, binHash string) (unreachable bool, err error) 
 }
 
 func saveEngineImage(host, ref, binHash string) (string, error) {
-	path := filepath.Join(os.TempDir(), "rtm-engine-image-"+binHash[:16]+".tar")
+	// The tarball holds the image under its hash tag (engineImageRef).
+	path := filepath.Join(os.TempDir(), "rtm-engine-image-tagged-"+binHash[:16]+".tar")
 	err := withFileLock(path+".lock", func() error {
 		if _, err := os.Stat(path); err == nil {
 			return nil
