@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"strings"
 )
 
 // DefaultScope is the deployment scope of an instance that sets no
@@ -107,17 +106,4 @@ func isSeparator(c byte) bool { return c == '.' || c == '_' || c == '-' }
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// ParseEngineUser parses RTMANAGER_ENGINE_USER: a numeric uid:gid (each
-// below 2^31). Empty is not valid here; callers treat it as "the image's
-// user" before calling.
-func ParseEngineUser(s string) (uid, gid uint32, err error) {
-	u, g, ok := strings.Cut(s, ":")
-	un, uerr := strconv.ParseUint(u, 10, 31)
-	gn, gerr := strconv.ParseUint(g, 10, 31)
-	if !ok || uerr != nil || gerr != nil {
-		return 0, 0, Errorf(CodeInvalidRequest, "engine user %q must be numeric uid:gid, e.g. 65534:65534", s)
-	}
-	return uint32(un), uint32(gn), nil
 }
