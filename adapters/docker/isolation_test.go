@@ -62,11 +62,7 @@ func TestEngineNetworkIsolated(t *testing.T) {
 		}
 	}
 
-	cli, err := client.New(client.WithHost(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := newClient(t, host)
 	ctx := t.Context()
 	net, err := cli.NetworkInspect(ctx, docker.DefaultNetwork, client.NetworkInspectOptions{})
 	if err != nil {
@@ -110,11 +106,7 @@ func TestEngineLogsBounded(t *testing.T) {
 	host, image, d, game := isoFixture(t, "log")
 	const spam = 48 << 20
 	c := startOK(t, d, isoSpec(image, game, 1, map[string]string{"ENGINE_SPAM_BYTES": fmt.Sprint(spam)}))
-	cli, err := client.New(client.WithHost(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := newClient(t, host)
 	got, err := cli.ContainerInspect(t.Context(), c.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		t.Fatal(err)

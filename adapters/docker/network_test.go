@@ -22,11 +22,7 @@ import (
 func TestNetworkCreateRace(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	cli, err := client.New(client.WithHost(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := newClient(t, host)
 	name := "rtm-test-net-" + testenv.RandomSuffix(4)
 	game := "net-" + testenv.RandomSuffix(4)
 	const n = 4
@@ -81,11 +77,7 @@ func TestNetworkCreateRace(t *testing.T) {
 func TestNetworkWithICCRefused(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	cli, err := client.New(client.WithHost(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := newClient(t, host)
 	name := "rtm-test-icc-" + testenv.RandomSuffix(4)
 	if _, err := cli.NetworkCreate(t.Context(), name, client.NetworkCreateOptions{Driver: "bridge"}); err != nil {
 		t.Fatalf("create %s: %v", name, err)
@@ -101,6 +93,17 @@ func TestNetworkWithICCRefused(t *testing.T) {
 	if _, err := d.Start(t.Context(), isoSpec(image, game, 1, nil)); !errors.Is(err, ports.ErrInvalid) {
 		t.Errorf("Start on a network with inter-container traffic on = %v, want ErrInvalid", err)
 	}
+}
+
+// newClient returns a Docker client for host, closed when t ends.
+func newClient(t *testing.T, host string) *client.Client {
+	t.Helper()
+	cli, err := client.New(client.WithHost(host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
 }
 
 func networksNamed(t *testing.T, cli *client.Client, name string) []string {
