@@ -102,9 +102,9 @@ var keys = []Key{
 			c.PidsLimit = n
 			return nil
 		}},
-	{"ENGINE_USER", "", "Numeric `uid:gid` engines run as (docker, containerd; the process plugin has its own setting); empty keeps the image's user.",
+	{"ENGINE_USER", "", "Numeric `uid:gid` engines run as; empty keeps the image's user (docker and containerd apply it; plugins receive it in the container spec).",
 		func(c *Config, v string) error { c.EngineUser = strings.TrimSpace(v); return engineUser(c.EngineUser) }},
-	{"READ_ONLY_ROOTFS", "false", "Engines get a read-only root filesystem with a tmpfs `/tmp` (docker, containerd).", boolean(func(c *Config) *bool { return &c.ReadOnlyRootFS })},
+	{"READ_ONLY_ROOTFS", "false", "Engines get a read-only root filesystem with a 64 MiB tmpfs `/tmp` (docker and containerd apply it; plugins receive it in the container spec).", boolean(func(c *Config) *bool { return &c.ReadOnlyRootFS })},
 	{"RECONCILE_INTERVAL", "30s", "How often the reconciler compares records with containers.", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval }, 100*time.Millisecond)},
 	{"PROBE_INTERVAL", "10s", "How often every running engine's health path is probed.", duration(func(c *Config) *time.Duration { return &c.ProbeInterval }, 50*time.Millisecond)},
 	{"PROBE_FAILURES", "3", "Consecutive missed probes that make health_check_failed.", integer(func(c *Config) *int { return &c.ProbeFailures }, 1, 1000)},
