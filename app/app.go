@@ -247,6 +247,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
 			PullPolicy: c.PullPolicy, PullTimeout: c.PullTimeout,
 			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
+			EngineUser: c.EngineUser, ReadOnlyRootFS: c.ReadOnlyRootFS,
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})
 	if err != nil {

@@ -74,6 +74,8 @@ type Config struct {
 	MemoryLimit         int64
 	NanoCPUs            int64
 	PidsLimit           int64
+	EngineUser          string
+	ReadOnlyRootFS      bool
 	ReconcileInterval   time.Duration
 	ProbeInterval       time.Duration
 	ProbeFailures       int

@@ -42,11 +42,11 @@ var keys = []Key{
 		}},
 	{"DRIVER", DriverDocker, "Runtime driver: docker, containerd or plugin.",
 		oneOf(func(c *Config) *string { return &c.Driver }, DriverDocker, DriverContainerd, DriverPlugin)},
-	{"SCOPE", "default", "Deployment scope label on every container; instances manage only their scope's containers (separate deployments sharing one runtime).",
+	{"SCOPE", "default", "Deployment scope: 1-20 chars of [a-z0-9]. It labels every container and, unless `default`, is part of its name (`rtm-<scope>-<game_id>-<generation>`); instances manage only their scope's containers (separate deployments sharing one runtime).",
 		func(c *Config, v string) error {
 			c.Scope = strings.TrimSpace(v)
-			if c.Scope == "" || len(c.Scope) > 63 || cleanID(c.Scope) != c.Scope {
-				return fmt.Errorf("must be 1-63 chars of [A-Za-z0-9._-]")
+			if err := core.ValidateScope(c.Scope); err != nil {
+				return fmt.Errorf("must be 1-%d chars of [a-z0-9]", core.MaxScopeLen)
 			}
 			return nil
 		}},
@@ -122,6 +122,9 @@ var keys = []Key{
 			c.PidsLimit = n
 			return nil
 		}},
+	{"ENGINE_USER", "", "Numeric `uid:gid` engines run as; empty keeps the image's user (docker and containerd apply it; plugins receive it in the container spec).",
+		func(c *Config, v string) error { c.EngineUser = strings.TrimSpace(v); return engineUser(c.EngineUser) }},
+	{"READ_ONLY_ROOTFS", "false", "Engines get a read-only root filesystem with a 64 MiB tmpfs `/tmp` (docker and containerd apply it; plugins receive it in the container spec).", boolean(func(c *Config) *bool { return &c.ReadOnlyRootFS })},
 	{"RECONCILE_INTERVAL", "30s", "How often the reconciler compares records with containers.", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval }, 100*time.Millisecond)},
 	{"PROBE_INTERVAL", "10s", "How often every running engine's health path is probed.", duration(func(c *Config) *time.Duration { return &c.ProbeInterval }, 50*time.Millisecond)},
 	{"PROBE_FAILURES", "3", "Consecutive missed probes that make health_check_failed.", integer(func(c *Config) *int { return &c.ProbeFailures }, 1, 1000)},
@@ -156,4 +159,15 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// engineUser checks a numeric uid:gid; empty is allowed.
+func engineUser(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, _, err := core.ParseEngineUser(v); err != nil {
+		return fmt.Errorf("must be numeric uid:gid, e.g. 65534:65534")
+	}
+	return nil
 }

@@ -55,7 +55,8 @@ type Config struct {
 	PullTimeout time.Duration
 	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
 	// container; the reconciler and monitor ignore containers of other
-	// scopes. Empty means ports.DefaultScope.
+	// scopes and it is part of container names (core.ContainerName).
+	// Empty means ports.DefaultScope; otherwise core.ValidateScope applies.
 	Scope string
 	// ImageSchemes are the image reference schemes the driver runs
 	// besides registry references, e.g. core.FileScheme for the process
@@ -69,6 +70,12 @@ type Config struct {
 	// MaxRuntimes caps running + starting records (RTMANAGER_MAX_RUNTIMES);
 	// 0 means no limit.
 	MaxRuntimes int
+	// EngineUser is the numeric uid:gid engines run as
+	// (RTMANAGER_ENGINE_USER); empty keeps the image's user.
+	EngineUser string
+	// ReadOnlyRootFS runs engines on a read-only root filesystem with a
+	// tmpfs /tmp (RTMANAGER_READ_ONLY_ROOTFS).
+	ReadOnlyRootFS bool
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -163,6 +170,10 @@ func New(deps Deps) (*Services, error) {
 	if c.Scope == "" {
 		c.Scope = ports.DefaultScope
 	}
+	if err := core.ValidateScope(c.Scope); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	if deps.Telemetry == nil {
 		deps.Telemetry = ports.NopTelemetry{}
 	}

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"time"
@@ -122,11 +123,18 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	env["GAME_ID"] = resv.GameID
 	spec := ports.ContainerSpec{
-		Name: ContainerName(resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
+		Name: core.ContainerName(b.Config.Scope, resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
 		Labels: b.labels(resv.GameID, resv.Generation, resv.ImageRef),
 		Port:   b.Config.EnginePort, HostIP: b.Config.HostIP, Limits: b.Config.Limits,
+		User: b.Config.EngineUser, ReadOnlyRootFS: b.Config.ReadOnlyRootFS,
 	}
 	c, err := b.Driver.Start(ctx, spec)
+	if errors.Is(err, ports.ErrConflict) {
+		// The name is taken by a container of another scope, game,
+		// generation or image (e.g. one left from before a database
+		// reset): Start touched nothing, so neither may the clean-up.
+		return b.release(ctx, resv, driverErr("start", err, core.CodeStartFailed))
+	}
 	if err != nil {
 		return b.abandon(ctx, resv, "", driverErr("start", err, core.CodeStartFailed))
 	}
@@ -208,6 +216,14 @@ func (b *base) abandon(ctx context.Context, resv core.Record, id string, cause e
 				"game_id", resv.GameID, "container_id", cid, "err", err)
 		}
 	}
+	return b.release(cctx, resv, cause)
+}
+
+// release moves the reservation of a failed start to removed and returns
+// cause; it runs on a context detached from ctx's cancellation.
+func (b *base) release(ctx context.Context, resv core.Record, cause error) (core.Record, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	gone := resv.Removed(b.Now().UTC())
 	if err := b.Records.Swap(cctx, ports.ExpectOf(resv), gone); err != nil {
 		b.log.WarnContext(ctx, "record failed start", "game_id", resv.GameID, "err", err)
