@@ -51,7 +51,7 @@ type RemovedImage struct {
 // image store (plugins) has nothing to collect. Errors: the driver's or
 // store's, coded; a failed removal is logged and left for the next pass.
 func (g *ImageGC) Pass(ctx context.Context) ([]RemovedImage, error) {
-	store := ports.ImagesOf(g.b.Driver)
+	store := g.b.images.store
 	imgs, err := store.Images(ctx)
 	if errors.Is(err, ports.ErrUnsupported) {
 		return nil, nil

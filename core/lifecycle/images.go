@@ -77,6 +77,9 @@ func imageErr(ref string, err error) error {
 // concurrent use.
 type Images struct {
 	b *base
+	// store is the driver's image store (ErrUnsupported answers for a
+	// driver without one).
+	store ports.ImageStore
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -89,7 +92,9 @@ type flight struct {
 	err  error
 }
 
-func newImages(b *base) *Images { return &Images{b: b, flights: map[string]*flight{}} }
+func newImages(b *base, store ports.ImageStore) *Images {
+	return &Images{b: b, store: store, flights: map[string]*flight{}}
+}
 
 // prepare makes ref usable for a start under the pull policy, or returns
 // the coded error saying why it is not. Drivers without an image store
@@ -107,7 +112,7 @@ func (im *Images) prepare(ctx context.Context, ref string) error {
 
 // ensure applies the pull policy over the driver's image store.
 func (im *Images) ensure(ctx context.Context, ref string) error {
-	store := ports.ImagesOf(im.b.Driver)
+	store := im.store
 	policy := im.b.Config.PullPolicy
 	if policy != core.PullAlways {
 		_, err := store.LocalImage(ctx, ref)
@@ -192,7 +197,7 @@ func (im *Images) run(ctx context.Context, key, ref string, f *flight) {
 	defer cancel()
 	began := im.b.Now()
 	if ports.Guard(ctx, im.b.Telemetry, im.b.log, "image pull", func() {
-		f.img, f.err = ports.ImagesOf(im.b.Driver).PullImage(ctx, ref)
+		f.img, f.err = im.store.PullImage(ctx, ref)
 	}) {
 		f.err = errors.New("image pull panicked") // Guard logged it
 	}

@@ -121,7 +121,11 @@ func TestPatchPullsBeforeTheLease(t *testing.T) {
 	reg.gate = make(chan struct{})
 	done := make(chan lifecycle.Result, 1)
 	go func() { done <- w.patch("g", imgB) }()
-	<-reg.pulled
+	select {
+	case <-reg.pulled:
+	case r := <-done:
+		t.Fatalf("the patch ended before pulling: %+v", r)
+	}
 	if rec, err := w.store.Get(w.ctx, "g"); err != nil || rec.Status != core.StatusRunning || rec.ImageRef != imgA {
 		t.Errorf("during the pull the game is %+v (%v), want running %s", rec, err, imgA)
 	}
