@@ -77,7 +77,7 @@ func exported(t *testing.T) map[string]bool {
 func scrape(t *testing.T) (map[string]bool, error) {
 	testenv.DockerHost(t)
 	engine := testenv.EngineImage(t)
-	scope := "deploy-check-" + testenv.RandomSuffix(4)
+	scope := "check" + testenv.RandomSuffix(4) // RTMANAGER_SCOPE is [a-z0-9]{1,20}
 	inst := harness.Start(t, harness.Options{Env: map[string]string{"RTMANAGER_SCOPE": scope}})
 	game := harness.GameID("check")
 	harness.RemoveDockerContainers(t, game)

@@ -79,7 +79,7 @@ func TestImage(t *testing.T) {
 	gid := strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Gid))
 	name := "rtmanager-test-deploy-" + suffix
 	volume := name + "-data"
-	scope := "deploy-" + suffix
+	scope := "deploy" + suffix // RTMANAGER_SCOPE is [a-z0-9]{1,20}
 	must(t, "docker", "volume", "create", "--label", testLabel, volume)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -55,7 +55,7 @@ func TestPrometheusScrapesRtmanager(t *testing.T) {
 	}
 	testenv.DockerHost(t)
 	engine := testenv.EngineImage(t)
-	scope := "deploy-prom-" + testenv.RandomSuffix(4)
+	scope := "prom" + testenv.RandomSuffix(4) // RTMANAGER_SCOPE is [a-z0-9]{1,20}
 	inst := harness.Start(t, harness.Options{Env: map[string]string{"RTMANAGER_SCOPE": scope}})
 	t.Cleanup(func() {
 		if ids, _ := run("docker", "ps", "-aq", "--filter", "label=rtmanager.scope="+scope); ids != "" {
