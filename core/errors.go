@@ -23,6 +23,8 @@ const (
 	CodeServiceUnavailable Code = "service_unavailable"
 	CodeInternal           Code = "internal"
 	CodeReplayNoOp         Code = "replay_no_op"
+	// CodeUnsupported: the runtime driver does not offer the call (v2).
+	CodeUnsupported Code = "unsupported"
 )
 
 // codeHTTP maps every code to its HTTP status. It is the one table REST and
@@ -38,13 +40,14 @@ var codeHTTP = map[Code]int{
 	CodeServiceUnavailable: http.StatusServiceUnavailable,
 	CodeInternal:           http.StatusInternalServerError,
 	CodeReplayNoOp:         http.StatusOK,
+	CodeUnsupported:        http.StatusNotImplemented,
 }
 
 // Codes returns every stable code in a fixed order.
 func Codes() []Code {
 	return []Code{CodeInvalidRequest, CodeUnauthorized, CodeForbidden, CodeNotFound,
 		CodeConflict, CodeImageUnavailable, CodeStartFailed, CodeServiceUnavailable,
-		CodeInternal, CodeReplayNoOp}
+		CodeInternal, CodeReplayNoOp, CodeUnsupported}
 }
 
 // Known reports whether c is one of the stable codes.

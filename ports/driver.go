@@ -121,6 +121,10 @@ type Capabilities struct {
 	PublishesPorts bool
 	// OOMEvents: the driver reports EventOOM.
 	OOMEvents bool
+	// Logs: the driver implements LogSource.
+	Logs bool
+	// Stats: the driver implements StatsSource.
+	Stats bool
 }
 
 // RuntimeDriver runs game engine containers. Every method that names a
