@@ -109,6 +109,8 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Fingerprint:    info.Info.ID,
 		PublishesPorts: true,
 		OOMEvents:      true,
+		Logs:           true,
+		Stats:          true,
 	}, nil
 }
 

@@ -18,7 +18,8 @@
 //
 // Endpoints: GET /healthz ("ok" or 503), GET / (a human summary), GET /env
 // (the process environment as a JSON object, so tests can check what the
-// driver passed).
+// driver passed), GET /say?to=stdout|stderr&line=text (writes the line to
+// that stream, so log tests control the engine's output).
 //
 // It is built with CGO_ENABLED=0 and runs alone in a FROM scratch image.
 package main
@@ -116,6 +117,7 @@ func handler(cfg testengine.Config, started time.Time) http.Handler {
 		}
 		fmt.Fprint(w, "ok")
 	})
+	mux.HandleFunc("GET /say", say)
 	mux.HandleFunc("GET /env", func(w http.ResponseWriter, _ *http.Request) {
 		env := make(map[string]string)
 		for _, kv := range os.Environ() {
@@ -151,4 +153,23 @@ func eatMemory() {
 			log.Printf("engine: holding %d MiB", len(hoard)*chunk>>20)
 		}
 	}
+}
+
+// say writes the query's line to stdout or stderr, one whole line.
+func say(w http.ResponseWriter, r *http.Request) {
+	line := strings.ReplaceAll(r.URL.Query().Get("line"), "\n", " ")
+	out := os.Stdout
+	switch r.URL.Query().Get("to") {
+	case "stderr":
+		out = os.Stderr
+	case "", "stdout":
+	default:
+		http.Error(w, "to must be stdout or stderr", http.StatusBadRequest)
+		return
+	}
+	if _, err := fmt.Fprintln(out, line); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
