@@ -289,4 +289,3 @@ func describe(st ports.Stats) string {
 	return fmt.Sprintf("at %s cpu %s%% mem %s/%s pids %s rx %s tx %s", st.At.Format(time.RFC3339), cpu,
 		f(st.MemoryBytes), f(st.MemoryLimitBytes), f(st.Pids), f(st.NetRxBytes), f(st.NetTxBytes))
 }
-
