@@ -104,7 +104,9 @@ func TestFollowRotationAndExit(t *testing.T) {
 	defer f.Close()
 	exited := make(chan struct{})
 	out, done := &buf{}, make(chan error, 1)
-	go func() { done <- logfile.Read(context.Background(), p, ports.LogOptions{Tail: 1, Follow: true}, out, exited) }()
+	go func() {
+		done <- logfile.Read(context.Background(), p, ports.LogOptions{Tail: 1, Follow: true}, out, exited)
+	}()
 	waitFor(t, out, "old\n")
 	f.WriteString("one\ntw")
 	waitFor(t, out, "old\none\n")
