@@ -147,7 +147,7 @@ func waitGoroutines(t *testing.T, n int, what string) {
 
 // observeThroughServer runs the logs and stats scenario through the real
 // REST server on the driver env selects.
-func observeThroughServer(t *testing.T, env map[string]string, image string) {
+func observeThroughServer(t *testing.T, env map[string]string, image string, logTimes bool) {
 	s := serveMain(t, env)
 	game := "obs-" + testenv.RandomSuffix(4)
 	removeGames(t, game)
@@ -185,6 +185,18 @@ func observeThroughServer(t *testing.T, env map[string]string, image string) {
 	}
 	if code, body := s.get(game + "/logs?tail=-1"); code != 400 || !strings.Contains(body, "invalid_request") {
 		t.Errorf("logs?tail=-1 = %d %q, want 400", code, body)
+	}
+	if logTimes {
+		code, body := s.get(game + "/logs?tail=1&timestamps=true&since=2020-01-01T00:00:00Z")
+		if ts, rest, _ := strings.Cut(body, " "); code != 200 || rest != "hello err\n" || !strings.HasPrefix(ts, "20") {
+			t.Errorf("logs?timestamps=true = %d %q, want the last line after its time", code, body)
+		}
+	} else {
+		// Refused before the stream is committed, follow or not.
+		code, body := s.get(game + "/logs?tail=1&follow=true&timestamps=true")
+		if code != http.StatusNotImplemented || !strings.Contains(body, "unsupported") {
+			t.Errorf("follow with timestamps on a driver without times = %d %q, want 501 unsupported", code, body)
+		}
 	}
 	code, body := s.get(game + "/stats")
 	var st map[string]any
@@ -228,7 +240,7 @@ func observeThroughServer(t *testing.T, env map[string]string, image string) {
 
 func TestObserveDocker(t *testing.T) {
 	host := testenv.DockerHost(t)
-	observeThroughServer(t, map[string]string{"RTMANAGER_DOCKER_HOST": host}, testenv.EngineImage(t))
+	observeThroughServer(t, map[string]string{"RTMANAGER_DOCKER_HOST": host}, testenv.EngineImage(t), true)
 }
 
 func TestObserveContainerd(t *testing.T) {
@@ -252,5 +264,5 @@ func TestObserveContainerd(t *testing.T) {
 		t.Fatalf("import the engine image: %v", err)
 	}
 	observeThroughServer(t, map[string]string{"RTMANAGER_DRIVER": "containerd", "RTMANAGER_CONTAINERD_ADDRESS": addr,
-		"RTMANAGER_CONTAINERD_NAMESPACE": ns}, names[0])
+		"RTMANAGER_CONTAINERD_NAMESPACE": ns}, names[0], false)
 }

@@ -123,6 +123,10 @@ type Capabilities struct {
 	OOMEvents bool
 	// Logs: the driver implements LogSource.
 	Logs bool
+	// LogTimes: the driver's logs keep when each line was written, so
+	// LogOptions.Since and Timestamps work; without it they are
+	// ErrUnsupported.
+	LogTimes bool
 	// Stats: the driver implements StatsSource.
 	Stats bool
 }

@@ -110,6 +110,7 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		PublishesPorts: true,
 		OOMEvents:      true,
 		Logs:           true,
+		LogTimes:       true,
 		Stats:          true,
 	}, nil
 }

@@ -31,8 +31,8 @@ type StatsSample struct {
 // Logs writes the output of the game's current container (running or
 // exited) to req.Out. Errors are coded: invalid_request (bad game id or
 // options), not_found (no record, or no container), unsupported (the
-// driver has no logs), service_unavailable; a follow that ends because ctx
-// ended returns nil.
+// driver does not declare Capabilities.Logs, or refuses an option),
+// service_unavailable; a follow that ends because ctx ended returns nil.
 func (s *Services) Logs(ctx context.Context, req LogRequest) error {
 	if err := req.Options.Validate(); err != nil {
 		return core.Errorf(core.CodeInvalidRequest, "%v", err)
@@ -40,6 +40,18 @@ func (s *Services) Logs(ctx context.Context, req LogRequest) error {
 	id, err := s.containerOf(ctx, req.Game)
 	if err != nil {
 		return err
+	}
+	// Ask before the answer is committed: a driver without logs must be
+	// unsupported, not an empty stream.
+	caps, err := s.b.Driver.Capabilities(ctx)
+	if err != nil {
+		return driverErr("capabilities", err, core.CodeServiceUnavailable)
+	}
+	if !caps.Logs {
+		return core.Errorf(core.CodeUnsupported, "the %s driver does not offer logs", caps.Name)
+	}
+	if (req.Options.Timestamps || !req.Options.Since.IsZero()) && !caps.LogTimes {
+		return core.Errorf(core.CodeUnsupported, "the %s driver's logs keep no times: since and timestamps are not offered", caps.Name)
 	}
 	if req.Ready != nil {
 		req.Ready()

@@ -32,6 +32,14 @@ import (
 // PollInterval is how often a follower checks the live file for growth.
 const PollInterval = 200 * time.Millisecond
 
+// After the container exits a follower reads on until the file has not
+// grown for settleQuiet, at most Settle: the runtime may report the exit
+// before its copier has written the engine's last output.
+const (
+	Settle      = 2 * time.Second
+	settleQuiet = 150 * time.Millisecond
+)
+
 // chunk is the read buffer of one reader; maxLine bounds a held partial
 // line before it is written as is.
 const (
@@ -251,8 +259,25 @@ func follow(ctx context.Context, path string, live *os.File, pos int64, w io.Wri
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-exited:
-			if err := drain(); err != nil {
-				return err
+			// The runtime may report the exit before its copier has
+			// written the last output: drain until the file stops growing.
+			deadline, quietSince := time.Now().Add(Settle), time.Now()
+			for {
+				before := pos
+				if err := drain(); err != nil {
+					return err
+				}
+				if pos != before {
+					quietSince = time.Now()
+				}
+				if time.Since(quietSince) >= settleQuiet || time.Now().After(deadline) {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(settleQuiet):
+				}
 			}
 			if len(partial) > 0 {
 				if _, err := w.Write(append(partial, '\n')); err != nil {

@@ -85,7 +85,8 @@ func inOrder(s string, want ...string) bool {
 // ErrUnsupported.
 func testLogs(t *testing.T, h Harness) {
 	f := newFixture(t, h)
-	if !f.capabilities().Logs {
+	caps := f.capabilities()
+	if !caps.Logs {
 		if _, err := f.logs("rtm-none", ports.LogOptions{Tail: ports.TailAll}); !errors.Is(err, ports.ErrUnsupported) {
 			t.Fatalf("Logs on a driver without Capabilities.Logs = %v, want ErrUnsupported", err)
 		}
@@ -111,11 +112,12 @@ func testLogs(t *testing.T, h Harness) {
 	if out, err := f.logs(c.ID, ports.LogOptions{Tail: 0}); err != nil || out != "" {
 		t.Errorf("Logs(tail 0) = %q, %v; want nothing", out, err)
 	}
-	// A driver whose logs keep no times may refuse timestamps and since.
+	// Timestamps and since work exactly when the driver declares LogTimes.
 	out, err := f.logs(c.ID, ports.LogOptions{Tail: 2, Timestamps: true})
 	switch {
-	case errors.Is(err, ports.ErrUnsupported):
-		t.Logf("timestamps: %v", err)
+	case !caps.LogTimes && !errors.Is(err, ports.ErrUnsupported):
+		t.Errorf("Logs(timestamps) without LogTimes = %q, %v; want ErrUnsupported", out, err)
+	case !caps.LogTimes:
 	case err != nil:
 		t.Fatalf("Logs(timestamps): %v", err)
 	default:
@@ -123,8 +125,9 @@ func testLogs(t *testing.T, h Harness) {
 	}
 	out, err = f.logs(c.ID, ports.LogOptions{Tail: ports.TailAll, Since: time.Now().Add(time.Hour)})
 	switch {
-	case errors.Is(err, ports.ErrUnsupported):
-		t.Logf("since: %v", err)
+	case !caps.LogTimes && !errors.Is(err, ports.ErrUnsupported):
+		t.Errorf("Logs(since) without LogTimes = %q, %v; want ErrUnsupported", out, err)
+	case !caps.LogTimes:
 	case err != nil || out != "":
 		t.Errorf("Logs(since an hour ahead) = %q, %v; want nothing", out, err)
 	}
