@@ -167,4 +167,3 @@ func bytesOf(v any) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", f/div, "KMGTP"[exp])
 }
-
