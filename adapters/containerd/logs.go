@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
 	"time"
 
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -14,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 
+	"github.com/galaxy-game/rtmanager/internal/cpurate"
 	"github.com/galaxy-game/rtmanager/internal/logfile"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -79,28 +79,12 @@ func taskExited(ctx context.Context, ctr client.Container) (<-chan struct{}, err
 	return done, nil
 }
 
-// cpuUsage is a task's CPU time at a moment, kept to compute CPU use.
-type cpuUsage struct {
-	ns uint64
-	at time.Time
-}
-
-// usage remembers the last CPU sample per container (bounded like the
-// docker driver's: stale samples are dropped once it is full).
-var usage = struct {
-	sync.Mutex
-	last map[string]cpuUsage
-}{last: map[string]cpuUsage{}}
-
-const (
-	usageTTL      = 5 * time.Minute
-	maxUsage      = 4096
-	firstInterval = 250 * time.Millisecond
-)
+// cpu turns task CPU counters into CPU use.
+var cpu cpurate.Tracker
 
 // Stats implements ports.StatsSource with the task's cgroup metrics. The
-// first sample of a container takes two metrics a quarter second apart to
-// have a CPU figure. Network figures are null: tasks share the host's
+// first sample of a container reads the CPU counter twice, a quarter
+// second apart (cpurate), to have a CPU figure. Network figures are null: tasks share the host's
 // network namespace. A container without a running task is
 // ports.ErrNotFound.
 func (d *Driver) Stats(ctx context.Context, id string) (st ports.Stats, err error) {
@@ -120,39 +104,18 @@ func (d *Driver) Stats(ctx context.Context, id string) (st ports.Stats, err erro
 	if s, err := task.Status(ctx); err != nil || s.Status != client.Running {
 		return ports.Stats{}, fmt.Errorf("%w: the task does not run", ports.ErrNotFound)
 	}
-	usage.Lock()
-	prev, ok := usage.last[id]
-	usage.Unlock()
-	ok = ok && time.Since(prev.at) < usageTTL
-	if !ok {
-		if _, ns, err := sample(ctx, task); err == nil {
-			prev, ok = cpuUsage{ns, time.Now()}, true
-			select {
-			case <-ctx.Done():
-				return ports.Stats{}, ctx.Err()
-			case <-time.After(firstInterval):
-			}
-		}
-	}
-	st, ns, err := sample(ctx, task)
+	st, _, err = sample(ctx, task)
 	if err != nil {
 		return ports.Stats{}, err
 	}
-	now := time.Now()
-	st.At = now.UTC()
-	if ok && ns >= prev.ns && now.After(prev.at) {
-		st.CPUPercent = ports.Float64(float64(ns-prev.ns) / float64(now.Sub(prev.at).Nanoseconds()) * 100)
+	st.At = time.Now().UTC()
+	st.CPUPercent, err = cpu.Sample(ctx, id, func() (uint64, error) {
+		_, ns, err := sample(ctx, task)
+		return ns, err
+	})
+	if err != nil {
+		return ports.Stats{}, err
 	}
-	usage.Lock()
-	if len(usage.last) >= maxUsage {
-		for k, v := range usage.last {
-			if now.Sub(v.at) > usageTTL || len(usage.last) >= maxUsage {
-				delete(usage.last, k)
-			}
-		}
-	}
-	usage.last[id] = cpuUsage{ns, now}
-	usage.Unlock()
 	return st, nil
 }
 
