@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -292,4 +294,22 @@ func TestObserveContainerd(t *testing.T) {
 	}
 	observeThroughServer(t, map[string]string{"RTMANAGER_DRIVER": "containerd", "RTMANAGER_CONTAINERD_ADDRESS": addr,
 		"RTMANAGER_CONTAINERD_NAMESPACE": ns}, names[0], false)
+}
+
+// TestObservePlugin runs the scenario on the shipped process plugin
+// (driver protocol version 2), built here.
+func TestObservePlugin(t *testing.T) {
+	engine := testenv.EngineBinary(t)
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	plugin := filepath.Join(t.TempDir(), "rtmanager-plugin-process")
+	build := exec.Command("go", "build", "-o", plugin, "./plugins/process/cmd/rtmanager-plugin-process")
+	build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the process plugin: %v\n%s", err, out)
+	}
+	observeThroughServer(t, map[string]string{"RTMANAGER_DRIVER": "plugin", "RTMANAGER_PLUGIN_PATH": plugin},
+		"file://"+engine, false)
 }
