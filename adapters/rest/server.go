@@ -160,7 +160,9 @@ func (s *server) routes() http.Handler {
 		r.Use(s.guardHost)
 		s.handle(r, http.MethodGet, "/metrics", s.serveMetrics)
 		s.handle(r, http.MethodGet, "/openapi.yaml", s.openapi)
-		r.With(s.authenticate).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
+		r.With(s.authenticatePage).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
+		r.With(s.authenticatePage).Method(http.MethodGet, "/status/games/{game_id}",
+			s.instrument("/status/games/{game_id}", s.statusGame))
 	})
 	r.Route(BasePath, func(r chi.Router) {
 		r.Use(s.guardHost, s.authenticate, s.checkHeaders, s.guardAdmin, s.requireJSON)
