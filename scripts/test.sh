@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of rtmanager on real components. It installs what is
-# missing (docker.io, containerd, redis-server), starts dockerd, a standalone
+# missing (docker.io, containerd, redis-server, chromium), starts dockerd, a standalone
 # containerd, redis-server and PostgreSQL 15, runs go vet, the unit and
 # contract suites and the e2e-tagged suites, and stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 export CI=${CI:-}
+
+# Headless Chromium for the status-page browser test (app.TestStatusPageInChromium).
+if ! command -v chromium >/dev/null; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 eval "$(scripts/services.sh up)"
 cleanup() {

@@ -146,7 +146,16 @@ func (s *server) statusGame(w http.ResponseWriter, r *http.Request) {
 
 // gamePageFuncs format figures for the page.
 var gamePageFuncs = template.FuncMap{
-	"when": func(t time.Time) string {
+	"when": func(v any) string {
+		var t time.Time
+		switch v := v.(type) {
+		case time.Time:
+			t = v
+		case *time.Time:
+			if v != nil {
+				t = *v
+			}
+		}
 		if t.IsZero() {
 			return "—"
 		}

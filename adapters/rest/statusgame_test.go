@@ -47,11 +47,15 @@ func basic(user, pw string) string {
 // or logs, says so in place.
 func TestGamePage(t *testing.T) {
 	e := newEnv(t, options{})
+	e.mustStart(t, "g0", imageOK) // never stopped: no stopped_at
+	if page := string(e.call(t, http.MethodGet, "/status/games/g0", nil).body); !strings.HasSuffix(strings.TrimSpace(page), "</html>") {
+		t.Errorf("the page of a game never stopped is cut short:\n%s", page)
+	}
 	e.mustStart(t, "g1", imageOK)
 	e.mustStop(t, "g1")
 	e.mustStart(t, "g1", imageOK)
 	list := e.call(t, http.MethodGet, "/status", nil)
-	if !strings.Contains(string(list.body), `href="/status/games/g1"`) || !strings.Contains(string(list.body), "running: <b>1</b>") {
+	if !strings.Contains(string(list.body), `href="/status/games/g1"`) || !strings.Contains(string(list.body), "running: <b>2</b>") {
 		t.Errorf("/status does not link g1 or count it:\n%s", list.body)
 	}
 	res := e.call(t, http.MethodGet, "/status/games/g1", nil)
