@@ -35,18 +35,7 @@ type served struct {
 func serveMain(t *testing.T, env map[string]string) *served {
 	t.Helper()
 	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		cancel()
-		t.Fatalf("Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		m.Close()
-	})
+	serve(t, m)
 	return &served{t: t, m: m, base: "http://" + m.Addr() + "/api/v1/internal/runtimes/"}
 }
 

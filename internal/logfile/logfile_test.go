@@ -5,11 +5,11 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/internal/logfile"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -62,24 +62,7 @@ func TestTailAcrossRotations(t *testing.T) {
 	}
 }
 
-type buf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *buf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func waitFor(t *testing.T, b *buf, want string) {
+func waitFor(t *testing.T, b *testenv.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -103,7 +86,7 @@ func TestFollowRotationAndExit(t *testing.T) {
 	}
 	defer f.Close()
 	exited := make(chan struct{})
-	out, done := &buf{}, make(chan error, 1)
+	out, done := &testenv.Buffer{}, make(chan error, 1)
 	go func() {
 		done <- logfile.Read(context.Background(), p, ports.LogOptions{Tail: 1, Follow: true}, out, exited)
 	}()
@@ -132,7 +115,7 @@ func TestFollowRotationAndExit(t *testing.T) {
 		t.Errorf("follower wrote %q", got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { done <- logfile.Read(ctx, p, ports.LogOptions{Tail: 1, Follow: true}, &buf{}, nil) }()
+	go func() { done <- logfile.Read(ctx, p, ports.LogOptions{Tail: 1, Follow: true}, &testenv.Buffer{}, nil) }()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled follower = %v, want context.Canceled", err)

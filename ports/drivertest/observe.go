@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -159,33 +159,15 @@ func checkTimestamps(t *testing.T, out string) {
 	}
 }
 
-// lockedBuffer is a writer a follower writes while the case reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // follow starts a follower of id and returns its output and its result.
-func (f *fixture) follow(ctx context.Context, id string, tail int) (*lockedBuffer, <-chan error) {
-	out, done := &lockedBuffer{}, make(chan error, 1)
+func (f *fixture) follow(ctx context.Context, id string, tail int) (*testenv.Buffer, <-chan error) {
+	out, done := &testenv.Buffer{}, make(chan error, 1)
 	go func() { done <- ports.ReadLogs(ctx, f.d, id, ports.LogOptions{Tail: tail, Follow: true}, out) }()
 	return out, done
 }
 
 // waitOutput polls a follower's output until it holds want.
-func (f *fixture) waitOutput(out *lockedBuffer, want string) {
+func (f *fixture) waitOutput(out *testenv.Buffer, want string) {
 	f.t.Helper()
 	deadline := time.Now().Add(f.h.Slack + 10*time.Second)
 	for time.Now().Before(deadline) {

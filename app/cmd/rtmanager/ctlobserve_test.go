@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +14,6 @@ import (
 	"github.com/galaxy-game/rtmanager/app/config"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestCtlLogsStatsDocker: ctl logs, logs -f and stats against rtmanager
 // serving on Docker.
@@ -87,7 +68,7 @@ func TestCtlLogsStatsDocker(t *testing.T) {
 		t.Errorf("ctl stats = %v\n%s", err, out.String())
 	}
 	// Follow, then stop the game: ctl logs -f returns by itself.
-	var follow syncBuffer
+	var follow testenv.Buffer
 	fdone := make(chan error, 1)
 	go func() { fdone <- ctl(ctx, &follow, "logs", "-f", "--tail", "1", game) }()
 	for !strings.Contains(follow.String(), "listening on") {
