@@ -302,3 +302,39 @@ func TestObservePlugin(t *testing.T) {
 	observeThroughServer(t, map[string]string{"RTMANAGER_DRIVER": "plugin", "RTMANAGER_PLUGIN_PATH": plugin},
 		"file://"+engine, false)
 }
+
+// TestShutdownEndsFollowers: a graceful shutdown ends follow streams at
+// once instead of waiting ShutdownTimeout (20 s here) for them.
+func TestShutdownEndsFollowers(t *testing.T) {
+	host := testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	m := app.New(load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host}), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer m.Close()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	s := &served{t: t, m: m, base: "http://" + m.Addr() + "/api/v1/internal/runtimes/"}
+	game := "obs-sd-" + testenv.RandomSuffix(3)
+	removeGames(t, game)
+	if st, res := post(t, s.base+game+"/start", map[string]any{"image_ref": image}); st != 200 {
+		t.Fatalf("start = %d %v", st, res)
+	}
+	f := s.follow(game, "tail=1")
+	f.await(t, "listening on")
+	began := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return within 15 s with a follower open")
+	}
+	<-f.done
+	t.Logf("shutdown with a follower took %s", time.Since(began))
+}
