@@ -25,6 +25,7 @@ import (
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/docs"
 	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // Images the harness registers with the fake driver.
@@ -79,6 +80,8 @@ type options struct {
 	hosts   hosts.Allowed
 	bodyTTL time.Duration
 	log     *slog.Logger
+	// driver replaces the fake driver (e.g. a real Docker driver).
+	driver ports.RuntimeDriver
 }
 
 func newEnv(tb testing.TB, o options) *env {
@@ -93,10 +96,16 @@ func newEnv(tb testing.TB, o options) *env {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	var drv ports.RuntimeDriver = e.driver
+	var prober ports.Prober = e.driver.Prober()
+	startTimeout := time.Second
+	if o.driver != nil {
+		drv, prober, startTimeout = o.driver, nil, time.Minute
+	}
 	svc, err := lifecycle.New(lifecycle.Deps{
-		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health, Snapshots: e.store,
-		Prober: e.driver.Prober(), Logger: log,
-		Config: lifecycle.Config{Allow: o.allow, StartTimeout: time.Second, ReadyPoll: time.Millisecond},
+		Records: e.store, Operations: e.store, Leases: e.leases, Driver: drv, Health: e.health, Snapshots: e.store,
+		Prober: prober, Logger: log,
+		Config: lifecycle.Config{Allow: o.allow, StartTimeout: startTimeout, ReadyPoll: time.Millisecond},
 	})
 	if err != nil {
 		tb.Fatal(err)
