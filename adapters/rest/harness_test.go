@@ -81,7 +81,8 @@ type options struct {
 	bodyTTL time.Duration
 	log     *slog.Logger
 	// driver replaces the fake driver (e.g. a real Docker driver).
-	driver ports.RuntimeDriver
+	driver       ports.RuntimeDriver
+	maxFollowers int
 }
 
 func newEnv(tb testing.TB, o options) *env {
@@ -115,7 +116,8 @@ func newEnv(tb testing.TB, o options) *env {
 		checks = []rest.Check{{Name: "store", Probe: o.ready}}
 	}
 	e.handler = rest.New(rest.Config{Services: svc, Store: e.store, Token: o.token, MaxBodyBytes: o.maxBody,
-		AllowedHosts: o.hosts, BodyTimeout: o.bodyTTL, Checks: checks, Metrics: o.metrics, Logger: log, Telemetry: e.tel})
+		AllowedHosts: o.hosts, BodyTimeout: o.bodyTTL, Checks: checks, Metrics: o.metrics, Logger: log, Telemetry: e.tel,
+		MaxFollowers: o.maxFollowers})
 	return e
 }
 

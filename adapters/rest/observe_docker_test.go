@@ -3,7 +3,9 @@ package rest_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,7 @@ func TestLogsStatsOnDocker(t *testing.T) {
 		testenv.Missing(t, "docker at %s: %v", host, err)
 	}
 	t.Cleanup(func() { d.Close() })
-	e := newEnv(t, options{driver: d})
+	e := newEnv(t, options{driver: d, maxFollowers: 1})
 	game := "rest-obs-" + testenv.RandomSuffix(3)
 	res := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+game+"/start", map[string]any{"image_ref": image})
 	if res.status != http.StatusOK {
@@ -58,5 +60,48 @@ func TestLogsStatsOnDocker(t *testing.T) {
 		if _, ok := st[k]; !ok {
 			t.Errorf("stats lacks %q (null when unknown, never absent): %s", k, res.body)
 		}
+	}
+
+	// One follower at most (maxFollowers 1): a second is refused with 503
+	// and Retry-After until the first leaves.
+	srv := httptest.NewServer(e.handler)
+	defer srv.Close()
+	follow := func(ctx context.Context) *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/internal/runtimes/"+game+"/logs?follow=true&tail=1", nil)
+		req.Host = "127.0.0.1"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("follow: %v", err)
+		}
+		return resp
+	}
+	fctx, fcancel := context.WithCancel(context.Background())
+	first := follow(fctx)
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("first follower = %d", first.StatusCode)
+	}
+	second := follow(context.Background())
+	body, _ := io.ReadAll(second.Body)
+	second.Body.Close()
+	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), "service_unavailable") {
+		t.Errorf("second follower = %d %q (Retry-After %q), want 503 service_unavailable", second.StatusCode, body, second.Header.Get("Retry-After"))
+	}
+	fcancel()
+	first.Body.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		resp := follow(ctx)
+		code := resp.StatusCode
+		cancel()
+		resp.Body.Close()
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a follower after the first left = %d, want 200", code)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
