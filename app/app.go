@@ -302,7 +302,8 @@ func (m *Main) Ready(ctx context.Context) error {
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken,
-		AllowedHosts: c.AllowedHosts, Checks: m.checks(), Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
+		AllowedHosts: c.AllowedHosts, Checks: m.checks(), Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel,
+		Streams: ctx})
 	srv := rest.NewHTTPServer(handler)
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	srv.ErrorLog = slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)

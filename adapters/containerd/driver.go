@@ -190,6 +190,8 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Version:     v.Version,
 		Fingerprint: fingerprint + "/" + d.cfg.Namespace,
 		OOMEvents:   true,
+		Logs:        true,
+		Stats:       true,
 	}, nil
 }
 

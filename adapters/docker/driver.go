@@ -127,6 +127,9 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Fingerprint:    info.Info.ID,
 		PublishesPorts: true,
 		OOMEvents:      true,
+		Logs:           true,
+		LogTimes:       true,
+		Stats:          true,
 	}, nil
 }
 
