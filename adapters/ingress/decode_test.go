@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/galaxy-game/rtmanager/adapters/ingress"
 	"github.com/galaxy-game/rtmanager/core"
@@ -44,7 +45,7 @@ func TestDecodeStart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ingress.DecodeStart(tt.fields)
 			checkDecode(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); tt.wantErr == "" && diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(lifecycle.StartInput{})); tt.wantErr == "" && diff != "" {
 				t.Errorf("DecodeStart (-want +got):\n%s", diff)
 			}
 		})
@@ -69,7 +70,7 @@ func TestDecodeStop(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ingress.DecodeStop(tt.fields)
 			checkDecode(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); tt.wantErr == "" && diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(lifecycle.StartInput{})); tt.wantErr == "" && diff != "" {
 				t.Errorf("DecodeStop (-want +got):\n%s", diff)
 			}
 		})
