@@ -14,6 +14,13 @@ const (
 	EventHealthCheckFailed    HealthEventType = "health_check_failed"
 	EventHealthCheckRecovered HealthEventType = "health_check_recovered"
 	EventOrphanRemoved        HealthEventType = "orphan_removed"
+	// EventContainerRestarted: an automatic restart under the game's
+	// restart policy (details: attempt, exit_code, classification,
+	// backoff_ms).
+	EventContainerRestarted HealthEventType = "container_restarted"
+	// EventCrashLoop: the game exceeded max_restarts within its window and
+	// stays stopped (details: restarts, window).
+	EventCrashLoop HealthEventType = "crash_loop"
 )
 
 // HealthEvent is one observation about a game's container. Details is a JSON
