@@ -44,9 +44,6 @@ type restartPolicyJSON struct {
 // MarshalJSON encodes p as {"mode","max_restarts","window"}.
 func (p RestartPolicy) MarshalJSON() ([]byte, error) {
 	mode, window := string(p.Mode), p.Window.String()
-	if mode == "" {
-		mode = string(RestartNever)
-	}
 	return json.Marshal(restartPolicyJSON{Mode: &mode, MaxRestarts: &p.MaxRestarts, Window: &window})
 }
 
