@@ -46,7 +46,8 @@ func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Recor
 			return res.Record, res.Err()
 		}
 	}
-	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta()})
+	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(),
+		policy: &cur.RestartPolicy})
 	if err != nil {
 		return cur, err
 	}
@@ -113,7 +114,8 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 			return res.Record, res.Err()
 		}
 	}
-	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta()})
+	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta(),
+		policy: &cur.RestartPolicy})
 	if err != nil {
 		return cur, err
 	}
@@ -121,7 +123,8 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 	if code := core.CodeOf(failed); !wasRunning || (code != core.CodeStartFailed && code != core.CodeImageUnavailable) {
 		return res.Record, failed
 	}
-	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta()})
+	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(),
+		policy: &cur.RestartPolicy})
 	if err != nil {
 		return res.Record, err
 	}

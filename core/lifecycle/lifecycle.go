@@ -32,6 +32,12 @@ const (
 	DefaultEnginePort   = 8080
 	DefaultHostIP       = "127.0.0.1"
 	DefaultReadyPoll    = 50 * time.Millisecond
+	// Restart defaults of SPEC §3a.
+	DefaultRestartMax        = 5
+	DefaultRestartWindow     = 10 * time.Minute
+	DefaultRestartBackoff    = 10 * time.Second
+	DefaultRestartBackoffMax = 5 * time.Minute
+	DefaultRestartResetAfter = 10 * time.Minute
 	// cleanupTimeout bounds the work done after an operation's context
 	// ended: releasing the lease, removing a container a failed start made.
 	cleanupTimeout = 15 * time.Second
@@ -52,6 +58,45 @@ type Config struct {
 	// container; the reconciler and monitor ignore containers of other
 	// scopes. Empty means ports.DefaultScope.
 	Scope string
+	// Restart holds the restart policy defaults and the backoff (SPEC §3a).
+	Restart RestartConfig
+}
+
+// RestartConfig is the automatic-restart configuration
+// (RTMANAGER_RESTART_*). Zero fields take the SPEC defaults.
+type RestartConfig struct {
+	// Default is the policy of a start that names none; an empty Mode
+	// means never.
+	Default core.RestartPolicy
+	Backoff core.Backoff
+}
+
+// withDefaults fills zero fields with the SPEC defaults and validates.
+func (c RestartConfig) withDefaults() (RestartConfig, error) {
+	if c.Default.Mode == "" {
+		c.Default.Mode = core.RestartNever
+	}
+	if c.Default.MaxRestarts == 0 {
+		c.Default.MaxRestarts = DefaultRestartMax
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.Default.Window, DefaultRestartWindow}, {&c.Backoff.Base, DefaultRestartBackoff},
+		{&c.Backoff.Max, DefaultRestartBackoffMax}, {&c.Backoff.ResetAfter, DefaultRestartResetAfter},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if err := c.Default.Validate(); err != nil {
+		return c, fmt.Errorf("lifecycle: default restart policy: %s", core.MessageOf(err))
+	}
+	if err := c.Backoff.Validate(); err != nil {
+		return c, fmt.Errorf("lifecycle: %w", err)
+	}
+	return c, nil
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -137,6 +182,11 @@ func New(deps Deps) (*Services, error) {
 	if c.Scope == "" {
 		c.Scope = ports.DefaultScope
 	}
+	rc, err := c.Restart.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c.Restart = rc
 	if deps.Telemetry == nil {
 		deps.Telemetry = ports.NopTelemetry{}
 	}
@@ -149,7 +199,7 @@ func New(deps Deps) (*Services, error) {
 	if deps.NewToken == nil {
 		deps.NewToken = randomToken
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle")}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), due: newDueSet()}
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
 	s.Patch = &Patcher{start: s.Start, stop: s.Stop}
@@ -210,6 +260,9 @@ func (r Result) Err() error {
 type base struct {
 	Deps
 	log *slog.Logger
+	// due holds the pending automatic restarts this instance knows of; the
+	// records are the truth, this only says when to look.
+	due *dueSet
 }
 
 func randomToken() (string, error) {

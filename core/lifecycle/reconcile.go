@@ -69,6 +69,11 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 			}
 			for _, rec := range page {
 				records[rec.GameID] = rec
+				if rec.NextRestartAt != nil {
+					// The fallback of the restart schedule: after a
+					// restart of rtmanager, or one another instance set.
+					r.b.due.add(rec.GameID, *rec.NextRestartAt)
+				}
 			}
 			if next == "" {
 				break
@@ -220,10 +225,7 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string) (core.Recor
 		case c.State != ports.StateExited:
 			return rec, tallyNone, errNothingToDo
 		}
-		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Stopped(b.Now().UTC()))
-		if err == nil {
-			b.publish(ctx, core.EventContainerExited, rec, map[string]any{"exit_code": c.ExitCode, "oom_killed": c.OOMKilled})
-		}
+		next, err := b.exited(ctx, o, rec, core.Exit{Code: c.ExitCode, OOMKilled: c.OOMKilled})
 		return next, tallyExited, err
 	case core.StatusStopped:
 		// A stopped container removed behind rtmanager's back.

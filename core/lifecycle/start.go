@@ -16,7 +16,25 @@ type StartInput struct {
 	ImageRef string
 	// Env is passed to the engine besides GAME_ID and PORT.
 	Env map[string]string
+	// RestartPolicy is the restart_policy JSON object as given (SPEC §3a);
+	// fields it leaves out, or all of it when empty, come from the
+	// configured default.
+	RestartPolicy []byte
 	Meta
+
+	// policy, set by restart and patch, keeps the record's policy.
+	policy *core.RestartPolicy
+	// auto marks the start of an automatic restart: the restart count and
+	// streak grow instead of resetting.
+	auto bool
+}
+
+// restartPolicy returns the policy the start gives the game.
+func (in StartInput) restartPolicy(def core.RestartPolicy) (core.RestartPolicy, error) {
+	if in.policy != nil {
+		return *in.policy, nil
+	}
+	return core.ParseRestartPolicy(in.RestartPolicy, def)
 }
 
 func (in StartInput) validate(allow core.ImageAllow) error {
@@ -44,12 +62,19 @@ func (in StartInput) validate(allow core.ImageAllow) error {
 type Starter struct{ service[StartInput] }
 
 func (s *Starter) spec(in StartInput) operation {
+	var policy core.RestartPolicy
 	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
-		validate: func() error { return in.validate(s.b.Config.Allow) },
-		body:     func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
+		validate: func() (err error) {
+			if err = in.validate(s.b.Config.Allow); err != nil {
+				return err
+			}
+			policy, err = in.restartPolicy(s.b.Config.Restart.Default)
+			return err
+		},
+		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in, policy) }}
 }
 
-func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, error) {
+func (s *Starter) run(ctx context.Context, o *op, in StartInput, policy core.RestartPolicy) (core.Record, error) {
 	b := s.b
 	o.touch("", in.ImageRef)
 	cur, err := b.decide(ctx, o, in.ImageRef)
@@ -67,7 +92,13 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 	if !found {
 		cur.GameID = in.GameID
 	}
-	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC())
+	now := b.Now().UTC()
+	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), now)
+	if in.auto {
+		resv = resv.Restarted(now)
+	} else {
+		resv = resv.Fresh(policy)
+	}
 	if !found {
 		if err := b.Records.Create(ctx, resv); err != nil {
 			return core.Record{}, storeErr("create runtime record", err)

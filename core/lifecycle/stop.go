@@ -43,6 +43,11 @@ func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, er
 	b := s.b
 	o.note("reason", in.Reason)
 	cur, err := b.decide(ctx, o, "")
+	if core.CodeOf(err) == core.CodeReplayNoOp && cur.NextRestartAt != nil {
+		// A stop of an engine waiting for its automatic restart cancels it.
+		o.note("cancelled_restart_at", cur.NextRestartAt)
+		return b.swap(ctx, core.OpStop, cur, cur.CancelRestart(b.Now().UTC()))
+	}
 	if err != nil {
 		return cur, err
 	}

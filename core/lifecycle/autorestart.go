@@ -1,0 +1,196 @@
+package lifecycle
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// exited settles a running record whose engine exited on its own (the
+// caller holds the game's lease): the record moves to stopped, classified
+// by core.Record.Exited under its restart policy, and container_exited is
+// published. A scheduled restart joins the due set; a crash loop is
+// recorded as a stop with reason crash_loop (op_kind stop, op_source
+// monitor) and a crash_loop event.
+func (b *base) exited(ctx context.Context, o *op, rec core.Record, e core.Exit) (core.Record, error) {
+	now := b.Now().UTC()
+	next, verdict := rec.Exited(e, now, b.Config.Restart.Backoff)
+	next, err := b.swap(ctx, core.OpReconcile, rec, next)
+	if err != nil {
+		return next, err
+	}
+	details := map[string]any{"exit_code": e.Code, "oom_killed": e.OOMKilled, "classification": e.Class()}
+	o.note("exit_code", e.Code, "classification", e.Class())
+	switch verdict {
+	case core.RestartLater:
+		details["restart_at"] = next.NextRestartAt.UTC().Format(time.RFC3339Nano)
+		details["backoff_ms"] = next.Crash.BackoffMS
+		o.note("restart_at", next.NextRestartAt)
+	case core.CrashLoop:
+		o.entry.OpKind, o.entry.OpSource, o.entry.SourceRef = core.OpStop, core.SourceMonitor, string(core.ReasonCrashLoop)
+		o.note("reason", core.ReasonCrashLoop)
+	}
+	b.publish(ctx, core.EventContainerExited, rec, details)
+	switch verdict {
+	case core.RestartLater:
+		b.due.add(next.GameID, *next.NextRestartAt)
+	case core.CrashLoop:
+		b.publish(ctx, core.EventCrashLoop, rec, map[string]any{"restarts": len(next.Crash.History),
+			"window": next.RestartPolicy.Window.String(), "max_restarts": next.RestartPolicy.MaxRestarts,
+			"reason": core.ReasonCrashLoop, "exit_code": e.Code, "classification": e.Class()})
+		b.Telemetry.CrashLooped(ctx)
+	}
+	return next, nil
+}
+
+// AutoRestarter runs the automatic restarts that restart policies
+// schedule. The schedule is the records' NextRestartAt: an exit the monitor
+// or reconciler settles, and every reconcile pass, tell this instance when
+// to look; each restart re-reads the record under the game's lease, so a
+// restart another instance already made, or an operation that cancelled
+// it, leaves nothing to do.
+type AutoRestarter struct {
+	b     *base
+	start *Starter
+	// BusyRetry is how soon a restart that met the game's lease held is
+	// tried again.
+	BusyRetry time.Duration
+}
+
+// NewAutoRestarter returns an auto-restarter sharing s's dependencies.
+func (s *Services) NewAutoRestarter() *AutoRestarter {
+	return &AutoRestarter{b: s.b, start: s.Start, BusyRetry: time.Second}
+}
+
+// Run restarts games as their restarts fall due, until ctx ends; it
+// returns once the restarts it began have finished.
+func (a *AutoRestarter) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		now := a.b.Now()
+		for _, game := range a.b.due.take(now) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ports.Guard(ctx, a.b.Telemetry, a.b.log, "restart", func() {
+					if res, err := a.RestartDue(ctx, game); err == nil && res.Busy {
+						a.b.due.add(game, a.b.Now().Add(a.BusyRetry))
+					}
+				})
+			}()
+		}
+		wait := time.Minute
+		if at, ok := a.b.due.next(); ok {
+			wait = min(wait, max(at.Sub(now), time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-a.b.due.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// RestartDue makes the automatic restart of game if one is due: a restart
+// operation (op_source monitor) under the game's lease that starts a new
+// container of the next generation with the record's image, env and
+// policy, counts it, and publishes container_restarted. A restart not yet
+// due is put back in the schedule; a record with none pending (another
+// instance restarted it, or an operation cancelled it) leaves no trace,
+// and neither does a held lease (Result.Busy). A start that fails is
+// recorded like any failed start.
+func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, error) {
+	b := a.b
+	body := func(ctx context.Context, o *op) (core.Record, error) {
+		cur, found, err := b.load(ctx, game)
+		switch {
+		case err != nil:
+			return cur, err
+		case !found || cur.Status != core.StatusStopped || cur.NextRestartAt == nil:
+			return cur, errNothingToDo
+		case !cur.RestartDue(b.Now()):
+			b.due.add(game, *cur.NextRestartAt)
+			return cur, errNothingToDo
+		}
+		o.touch(cur.ContainerID, cur.ImageRef)
+		exit := cur.Crash
+		res, err := a.start.Run(ctx, StartInput{GameID: game, ImageRef: cur.ImageRef, Env: cur.Env,
+			Meta: o.meta(), policy: &cur.RestartPolicy, auto: true})
+		if err != nil {
+			return cur, err
+		}
+		if res.Outcome == core.OutcomeFailure {
+			return res.Record, res.Err()
+		}
+		o.note("attempt", res.Record.Crash.Streak, "restart_count", res.Record.RestartCount,
+			"classification", exit.LastExitClass)
+		b.publish(ctx, core.EventContainerRestarted, res.Record, map[string]any{
+			"attempt": res.Record.Crash.Streak, "restart_count": res.Record.RestartCount,
+			"exit_code": exit.LastExitCode, "classification": exit.LastExitClass, "backoff_ms": exit.BackoffMS,
+			"generation": res.Record.Generation})
+		b.Telemetry.AutoRestarted(ctx, exit.LastExitClass)
+		return res.Record, nil
+	}
+	return b.run(ctx, operation{kind: core.OpRestart, game: game, meta: Meta{Source: core.SourceMonitor},
+		validate: func() error { return core.ValidateGameID(game) }, body: body},
+		runOpts{lease: true, quiet: quietRepair})
+}
+
+// dueSet is the in-memory schedule of pending automatic restarts: when to
+// look at which game. It may be stale or incomplete; the records decide.
+type dueSet struct {
+	mu sync.Mutex
+	at map[string]time.Time
+	// wake tells Run the schedule changed.
+	wake chan struct{}
+}
+
+func newDueSet() *dueSet {
+	return &dueSet{at: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+}
+
+// add schedules a look at game at t (replacing an earlier entry).
+func (d *dueSet) add(game string, t time.Time) {
+	d.mu.Lock()
+	d.at[game] = t
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes and returns the games due at now.
+func (d *dueSet) take(now time.Time) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var games []string
+	for g, t := range d.at {
+		if !t.After(now) {
+			games = append(games, g)
+			delete(d.at, g)
+		}
+	}
+	return games
+}
+
+// next returns the earliest scheduled time.
+func (d *dueSet) next() (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var first time.Time
+	for _, t := range d.at {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first, !first.IsZero()
+}
