@@ -26,6 +26,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/internal/hosts"
 	"github.com/galaxy-game/rtmanager/internal/redact"
@@ -239,6 +240,8 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Health: m.redis.HealthStream(), Snapshots: store, Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
+			Restart: lifecycle.RestartConfig{Default: c.Restart.Policy,
+				Backoff: core.Backoff{Base: c.Restart.Backoff, Max: c.Restart.BackoffMax, ResetAfter: c.Restart.ResetAfter}},
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})
 	if err != nil {
@@ -388,6 +391,12 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		m.watchEvents(ctx, mon)
+	}()
+	auto := m.services.NewAutoRestarter()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		auto.Run(ctx)
 	}()
 }
 

@@ -65,25 +65,22 @@ type Config struct {
 // RestartConfig is the automatic-restart configuration
 // (RTMANAGER_RESTART_*). Zero fields take the SPEC defaults.
 type RestartConfig struct {
-	// Default is the policy of a start that names none; an empty Mode
-	// means never.
+	// Default is the policy of a start that names none; the zero policy
+	// means never, 5 restarts, 10m.
 	Default core.RestartPolicy
 	Backoff core.Backoff
 }
 
 // withDefaults fills zero fields with the SPEC defaults and validates.
 func (c RestartConfig) withDefaults() (RestartConfig, error) {
-	if c.Default.Mode == "" {
-		c.Default.Mode = core.RestartNever
-	}
-	if c.Default.MaxRestarts == 0 {
-		c.Default.MaxRestarts = DefaultRestartMax
+	if c.Default == (core.RestartPolicy{}) {
+		c.Default = core.RestartPolicy{Mode: core.RestartNever, MaxRestarts: DefaultRestartMax, Window: DefaultRestartWindow}
 	}
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
 	}{
-		{&c.Default.Window, DefaultRestartWindow}, {&c.Backoff.Base, DefaultRestartBackoff},
+		{&c.Backoff.Base, DefaultRestartBackoff},
 		{&c.Backoff.Max, DefaultRestartBackoffMax}, {&c.Backoff.ResetAfter, DefaultRestartResetAfter},
 	} {
 		if *d.v == 0 {
