@@ -206,13 +206,15 @@ func TestRoutingErrorsAndSpans(t *testing.T) {
 func TestSpecCatchesDrift(t *testing.T) {
 	r := req(t, http.MethodGet, api+"g", nil)
 	good := `{"game_id":"g","status":"running","container_id":"c","image_ref":"i","endpoint":"127.0.0.1:1","generation":1,` +
-		`"created_at":"2026-01-02T03:04:05Z","started_at":null,"stopped_at":null,"removed_at":null,"last_op_at":"2026-01-02T03:04:05Z"`
+		`"created_at":"2026-01-02T03:04:05Z","started_at":null,"stopped_at":null,"removed_at":null,"last_op_at":"2026-01-02T03:04:05Z",` +
+		`"restart_policy":{"mode":"on_failure","max_restarts":5,"window":"10m0s"},"restart_count":0,"next_restart_at":null`
 	h := http.Header{"Content-Type": {"application/json"}}
 	if err := checkSpec(t, r, reply{status: 200, header: h, body: []byte(good + "}")}); err != nil {
 		t.Fatalf("a good runtime fails validation: %v", err)
 	}
 	for _, bad := range []string{good + `,"env":{}}`, strings.Replace(good, `"started_at":null`, `"started_at":"yesterday"`, 1) + "}",
-		strings.Replace(good, `"running"`, `"zombie"`, 1) + "}"} {
+		strings.Replace(good, `"running"`, `"zombie"`, 1) + "}",
+		strings.Replace(good, `"on_failure"`, `"sometimes"`, 1) + "}"} {
 		if err := checkSpec(t, r, reply{status: 200, header: h, body: []byte(bad)}); err == nil {
 			t.Errorf("drifted runtime passes validation: %s", bad)
 		}

@@ -24,7 +24,9 @@ commands:
   get <game>                    show one runtime
   ops <game> [limit]            show its operation log, newest first
   health <game>                 show its health snapshot
-  start <game> <image> [K=V...] start a game with optional env
+  start <game> <image> [K=V...] start a game with optional env; the argument
+                                restart_policy='{"mode":"on_failure"}' sets
+                                its restart policy
   stop <game> [reason]          stop it (reason default admin_request)
   restart <game>                restart it
   patch <game> <image>          move it to another image
@@ -87,14 +89,22 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		env := map[string]string{}
+		body := map[string]any{"image_ref": a[2], "env": env}
 		for _, kv := range a[3:] {
 			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
+			switch {
+			case !ok:
 				return fmt.Errorf("ctl start: env %q must be KEY=VALUE", kv)
+			case k == "restart_policy":
+				if !json.Valid([]byte(v)) {
+					return fmt.Errorf("ctl start: restart_policy=%s is not JSON", v)
+				}
+				body["restart_policy"] = json.RawMessage(v)
+			default:
+				env[k] = v
 			}
-			env[k] = v
 		}
-		return c.show(ctx, http.MethodPost, "/runtimes/"+game()+"/start", map[string]any{"image_ref": a[2], "env": env}, stdout)
+		return c.show(ctx, http.MethodPost, "/runtimes/"+game()+"/start", body, stdout)
 	case "stop":
 		if err := need(1); err != nil {
 			return err
@@ -203,7 +213,7 @@ func (c *client) show(ctx context.Context, method, path string, body any, w io.W
 
 func (c *client) list(ctx context.Context, q url.Values, w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GAME\tSTATUS\tGEN\tIMAGE\tENDPOINT\tLAST OP")
+	fmt.Fprintln(tw, "GAME\tSTATUS\tGEN\tIMAGE\tENDPOINT\tRESTART\tRESTARTS\tLAST OP")
 	for {
 		out, err := c.do(ctx, http.MethodGet, "/runtimes?"+q.Encode(), nil)
 		if err != nil {
@@ -212,7 +222,12 @@ func (c *client) list(ctx context.Context, q url.Values, w io.Writer) error {
 		items, _ := out["items"].([]any)
 		for _, it := range items {
 			r, _ := it.(map[string]any)
-			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\n", r["game_id"], r["status"], r["generation"], r["image_ref"], r["endpoint"], r["last_op_at"])
+			mode := "-"
+			if p, ok := r["restart_policy"].(map[string]any); ok {
+				mode = fmt.Sprint(p["mode"])
+			}
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\n", r["game_id"], r["status"], r["generation"], r["image_ref"],
+				r["endpoint"], mode, r["restart_count"], r["last_op_at"])
 		}
 		next, _ := out["next_cursor"].(string)
 		if next == "" {
