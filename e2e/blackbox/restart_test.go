@@ -1,0 +1,205 @@
+//go:build e2e
+
+package blackbox
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/e2e/harness"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
+)
+
+// restartView is the restart part of a Runtime (SPEC §3a).
+type restartView struct {
+	Status        string     `json:"status"`
+	ContainerID   string     `json:"container_id"`
+	Generation    int64      `json:"generation"`
+	RestartCount  int        `json:"restart_count"`
+	NextRestartAt *time.Time `json:"next_restart_at"`
+	RestartPolicy struct {
+		Mode        string `json:"mode"`
+		MaxRestarts int    `json:"max_restarts"`
+		Window      string `json:"window"`
+	} `json:"restart_policy"`
+}
+
+func restartOf(t testing.TB, inst *harness.Instance, game string) restartView {
+	t.Helper()
+	st, m := inst.Get("/api/v1/internal/runtimes/" + game)
+	if st != http.StatusOK {
+		t.Fatalf("GET runtime %s = %d %v", game, st, m)
+	}
+	return recode[restartView](t, m)
+}
+
+// startPolicy starts game on image with env and a restart policy.
+func startPolicy(t *testing.T, inst *harness.Instance, game, image string, env map[string]string, policy map[string]any) runtimeView {
+	t.Helper()
+	b := startBody(image, env)
+	b["restart_policy"] = policy
+	return mustOp(t, inst, game, "start", b)
+}
+
+// eventsOfType returns the game's health events of type typ.
+func eventsOfType(t testing.TB, r *streams, game, typ string) []map[string]string {
+	t.Helper()
+	var out []map[string]string
+	for _, e := range r.healthEvents(t, game) {
+		if e["event_type"] == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func occurred(t testing.TB, ev map[string]string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, ev["occurred_at"])
+	if err != nil {
+		t.Fatalf("occurred_at of %v: %v", ev, err)
+	}
+	return at
+}
+
+// restartEnv is baseEnv on the test PostgreSQL and redis-server with the
+// given restart backoff.
+func restartEnv(t *testing.T, backoff string) map[string]string {
+	env := serverStores(t, baseEnv())
+	env["RTMANAGER_RESTART_BACKOFF"] = backoff
+	env["RTMANAGER_RESTART_BACKOFF_MAX"] = "30s"
+	// 32MiB is ample for the test engine and makes ENGINE_OOM quick.
+	env["RTMANAGER_MEMORY_LIMIT"] = "32MiB"
+	return env
+}
+
+// TestDockerRestartPolicy checks automatic restarts on real Docker with a
+// 1 s backoff: a killed engine comes back, a clean exit stays stopped, an
+// engine exiting every 2 s ends in crash_loop, an OOM kill is classified
+// oom from Docker's flag.
+func TestDockerRestartPolicy(t *testing.T) {
+	testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	env := restartEnv(t, "1s")
+	inst := harness.Start(t, harness.Options{Env: env})
+	r := dialRedis(t, env["RTMANAGER_REDIS_URL"])
+
+	t.Run("killed engine comes back", func(t *testing.T) {
+		g := harness.GameID("rs-kill")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, inst, g, image, nil, map[string]any{"mode": "on_failure"})
+		if rv := restartOf(t, inst, g); rv.RestartPolicy.Mode != "on_failure" || rv.RestartPolicy.MaxRestarts != 5 ||
+			rv.RestartPolicy.Window != "10m0s" || rv.RestartCount != 0 {
+			t.Fatalf("runtime after start: %+v", rv)
+		}
+		killed := time.Now()
+		docker(t, "kill", first.ContainerID)
+		exit, details := r.awaitEvent(t, g, "container_exited", first.ContainerID)
+		if details["classification"] != "killed" || details["exit_code"] != 137.0 || details["oom_killed"] != false {
+			t.Fatalf("container_exited details %v, want killed / 137 / not OOM", details)
+		}
+		_, rd := r.awaitEvent(t, g, "container_restarted", "")
+		if rd["attempt"] != 1.0 || rd["classification"] != "killed" || rd["exit_code"] != 137.0 || rd["backoff_ms"] != 1000.0 {
+			t.Fatalf("container_restarted details %v", rd)
+		}
+		rt := awaitStatus(t, inst, g, "running", opWait)
+		if rt.ContainerID == first.ContainerID || rt.Generation != first.Generation+1 {
+			t.Fatalf("restarted runtime %+v, want a new container of generation %d", rt, first.Generation+1)
+		}
+		checkEngine(t, rt)
+		checkDocker(t, g, rt)
+		if rv := restartOf(t, inst, g); rv.RestartCount != 1 || rv.NextRestartAt != nil {
+			t.Fatalf("runtime after the restart: %+v", rv)
+		}
+		ops := operations(t, inst, g)
+		if len(ops) < 2 || ops[0].OpKind != "restart" || ops[0].OpSource != "monitor" || ops[0].Outcome != "success" ||
+			ops[1].OpKind != "start" || ops[1].OpSource != "monitor" || ops[1].CorrelationID != ops[0].CorrelationID {
+			t.Fatalf("operations %+v, want restart and its start by the monitor", ops)
+		}
+		t.Logf("detection latency (docker kill → container_exited): %s", occurred(t, exit).Sub(killed))
+		if !strings.Contains(metrics(t, inst), `rtmanager_restarts_total{classification="killed"`) {
+			t.Errorf("/metrics lacks rtmanager_restarts_total{classification=\"killed\"}")
+		}
+	})
+
+	t.Run("clean exit under on_failure stays stopped", func(t *testing.T) {
+		g := harness.GameID("rs-clean")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_EXIT_AFTER": "1s", "ENGINE_EXIT_CODE": "0"},
+			map[string]any{"mode": "on_failure"})
+		_, details := r.awaitEvent(t, g, "container_exited", first.ContainerID)
+		if details["classification"] != "clean" || details["exit_code"] != 0.0 {
+			t.Fatalf("container_exited details %v, want clean / 0", details)
+		}
+		// Three backoffs long: a restart would have happened by then.
+		harness.Consistently(t, 3*time.Second, "the cleanly exited game staying stopped", func() bool {
+			rt := mustRuntime(t, inst, g)
+			return rt.Status == "stopped" && rt.Generation == first.Generation
+		})
+		if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 0 {
+			t.Fatalf("a clean exit was restarted: %v", evs)
+		}
+	})
+
+	t.Run("an engine exiting every 2s hits crash_loop", func(t *testing.T) {
+		g := harness.GameID("rs-loop")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_EXIT_AFTER": "2s", "ENGINE_EXIT_CODE": "3"},
+			map[string]any{"mode": "on_failure", "max_restarts": 2, "window": "5m"})
+		_, details := r.awaitEvent(t, g, "crash_loop", "")
+		if details["restarts"] != 2.0 || details["window"] != "5m0s" {
+			t.Fatalf("crash_loop details %v", details)
+		}
+		rt := awaitStatus(t, inst, g, "stopped", opWait)
+		if rt.Generation != first.Generation+2 {
+			t.Fatalf("crash-looped runtime %+v, want generation %d (two restarts)", rt, first.Generation+2)
+		}
+		if rv := restartOf(t, inst, g); rv.RestartCount != 2 || rv.NextRestartAt != nil {
+			t.Fatalf("crash-looped runtime: %+v", rv)
+		}
+		restarts := eventsOfType(t, r, g, "container_restarted")
+		if len(restarts) != 2 {
+			t.Fatalf("%d container_restarted events, want 2: %v", len(restarts), restarts)
+		}
+		if ops := operations(t, inst, g); ops[0].OpKind != "stop" || ops[0].OpSource != "monitor" || ops[0].SourceRef != "crash_loop" {
+			t.Fatalf("newest operation %+v, want the crash_loop stop by the monitor", ops[0])
+		}
+		harness.Consistently(t, 3*time.Second, "the crash-looped game staying stopped", func() bool {
+			return mustRuntime(t, inst, g).Generation == rt.Generation
+		})
+		if !strings.Contains(metrics(t, inst), "rtmanager_crash_loops_total") {
+			t.Errorf("/metrics lacks rtmanager_crash_loops_total")
+		}
+	})
+
+	t.Run("an OOM kill is classified oom", func(t *testing.T) {
+		g := harness.GameID("rs-oom")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_OOM": "1", "ENGINE_OOM_AFTER": "500ms"},
+			map[string]any{"mode": "on_failure", "max_restarts": 1})
+		_, details := r.awaitEvent(t, g, "container_exited", first.ContainerID)
+		if details["classification"] != "oom" || details["oom_killed"] != true {
+			t.Fatalf("container_exited details %v, want oom with oom_killed", details)
+		}
+		_, rd := r.awaitEvent(t, g, "container_restarted", "")
+		if rd["classification"] != "oom" {
+			t.Fatalf("container_restarted details %v, want classification oom", rd)
+		}
+		r.awaitEvent(t, g, "crash_loop", "")
+	})
+}
+
+// metrics returns the instance's /metrics text.
+func metrics(t testing.TB, inst *harness.Instance) string {
+	t.Helper()
+	resp, err := http.Get(inst.URL("/metrics"))
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
