@@ -203,3 +203,115 @@ func metrics(t testing.TB, inst *harness.Instance) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestDockerRestartSchedule checks the durable schedule with a 4 s
+// backoff: an explicit stop during the backoff wins, a kill -9 of
+// rtmanager during the backoff still restarts the game once it returns,
+// and two instances on one database restart a game exactly once.
+func TestDockerRestartSchedule(t *testing.T) {
+	testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	env := restartEnv(t, "4s")
+	inst := harness.Start(t, harness.Options{Env: env})
+	r := dialRedis(t, env["RTMANAGER_REDIS_URL"])
+	onFailure := map[string]any{"mode": "on_failure"}
+
+	// crash kills the game's engine and waits until the exit is settled
+	// with a pending restart.
+	crash := func(t *testing.T, g string, rt runtimeView) restartView {
+		t.Helper()
+		docker(t, "kill", rt.ContainerID)
+		r.awaitEvent(t, g, "container_exited", rt.ContainerID)
+		rv := restartOf(t, inst, g)
+		if rv.Status != "stopped" || rv.NextRestartAt == nil {
+			t.Fatalf("after the kill: %+v, want stopped with a pending restart", rv)
+		}
+		return rv
+	}
+
+	t.Run("an explicit stop during the backoff wins", func(t *testing.T) {
+		g := harness.GameID("rs-stop")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, inst, g, image, nil, onFailure)
+		pending := crash(t, g, first)
+		a := op(t, inst, g, "stop", stopBody)
+		if a.HTTP != http.StatusOK || a.Outcome != "success" || a.ErrorCode != "" {
+			t.Fatalf("stop during the backoff = %s, want a fresh success", a)
+		}
+		if rv := restartOf(t, inst, g); rv.NextRestartAt != nil {
+			t.Fatalf("the stop left the pending restart: %+v", rv)
+		}
+		harness.Consistently(t, time.Until(*pending.NextRestartAt)+3*time.Second, "the stopped game staying stopped", func() bool {
+			rt := mustRuntime(t, inst, g)
+			return rt.Status == "stopped" && rt.Generation == first.Generation
+		})
+		if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 0 {
+			t.Fatalf("restarted after an explicit stop: %v", evs)
+		}
+	})
+
+	t.Run("kill -9 of rtmanager during the backoff", func(t *testing.T) {
+		g := harness.GameID("rs-k9")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, inst, g, image, nil, onFailure)
+		pending := crash(t, g, first)
+		inst.Kill()
+		// Dead past the restart's due time: nobody restarts the game.
+		deadline := pending.NextRestartAt.Add(time.Second)
+		harness.Consistently(t, time.Until(deadline), "the container staying exited while rtmanager is dead", func() bool {
+			cs := dockerPS(t, g)
+			return len(cs) == 1 && cs[0].State == "exited"
+		})
+		inst.Restart()
+		rt := awaitStatus(t, inst, g, "running", opWait)
+		if rt.Generation != first.Generation+1 || rt.ContainerID == first.ContainerID {
+			t.Fatalf("after rtmanager came back: %+v", rt)
+		}
+		checkDocker(t, g, rt)
+		if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 1 {
+			t.Fatalf("%d container_restarted events, want 1: %v", len(evs), evs)
+		}
+	})
+
+	t.Run("two instances restart a game exactly once", func(t *testing.T) {
+		second := harness.Start(t, harness.Options{Env: withoutInstanceAddrs(inst.Env)})
+		g := harness.GameID("rs-two")
+		harness.RemoveDockerContainers(t, g)
+		first := startPolicy(t, second, g, image, nil, onFailure)
+		pending := crash(t, g, first)
+		rt := awaitStatus(t, inst, g, "running", opWait)
+		// Past another backoff and several reconcile passes of both.
+		harness.Consistently(t, time.Until(pending.NextRestartAt.Add(5*time.Second)), "one restart only", func() bool {
+			now := mustRuntime(t, second, g)
+			return now.Status == "running" && now.Generation == first.Generation+1 && now.ContainerID == rt.ContainerID
+		})
+		if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 1 {
+			t.Fatalf("%d container_restarted events, want 1: %v", len(evs), evs)
+		}
+		n := 0
+		for _, o := range operations(t, inst, g) {
+			if o.OpKind == "restart" && o.OpSource == "monitor" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d monitor restarts in the audit, want 1", n)
+		}
+		checkDocker(t, g, rt)
+	})
+}
+
+// withoutInstanceAddrs returns a copy of env without the per-instance keys
+// the harness fills (address, data dir, embedded Redis, instance id), for a
+// second instance of the same deployment.
+func withoutInstanceAddrs(env map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		switch k {
+		case "RTMANAGER_HTTP_ADDR", "RTMANAGER_DATA_DIR", "RTMANAGER_EMBEDDED_REDIS_ADDR", "RTMANAGER_INSTANCE_ID":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
