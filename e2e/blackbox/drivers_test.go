@@ -109,6 +109,11 @@ func TestContainerdDriver(t *testing.T) {
 	if a := op(t, inst, harness.GameID("ctd-miss"), "start", startBody(missingImage, nil)); a.HTTP != http.StatusUnprocessableEntity || a.Error.Code != "image_unavailable" {
 		t.Errorf("start of a missing image = %s, want 422 image_unavailable", a)
 	}
+	t.Run("restart policy", func(t *testing.T) {
+		// The engine crashes by itself (exit 3) 2 s after it starts.
+		restartThroughDriver(t, inst, harness.GameID("ctd-rs"), testenv.EngineImageRef,
+			map[string]string{"ENGINE_EXIT_AFTER": "2s", "ENGINE_EXIT_CODE": "3"}, func(runtimeView) {}, "crash")
+	})
 }
 
 // TestPluginDriver runs the binary with the shipped process plugin, built
@@ -137,6 +142,20 @@ func TestPluginDriver(t *testing.T) {
 	if a := op(t, inst, harness.GameID("plg-miss"), "start", startBody("file:///nonexistent/engine", nil)); a.HTTP != http.StatusUnprocessableEntity || a.Error.Code != "image_unavailable" {
 		t.Errorf("start of a missing executable = %s, want 422 image_unavailable", a)
 	}
+	t.Run("restart policy", func(t *testing.T) {
+		g := harness.GameID("plg-rs")
+		restartThroughDriver(t, inst, g, "file://"+engine, nil, func(rt runtimeView) {
+			for _, s := range pluginStates(t, filepath.Join(dataDir, "plugin")) {
+				if s.ID == rt.ContainerID && s.Pid > 1 {
+					if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
+						t.Fatalf("kill engine %d: %v", s.Pid, err)
+					}
+					return
+				}
+			}
+			t.Fatalf("no running engine process for %s", rt.ContainerID)
+		}, "killed")
+	})
 }
 
 // processState is the part of a process plugin container file the test

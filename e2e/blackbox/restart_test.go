@@ -315,3 +315,42 @@ func withoutInstanceAddrs(env map[string]string) map[string]string {
 	}
 	return out
 }
+
+// restartThroughDriver starts game under on_failure, makes its engine die
+// with kill, and checks that the monitor restarts it in a new container of
+// the next generation, with the exit classified as want; then it stops
+// the game.
+func restartThroughDriver(t *testing.T, inst *harness.Instance, g, image string, env map[string]string,
+	kill func(rt runtimeView), want string) {
+	t.Helper()
+	first := startPolicy(t, inst, g, image, env, map[string]any{"mode": "on_failure", "max_restarts": 5})
+	kill(first)
+	rt := harness.Await(t, opWait, "game "+g+" to be restarted", func() (runtimeView, bool) {
+		rt := mustRuntime(t, inst, g)
+		return rt, rt.Status == "running" && rt.Generation == first.Generation+1
+	})
+	if rt.ContainerID == first.ContainerID {
+		t.Fatalf("restarted in the same container %s", rt.ContainerID)
+	}
+	checkEngine(t, rt)
+	if rv := restartOf(t, inst, g); rv.RestartCount != 1 {
+		t.Fatalf("restart_count %d, want 1", rv.RestartCount)
+	}
+	ops := operations(t, inst, g)
+	if ops[0].OpKind != "restart" || ops[0].OpSource != "monitor" || ops[0].Outcome != "success" {
+		t.Fatalf("newest operation %+v, want the monitor's restart", ops[0])
+	}
+	hs := harness.Await(t, eventWait, "the container_restarted snapshot", func() (healthSnapshot, bool) {
+		hs, ok := getHealth(t, inst, g)
+		return hs, ok && hs.LastEventType == "container_restarted"
+	})
+	if hs.Details["classification"] != want {
+		t.Fatalf("container_restarted details %v, want classification %s", hs.Details, want)
+	}
+	if a := op(t, inst, g, "stop", stopBody); a.HTTP != http.StatusOK || a.Outcome != "success" {
+		t.Fatalf("stop = %s", a)
+	}
+	if rt := mustOp(t, inst, g, "cleanup", nil); rt.Status != "removed" {
+		t.Fatalf("cleanup left %+v", rt)
+	}
+}
