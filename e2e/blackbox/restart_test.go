@@ -354,3 +354,51 @@ func restartThroughDriver(t *testing.T, inst *harness.Instance, g, image string,
 		t.Fatalf("cleanup left %+v", rt)
 	}
 }
+
+// TestDockerRestartLatency measures, on real Docker, the detection latency
+// (the engine's exit, as Docker records it, → container_exited) and the
+// restart latency (container_exited → the new container running, less the
+// backoff) at a 1 s and the default 10 s backoff, and bounds them.
+func TestDockerRestartLatency(t *testing.T) {
+	testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
+	for _, tc := range []struct {
+		backoff string
+		samples int
+	}{{"1s", 5}, {"10s", 2}} {
+		t.Run("backoff "+tc.backoff, func(t *testing.T) {
+			env := restartEnv(t, tc.backoff)
+			// The fallback reconcile pass must not be what detects the exit.
+			env["RTMANAGER_RECONCILE_INTERVAL"] = "1m"
+			inst := harness.Start(t, harness.Options{Env: env})
+			r := dialRedis(t, env["RTMANAGER_REDIS_URL"])
+			backoff, _ := time.ParseDuration(tc.backoff)
+			var detect, restart []time.Duration
+			for range tc.samples {
+				g := harness.GameID("rs-lat")
+				harness.RemoveDockerContainers(t, g)
+				first := startPolicy(t, inst, g, image, nil, map[string]any{"mode": "on_failure"})
+				docker(t, "kill", first.ContainerID)
+				exit, _ := r.awaitEvent(t, g, "container_exited", first.ContainerID)
+				finished, err := time.Parse(time.RFC3339Nano, docker(t, "inspect", "-f", "{{.State.FinishedAt}}", first.ContainerID))
+				if err != nil {
+					t.Fatalf("FinishedAt: %v", err)
+				}
+				rt := awaitStatus(t, inst, g, "running", opWait+backoff)
+				if rt.StartedAt == nil {
+					t.Fatalf("restarted runtime without started_at: %+v", rt)
+				}
+				detect = append(detect, occurred(t, exit).Sub(finished))
+				restart = append(restart, rt.StartedAt.Sub(occurred(t, exit))-backoff)
+				mustOp(t, inst, g, "stop", stopBody)
+			}
+			t.Logf("backoff %s: detection (exit → container_exited) %v; restart (container_exited → running, less the backoff) %v",
+				tc.backoff, detect, restart)
+			for i := range detect {
+				if detect[i] > 3*time.Second || restart[i] > 10*time.Second || restart[i] < 0 {
+					t.Errorf("sample %d: detection %s, restart overhead %s (bounds 3s, 0..10s)", i, detect[i], restart[i])
+				}
+			}
+		})
+	}
+}
