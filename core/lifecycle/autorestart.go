@@ -31,17 +31,13 @@ func (b *base) exited(ctx context.Context, o *op, rec core.Record, e core.Exit) 
 		o.note("restart_at", next.NextRestartAt)
 	case core.CrashLoop:
 		o.entry.OpKind, o.entry.OpSource, o.entry.SourceRef = core.OpStop, core.SourceMonitor, string(core.ReasonCrashLoop)
-		o.note("reason", core.ReasonCrashLoop)
 	}
 	b.publish(ctx, core.EventContainerExited, rec, details)
 	switch verdict {
 	case core.RestartLater:
 		b.due.add(next.GameID, *next.NextRestartAt)
 	case core.CrashLoop:
-		b.publish(ctx, core.EventCrashLoop, rec, map[string]any{"restarts": len(next.Crash.History),
-			"window": next.RestartPolicy.Window.String(), "max_restarts": next.RestartPolicy.MaxRestarts,
-			"reason": core.ReasonCrashLoop, "exit_code": e.Code, "classification": e.Class()})
-		b.Telemetry.CrashLooped(ctx)
+		b.crashLoop(ctx, o, next, e)
 	}
 	return next, nil
 }
@@ -128,6 +124,9 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 			return cur, err
 		}
 		if res.Outcome == core.OutcomeFailure {
+			if res.ErrorCode == core.CodeStartFailed {
+				return a.startFailed(ctx, o, res)
+			}
 			return res.Record, res.Err()
 		}
 		o.note("attempt", res.Record.Crash.Streak, "restart_count", res.Record.RestartCount,
@@ -142,6 +141,49 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 	return b.run(ctx, operation{kind: core.OpRestart, game: game, meta: Meta{Source: core.SourceMonitor},
 		validate: func() error { return core.ValidateGameID(game) }, body: body},
 		runOpts{lease: true, quiet: quietRepair})
+}
+
+// startFailed settles an automatic restart whose engine did not start (the
+// failed start left the record removed, without a container): it counts as
+// one more crash of the streak, so the game is stopped with the next
+// restart scheduled after a longer backoff, or given up as a crash loop.
+// The restart operation still fails with start_failed.
+func (a *AutoRestarter) startFailed(ctx context.Context, o *op, res Result) (core.Record, error) {
+	b := a.b
+	failed := res.Err()
+	rec, found, err := b.load(ctx, res.Record.GameID)
+	if err != nil || !found || rec.Status != core.StatusRemoved || rec.ContainerID != "" {
+		return res.Record, failed
+	}
+	now := b.Now().UTC()
+	// The failed start ran for no time: the streak goes on.
+	ran := rec
+	ran.StartedAt = &now
+	next, verdict := ran.Exited(core.Exit{Code: -1}, now, b.Config.Restart.Backoff)
+	next.StartedAt = rec.StartedAt
+	if next, err = b.swap(ctx, core.OpRestart, rec, next); err != nil {
+		return next, failed
+	}
+	switch verdict {
+	case core.RestartLater:
+		b.due.add(next.GameID, *next.NextRestartAt)
+		return next, core.Errorf(core.CodeStartFailed, "%s; next restart at %s", core.MessageOf(failed),
+			next.NextRestartAt.Format(time.RFC3339Nano))
+	case core.CrashLoop:
+		b.crashLoop(ctx, o, next, core.Exit{Code: -1})
+		return next, core.Errorf(core.CodeStartFailed, "%s; given up as a crash loop", core.MessageOf(failed))
+	}
+	return next, failed
+}
+
+// crashLoop publishes a crash loop of rec, whose engine last exited with
+// e, and counts it.
+func (b *base) crashLoop(ctx context.Context, o *op, rec core.Record, e core.Exit) {
+	o.note("reason", core.ReasonCrashLoop)
+	b.publish(ctx, core.EventCrashLoop, rec, map[string]any{"restarts": len(rec.Crash.History),
+		"window": rec.RestartPolicy.Window.String(), "max_restarts": rec.RestartPolicy.MaxRestarts,
+		"reason": core.ReasonCrashLoop, "exit_code": e.Code, "classification": e.Class()})
+	b.Telemetry.CrashLooped(ctx)
 }
 
 // dueSet is the in-memory schedule of pending automatic restarts: when to

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
 	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
@@ -240,4 +241,30 @@ func TestAutoRestartBusyLease(t *testing.T) {
 		t.Fatalf("RestartDue under a held lease = %+v, ops %+v", res, w.ops("g")[n:])
 	}
 	w.expectStatus("g", core.StatusStopped)
+}
+
+func TestAutoRestartStartFailsCountsAsCrash(t *testing.T) {
+	w, tel := restartWorld(t)
+	ar := w.svc.NewAutoRestarter()
+	const img = "engine:turns-bad"
+	w.drv.AddImage(img, fakedriver.Behavior{})
+	w.expectOK(must(t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: "g", ImageRef: img,
+		RestartPolicy: []byte(`{"mode":"on_failure","max_restarts":2}`), Meta: rest()})), "")
+	// From now on the engine dies during start-up.
+	w.drv.AddImage(img, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
+	rec := w.crash("g", 1)
+	w.clock.Set(*rec.NextRestartAt)
+	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeStartFailed)
+	rec = w.expectStatus("g", core.StatusStopped)
+	if rec.NextRestartAt == nil || !rec.NextRestartAt.Equal(w.clock.Now().Add(2*time.Second)) || rec.RestartCount != 1 || len(w.all("g")) != 0 {
+		t.Fatalf("after a failed restart: %+v, containers %+v", rec, w.all("g"))
+	}
+	w.clock.Set(*rec.NextRestartAt)
+	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeStartFailed)
+	rec = w.expectStatus("g", core.StatusStopped)
+	if rec.NextRestartAt != nil || rec.RestartCount != 2 || w.lastEvent("g").Type != core.EventCrashLoop || tel.CrashLoops() != 1 {
+		t.Fatalf("after the second failed restart: %+v, last event %+v", rec, w.lastEvent("g"))
+	}
+	// The game can be started again, on a good image.
+	w.expectOK(w.start("g", imgA), "")
 }
