@@ -263,7 +263,8 @@ func TestStatusPage(t *testing.T) {
 	e := newEnv(t, options{token: "tok"})
 	bearer := []string{"Authorization", "Bearer tok"}
 	for _, g := range []string{"s1", "s2"} {
-		if r := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+g+"/start", map[string]any{"image_ref": imageOK}, bearer...); r.status != 200 {
+		if r := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+g+"/start", map[string]any{"image_ref": imageOK,
+			"restart_policy": map[string]any{"mode": "on_failure", "max_restarts": 3, "window": "1m"}}, bearer...); r.status != 200 {
 			t.Fatalf("start %s = %d", g, r.status)
 		}
 	}
@@ -276,7 +277,8 @@ func TestStatusPage(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
 		t.Fatalf("status page = %d %s", r.status, r.header.Get("Content-Type"))
 	}
-	for _, want := range []string{"running: <b>1</b>", "stopped: <b>1</b>", "<code>s1</code>", "<code>s2</code>"} {
+	for _, want := range []string{"running: <b>1</b>", "stopped: <b>1</b>", "<code>s1</code>", "<code>s2</code>",
+		"on_failure (max 3 in 1m0s)"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status page lacks %q:\n%s", want, body)
 		}
