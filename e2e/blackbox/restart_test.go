@@ -65,15 +65,23 @@ func occurred(t testing.TB, ev map[string]string) time.Time {
 	return at
 }
 
-// restartEnv is baseEnv on the test PostgreSQL and redis-server with the
-// given restart backoff.
-func restartEnv(t *testing.T, backoff string) map[string]string {
+// restartInstance starts an instance with the Docker driver on the test
+// PostgreSQL and redis-server with the given restart backoff (and extra
+// env), and returns it, its Redis and the engine image.
+func restartInstance(t *testing.T, backoff string, extra map[string]string) (*harness.Instance, *streams, string) {
+	t.Helper()
+	testenv.DockerHost(t)
+	image := testenv.EngineImage(t)
 	env := serverStores(t, baseEnv())
 	env["RTMANAGER_RESTART_BACKOFF"] = backoff
 	env["RTMANAGER_RESTART_BACKOFF_MAX"] = "30s"
 	// 32MiB is ample for the test engine and makes ENGINE_OOM quick.
 	env["RTMANAGER_MEMORY_LIMIT"] = "32MiB"
-	return env
+	for k, v := range extra {
+		env[k] = v
+	}
+	inst := harness.Start(t, harness.Options{Env: env})
+	return inst, dialRedis(t, env["RTMANAGER_REDIS_URL"]), image
 }
 
 // TestDockerRestartPolicy checks automatic restarts on real Docker with a
@@ -81,15 +89,10 @@ func restartEnv(t *testing.T, backoff string) map[string]string {
 // engine exiting every 2 s ends in crash_loop, an OOM kill is classified
 // oom from Docker's flag.
 func TestDockerRestartPolicy(t *testing.T) {
-	testenv.DockerHost(t)
-	image := testenv.EngineImage(t)
-	env := restartEnv(t, "1s")
-	inst := harness.Start(t, harness.Options{Env: env})
-	r := dialRedis(t, env["RTMANAGER_REDIS_URL"])
+	inst, r, image := restartInstance(t, "1s", nil)
 
 	t.Run("killed engine comes back", func(t *testing.T) {
-		g := harness.GameID("rs-kill")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-kill")
 		first := startPolicy(t, inst, g, image, nil, map[string]any{"mode": "on_failure"})
 		if rv := restartOf(t, inst, g); rv.RestartPolicy.Mode != "on_failure" || rv.RestartPolicy.MaxRestarts != 5 ||
 			rv.RestartPolicy.Window != "10m0s" || rv.RestartCount != 0 {
@@ -126,8 +129,7 @@ func TestDockerRestartPolicy(t *testing.T) {
 	})
 
 	t.Run("clean exit under on_failure stays stopped", func(t *testing.T) {
-		g := harness.GameID("rs-clean")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-clean")
 		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_EXIT_AFTER": "1s", "ENGINE_EXIT_CODE": "0"},
 			map[string]any{"mode": "on_failure"})
 		_, details := r.awaitEvent(t, g, "container_exited", first.ContainerID)
@@ -135,18 +137,11 @@ func TestDockerRestartPolicy(t *testing.T) {
 			t.Fatalf("container_exited details %v, want clean / 0", details)
 		}
 		// Three backoffs long: a restart would have happened by then.
-		harness.Consistently(t, 3*time.Second, "the cleanly exited game staying stopped", func() bool {
-			rt := mustRuntime(t, inst, g)
-			return rt.Status == "stopped" && rt.Generation == first.Generation
-		})
-		if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 0 {
-			t.Fatalf("a clean exit was restarted: %v", evs)
-		}
+		staysStopped(t, inst, r, g, first.Generation, 3*time.Second)
 	})
 
 	t.Run("an engine exiting every 2s hits crash_loop", func(t *testing.T) {
-		g := harness.GameID("rs-loop")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-loop")
 		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_EXIT_AFTER": "2s", "ENGINE_EXIT_CODE": "3"},
 			map[string]any{"mode": "on_failure", "max_restarts": 2, "window": "5m"})
 		_, details := r.awaitEvent(t, g, "crash_loop", "")
@@ -176,8 +171,7 @@ func TestDockerRestartPolicy(t *testing.T) {
 	})
 
 	t.Run("an OOM kill is classified oom", func(t *testing.T) {
-		g := harness.GameID("rs-oom")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-oom")
 		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_OOM": "1", "ENGINE_OOM_AFTER": "500ms"},
 			map[string]any{"mode": "on_failure", "max_restarts": 1})
 		_, details := r.awaitEvent(t, g, "container_exited", first.ContainerID)
@@ -190,6 +184,27 @@ func TestDockerRestartPolicy(t *testing.T) {
 		}
 		r.awaitEvent(t, g, "crash_loop", "")
 	})
+}
+
+// dockerGame returns a fresh game id whose Docker containers are removed
+// when t ends.
+func dockerGame(t *testing.T, prefix string) string {
+	g := harness.GameID(prefix)
+	harness.RemoveDockerContainers(t, g)
+	return g
+}
+
+// staysStopped checks for d that the game stays stopped on generation gen,
+// and that it was never restarted.
+func staysStopped(t *testing.T, inst *harness.Instance, r *streams, g string, gen int64, d time.Duration) {
+	t.Helper()
+	harness.Consistently(t, d, "game "+g+" staying stopped", func() bool {
+		rt := mustRuntime(t, inst, g)
+		return rt.Status == "stopped" && rt.Generation == gen
+	})
+	if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 0 {
+		t.Fatalf("game %s was restarted: %v", g, evs)
+	}
 }
 
 // metrics returns the instance's /metrics text.
@@ -209,11 +224,7 @@ func metrics(t testing.TB, inst *harness.Instance) string {
 // rtmanager during the backoff still restarts the game once it returns,
 // and two instances on one database restart a game exactly once.
 func TestDockerRestartSchedule(t *testing.T) {
-	testenv.DockerHost(t)
-	image := testenv.EngineImage(t)
-	env := restartEnv(t, "4s")
-	inst := harness.Start(t, harness.Options{Env: env})
-	r := dialRedis(t, env["RTMANAGER_REDIS_URL"])
+	inst, r, image := restartInstance(t, "4s", nil)
 	onFailure := map[string]any{"mode": "on_failure"}
 
 	// crash kills the game's engine and waits until the exit is settled
@@ -230,8 +241,7 @@ func TestDockerRestartSchedule(t *testing.T) {
 	}
 
 	t.Run("an explicit stop during the backoff wins", func(t *testing.T) {
-		g := harness.GameID("rs-stop")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-stop")
 		first := startPolicy(t, inst, g, image, nil, onFailure)
 		pending := crash(t, g, first)
 		a := op(t, inst, g, "stop", stopBody)
@@ -241,18 +251,11 @@ func TestDockerRestartSchedule(t *testing.T) {
 		if rv := restartOf(t, inst, g); rv.NextRestartAt != nil {
 			t.Fatalf("the stop left the pending restart: %+v", rv)
 		}
-		harness.Consistently(t, time.Until(*pending.NextRestartAt)+3*time.Second, "the stopped game staying stopped", func() bool {
-			rt := mustRuntime(t, inst, g)
-			return rt.Status == "stopped" && rt.Generation == first.Generation
-		})
-		if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 0 {
-			t.Fatalf("restarted after an explicit stop: %v", evs)
-		}
+		staysStopped(t, inst, r, g, first.Generation, time.Until(*pending.NextRestartAt)+3*time.Second)
 	})
 
 	t.Run("kill -9 of rtmanager during the backoff", func(t *testing.T) {
-		g := harness.GameID("rs-k9")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-k9")
 		first := startPolicy(t, inst, g, image, nil, onFailure)
 		pending := crash(t, g, first)
 		inst.Kill()
@@ -275,8 +278,7 @@ func TestDockerRestartSchedule(t *testing.T) {
 
 	t.Run("two instances restart a game exactly once", func(t *testing.T) {
 		second := harness.Start(t, harness.Options{Env: withoutInstanceAddrs(inst.Env)})
-		g := harness.GameID("rs-two")
-		harness.RemoveDockerContainers(t, g)
+		g := dockerGame(t, "rs-two")
 		first := startPolicy(t, second, g, image, nil, onFailure)
 		pending := crash(t, g, first)
 		rt := awaitStatus(t, inst, g, "running", opWait)
@@ -360,23 +362,18 @@ func restartThroughDriver(t *testing.T, inst *harness.Instance, g, image string,
 // restart latency (container_exited → the new container running, less the
 // backoff) at a 1 s and the default 10 s backoff, and bounds them.
 func TestDockerRestartLatency(t *testing.T) {
-	testenv.DockerHost(t)
-	image := testenv.EngineImage(t)
 	for _, tc := range []struct {
 		backoff string
 		samples int
 	}{{"1s", 5}, {"10s", 2}} {
 		t.Run("backoff "+tc.backoff, func(t *testing.T) {
-			env := restartEnv(t, tc.backoff)
-			// The fallback reconcile pass must not be what detects the exit.
-			env["RTMANAGER_RECONCILE_INTERVAL"] = "1m"
-			inst := harness.Start(t, harness.Options{Env: env})
-			r := dialRedis(t, env["RTMANAGER_REDIS_URL"])
+			inst, r, image := restartInstance(t, tc.backoff, map[string]string{
+				// The fallback reconcile pass must not be what detects the exit.
+				"RTMANAGER_RECONCILE_INTERVAL": "1m"})
 			backoff, _ := time.ParseDuration(tc.backoff)
 			var detect, restart []time.Duration
 			for range tc.samples {
-				g := harness.GameID("rs-lat")
-				harness.RemoveDockerContainers(t, g)
+				g := dockerGame(t, "rs-lat")
 				first := startPolicy(t, inst, g, image, nil, map[string]any{"mode": "on_failure"})
 				docker(t, "kill", first.ContainerID)
 				exit, _ := r.awaitEvent(t, g, "container_exited", first.ContainerID)
