@@ -210,10 +210,19 @@ func (b Backoff) Validate() error {
 type Exit struct {
 	Code      int
 	OOMKilled bool
+	// Gone: the container vanished while it ran (removed by someone other
+	// than rtmanager, or its node drained); Code is then -1.
+	Gone bool
 }
 
-// Class returns the exit's classification.
-func (e Exit) Class() ExitClass { return Classify(e.Code, e.OOMKilled) }
+// Class returns the exit's classification; a vanished container was
+// killed.
+func (e Exit) Class() ExitClass {
+	if e.Gone {
+		return ExitKilled
+	}
+	return Classify(e.Code, e.OOMKilled)
+}
 
 // CrashState is the automatic-restart bookkeeping of a record.
 type CrashState struct {
@@ -278,6 +287,20 @@ func (r Record) Exited(e Exit, now time.Time, b Backoff) (Record, ExitVerdict) {
 	r.Crash.BackoffMS = d.Milliseconds()
 	r.NextRestartAt = timePtr(now.Add(d))
 	return r, RestartLater
+}
+
+// Gone returns r after its container vanished while it ran. Without a
+// policy that restarts a killed engine it is removed (SPEC §2); otherwise
+// it is handled as an exit (see Exited) and stays stopped without a
+// container, so the restart (a drained node's game coming back elsewhere)
+// or the crash loop is recorded like any other.
+func (r Record) Gone(now time.Time, b Backoff) (Record, ExitVerdict) {
+	if !r.RestartPolicy.Restarts(ExitKilled) {
+		return r.Removed(now), StayStopped
+	}
+	next, v := r.Exited(Exit{Code: -1, Gone: true}, now, b)
+	next.ContainerID = ""
+	return next, v
 }
 
 // RestartDue reports whether r has a pending automatic restart due at now.

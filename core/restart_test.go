@@ -244,3 +244,24 @@ func TestOperationsCancelPendingRestart(t *testing.T) {
 		t.Errorf("a start does not reset the streak: %+v", fresh)
 	}
 }
+
+func TestGone(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	b := core.Backoff{Base: time.Second, Max: time.Minute, ResetAfter: time.Minute}
+	run := func(mode core.RestartMode) core.Record {
+		p := core.RestartPolicy{Mode: mode, MaxRestarts: 1, Window: time.Minute}
+		return core.Record{GameID: "g"}.Starting("i", nil, now).Fresh(p).Running("c", "e", now)
+	}
+	if next, v := run(core.RestartNever).Gone(now, b); next.Status != core.StatusRemoved || v != core.StayStopped || next.NextRestartAt != nil {
+		t.Errorf("gone under never = %+v, %d; want removed as SPEC §2 says", next, v)
+	}
+	next, v := run(core.RestartOnFailure).Gone(now, b)
+	if next.Status != core.StatusStopped || next.ContainerID != "" || v != core.RestartLater ||
+		next.Crash.LastExitClass != core.ExitKilled || !next.RestartDue(now.Add(time.Second)) {
+		t.Errorf("gone under on_failure = %+v, %d; want stopped without container, restart due in 1s", next, v)
+	}
+	again, v := next.Restarted(now).Starting("i", nil, now).Running("c2", "e", now).Gone(now, b)
+	if v != core.CrashLoop || again.Status != core.StatusStopped || again.ContainerID != "" || again.NextRestartAt != nil {
+		t.Errorf("second gone = %+v, %d; want a crash loop", again, v)
+	}
+}

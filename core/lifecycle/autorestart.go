@@ -9,15 +9,21 @@ import (
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// exited settles a running record whose engine exited on its own (the
-// caller holds the game's lease): the record moves to stopped, classified
-// by core.Record.Exited under its restart policy, and container_exited is
+// exited settles a running record whose engine exited on its own, or
+// whose container vanished (e.Gone), the caller holding the game's lease:
+// the record moves as core.Record.Exited (or Gone) decides under its
+// restart policy, and container_exited (container_disappeared) is
 // published. A scheduled restart joins the due set; a crash loop is
 // recorded as a stop with reason crash_loop (op_kind stop, op_source
 // monitor) and a crash_loop event.
 func (b *base) exited(ctx context.Context, o *op, rec core.Record, e core.Exit) (core.Record, error) {
 	now := b.Now().UTC()
 	next, verdict := rec.Exited(e, now, b.Config.Restart.Backoff)
+	typ := core.EventContainerExited
+	if e.Gone {
+		next, verdict = rec.Gone(now, b.Config.Restart.Backoff)
+		typ = core.EventContainerDisappeared
+	}
 	next, err := b.swap(ctx, core.OpReconcile, rec, next)
 	if err != nil {
 		return next, err
@@ -32,7 +38,7 @@ func (b *base) exited(ctx context.Context, o *op, rec core.Record, e core.Exit) 
 	case core.CrashLoop:
 		o.entry.OpKind, o.entry.OpSource, o.entry.SourceRef = core.OpStop, core.SourceMonitor, string(core.ReasonCrashLoop)
 	}
-	b.publish(ctx, core.EventContainerExited, rec, details)
+	b.publish(ctx, typ, rec, details)
 	switch verdict {
 	case core.RestartLater:
 		b.due.add(next.GameID, *next.NextRestartAt)

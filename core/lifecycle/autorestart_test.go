@@ -268,3 +268,48 @@ func TestAutoRestartStartFailsCountsAsCrash(t *testing.T) {
 	// The game can be started again, on a good image.
 	w.expectOK(w.start("g", imgA), "")
 }
+
+func TestAutoRestartVanishedContainer(t *testing.T) {
+	w, tel := restartWorld(t)
+	w.startWith("g", `{"mode":"on_failure"}`)
+	first := w.expectStatus("g", core.StatusRunning)
+	// Removed behind rtmanager's back (docker rm -f, a drained node): the
+	// monitor hears it, and the policy brings the game back.
+	if err := w.drv.Vanish(first.ContainerID); err != nil {
+		t.Fatal(err)
+	}
+	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventRemoved, ContainerID: first.ContainerID,
+		Labels: lifecycle.Labels("g", first.Generation, first.ImageRef)})
+	rec := w.expectStatus("g", core.StatusStopped)
+	ev := w.lastEvent("g")
+	if rec.ContainerID != "" || rec.NextRestartAt == nil || ev.Type != core.EventContainerDisappeared ||
+		ev.Details["classification"] != core.ExitKilled {
+		t.Fatalf("after the container vanished: %+v, event %+v", rec, ev)
+	}
+	w.clock.Set(*rec.NextRestartAt)
+	w.expectOK(must(t)(w.svc.NewAutoRestarter().RestartDue(w.ctx, "g")), "")
+	if now := w.expectStatus("g", core.StatusRunning); now.Generation != first.Generation+1 || len(w.live("g")) != 1 ||
+		tel.Restarts(core.ExitKilled) != 1 {
+		t.Fatalf("after the restart: %+v, containers %+v", now, w.all("g"))
+	}
+}
+
+func TestAutoRestartSurvivesRemovalAfterExit(t *testing.T) {
+	w, _ := restartWorld(t)
+	w.startWith("g", `{"mode":"on_failure"}`)
+	first := w.expectStatus("g", core.StatusRunning)
+	// docker rm -f: the exit is settled first, then the removal arrives.
+	rec := w.crash("g", 137)
+	if err := w.drv.Vanish(first.ContainerID); err != nil {
+		t.Fatal(err)
+	}
+	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventRemoved, ContainerID: first.ContainerID,
+		Labels: lifecycle.Labels("g", first.Generation, first.ImageRef)})
+	gone := w.expectStatus("g", core.StatusStopped)
+	if gone.ContainerID != "" || gone.NextRestartAt == nil || !gone.NextRestartAt.Equal(*rec.NextRestartAt) {
+		t.Fatalf("after the removal: %+v", gone)
+	}
+	w.clock.Set(*gone.NextRestartAt)
+	w.expectOK(must(t)(w.svc.NewAutoRestarter().RestartDue(w.ctx, "g")), "")
+	w.expectStatus("g", core.StatusRunning)
+}

@@ -218,7 +218,7 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string) (core.Recor
 		c, err := b.Driver.Inspect(ctx, rec.ContainerID)
 		switch {
 		case errors.Is(err, ports.ErrNotFound):
-			next, err := b.vanished(ctx, core.OpReconcile, rec)
+			next, err := b.exited(ctx, o, rec, core.Exit{Code: -1, Gone: true})
 			return next, tallyDisappeared, err
 		case err != nil:
 			return rec, tallyNone, driverErr("inspect", err, core.CodeServiceUnavailable)
@@ -237,6 +237,17 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string) (core.Recor
 				return rec, tallyNone, driverErr("inspect", err, core.CodeServiceUnavailable)
 			}
 			return rec, tallyNone, errNothingToDo
+		}
+		if rec.NextRestartAt != nil {
+			// Its automatic restart makes a new container anyway (docker
+			// rm -f: the exit was settled first, then the removal).
+			gone := rec
+			gone.ContainerID, gone.LastOpAt = "", b.Now().UTC()
+			next, err := b.swap(ctx, core.OpReconcile, rec, gone)
+			if err == nil {
+				b.publish(ctx, core.EventContainerDisappeared, rec, map[string]any{"restart_at": rec.NextRestartAt.UTC().Format(time.RFC3339Nano)})
+			}
+			return next, tallyDisappeared, err
 		}
 		next, err := b.vanished(ctx, core.OpReconcile, rec)
 		return next, tallyDisappeared, err

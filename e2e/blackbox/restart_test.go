@@ -128,6 +128,22 @@ func TestDockerRestartPolicy(t *testing.T) {
 		}
 	})
 
+	t.Run("a container removed behind rtmanager's back comes back", func(t *testing.T) {
+		g := dockerGame(t, "rs-gone")
+		first := startPolicy(t, inst, g, image, nil, map[string]any{"mode": "on_failure"})
+		docker(t, "rm", "-f", first.ContainerID)
+		r.awaitEvent(t, g, "container_disappeared", first.ContainerID)
+		if _, details := r.awaitEvent(t, g, "container_restarted", ""); details["classification"] != "killed" {
+			t.Fatalf("container_restarted details %v, want classification killed", details)
+		}
+		rt := harness.Await(t, opWait, "game "+g+" to come back", func() (runtimeView, bool) {
+			rt := mustRuntime(t, inst, g)
+			return rt, rt.Status == "running" && rt.Generation == first.Generation+1
+		})
+		checkEngine(t, rt)
+		checkDocker(t, g, rt)
+	})
+
 	t.Run("clean exit under on_failure stays stopped", func(t *testing.T) {
 		g := dockerGame(t, "rs-clean")
 		first := startPolicy(t, inst, g, image, map[string]string{"ENGINE_EXIT_AFTER": "1s", "ENGINE_EXIT_CODE": "0"},
