@@ -78,8 +78,13 @@ func (a *AutoRestarter) Run(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ports.Guard(ctx, a.b.Telemetry, a.b.log, "restart", func() {
-					if res, err := a.RestartDue(ctx, game); err == nil && res.Busy {
+				// A restart under way finishes during shutdown rather than
+				// leave its game half started.
+				c := a.b.Config
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.StopTimeout+c.StartTimeout+cleanupTimeout)
+				defer cancel()
+				ports.Guard(rctx, a.b.Telemetry, a.b.log, "restart", func() {
+					if res, err := a.RestartDue(rctx, game); err == nil && res.Busy {
 						a.b.due.add(game, a.b.Now().Add(a.BusyRetry))
 					}
 				})
@@ -130,10 +135,7 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 			return cur, err
 		}
 		if res.Outcome == core.OutcomeFailure {
-			if res.ErrorCode == core.CodeStartFailed {
-				return a.startFailed(ctx, o, res)
-			}
-			return res.Record, res.Err()
+			return a.attemptFailed(ctx, o, res)
 		}
 		o.note("attempt", res.Record.Crash.Streak, "restart_count", res.Record.RestartCount,
 			"classification", exit.LastExitClass)
@@ -149,35 +151,47 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 		runOpts{lease: true, quiet: quietRepair})
 }
 
-// startFailed settles an automatic restart whose engine did not start (the
-// failed start left the record removed, without a container): it counts as
-// one more crash of the streak, so the game is stopped with the next
-// restart scheduled after a longer backoff, or given up as a crash loop.
-// The restart operation still fails with start_failed.
-func (a *AutoRestarter) startFailed(ctx context.Context, o *op, res Result) (core.Record, error) {
+// attemptFailed settles an automatic restart whose start failed: the
+// engine died during start-up or was not ready (the failed start left the
+// record removed, without a container), or the start could not begin (the
+// image or the runtime is unavailable: the record is still stopped with
+// its restart pending). Either counts as one more attempt of the streak,
+// so the game stays stopped with the next restart after a longer backoff,
+// or is given up as a crash loop. The restart operation still reports the
+// start's failure.
+func (a *AutoRestarter) attemptFailed(ctx context.Context, o *op, res Result) (core.Record, error) {
 	b := a.b
 	failed := res.Err()
 	rec, found, err := b.load(ctx, res.Record.GameID)
-	if err != nil || !found || rec.Status != core.StatusRemoved || rec.ContainerID != "" {
+	if err != nil || !found {
 		return res.Record, failed
 	}
 	now := b.Now().UTC()
-	// The failed start ran for no time: the streak goes on.
+	cur := rec
+	switch {
+	case rec.Status == core.StatusRemoved && rec.ContainerID == "":
+		// The reservation counted the attempt.
+	case rec.Status == core.StatusStopped && rec.NextRestartAt != nil:
+		rec = rec.Restarted(now)
+	default:
+		return res.Record, failed
+	}
+	// The failed attempt ran for no time: the streak goes on.
 	ran := rec
 	ran.StartedAt = &now
 	next, verdict := ran.Exited(core.Exit{Code: -1}, now, b.Config.Restart.Backoff)
 	next.StartedAt = rec.StartedAt
-	if next, err = b.swap(ctx, core.OpRestart, rec, next); err != nil {
+	if next, err = b.swap(ctx, core.OpRestart, cur, next); err != nil {
 		return next, failed
 	}
 	switch verdict {
 	case core.RestartLater:
 		b.due.add(next.GameID, *next.NextRestartAt)
-		return next, core.Errorf(core.CodeStartFailed, "%s; next restart at %s", core.MessageOf(failed),
+		return next, core.Errorf(core.CodeOf(failed), "%s; next restart at %s", core.MessageOf(failed),
 			next.NextRestartAt.Format(time.RFC3339Nano))
 	case core.CrashLoop:
 		b.crashLoop(ctx, o, next, core.Exit{Code: -1})
-		return next, core.Errorf(core.CodeStartFailed, "%s; given up as a crash loop", core.MessageOf(failed))
+		return next, core.Errorf(core.CodeOf(failed), "%s; given up as a crash loop", core.MessageOf(failed))
 	}
 	return next, failed
 }

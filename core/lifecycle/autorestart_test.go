@@ -313,3 +313,20 @@ func TestAutoRestartSurvivesRemovalAfterExit(t *testing.T) {
 	w.expectOK(must(t)(w.svc.NewAutoRestarter().RestartDue(w.ctx, "g")), "")
 	w.expectStatus("g", core.StatusRunning)
 }
+
+func TestAutoRestartImageGoneCountsAsAttempt(t *testing.T) {
+	w, _ := restartWorld(t)
+	ar := w.svc.NewAutoRestarter()
+	const img = "engine:deleted-later"
+	w.drv.AddImage(img, fakedriver.Behavior{})
+	w.expectOK(must(t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: "g", ImageRef: img,
+		RestartPolicy: []byte(`{"mode":"on_failure","max_restarts":1}`), Meta: rest()})), "")
+	rec := w.crash("g", 1)
+	w.drv.RemoveImage(img)
+	w.clock.Set(*rec.NextRestartAt)
+	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeImageUnavailable)
+	rec = w.expectStatus("g", core.StatusStopped)
+	if rec.RestartCount != 1 || rec.NextRestartAt != nil || w.lastEvent("g").Type != core.EventCrashLoop {
+		t.Fatalf("after a restart without its image: %+v, last event %+v", rec, w.lastEvent("g"))
+	}
+}
