@@ -110,9 +110,8 @@ func TestContainerdDriver(t *testing.T) {
 		t.Errorf("start of a missing image = %s, want 422 image_unavailable", a)
 	}
 	t.Run("restart policy", func(t *testing.T) {
-		// The engine crashes by itself (exit 3) 2 s after it starts.
-		restartThroughDriver(t, inst, harness.GameID("ctd-rs"), testenv.EngineImageRef,
-			map[string]string{"ENGINE_EXIT_AFTER": "2s", "ENGINE_EXIT_CODE": "3"}, func(runtimeView) {}, "crash")
+		restartThroughDriver(t, inst, harness.GameID("ctd-rs"), testenv.EngineImageRef, nil,
+			func(rt runtimeView) { killEngine(t, rt.GameID) }, "killed")
 	})
 }
 
@@ -143,18 +142,8 @@ func TestPluginDriver(t *testing.T) {
 		t.Errorf("start of a missing executable = %s, want 422 image_unavailable", a)
 	}
 	t.Run("restart policy", func(t *testing.T) {
-		g := harness.GameID("plg-rs")
-		restartThroughDriver(t, inst, g, "file://"+engine, nil, func(rt runtimeView) {
-			for _, s := range pluginStates(t, filepath.Join(dataDir, "plugin")) {
-				if s.ID == rt.ContainerID && s.Pid > 1 {
-					if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
-						t.Fatalf("kill engine %d: %v", s.Pid, err)
-					}
-					return
-				}
-			}
-			t.Fatalf("no running engine process for %s", rt.ContainerID)
-		}, "killed")
+		restartThroughDriver(t, inst, harness.GameID("plg-rs"), "file://"+engine, nil,
+			func(rt runtimeView) { killEngine(t, rt.GameID) }, "killed")
 	})
 }
 

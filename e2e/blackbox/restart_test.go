@@ -5,7 +5,12 @@ package blackbox
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,6 +243,26 @@ func stopGame(t *testing.T, inst *harness.Instance, game string) runtimeView {
 		}
 		return a.Runtime, true
 	})
+}
+
+// killEngine SIGKILLs the engine process of game, found by the GAME_ID in
+// its environment: a kill by someone other than rtmanager, whatever the
+// driver (the test runs as root, as the runtimes do).
+func killEngine(t *testing.T, game string) {
+	t.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		env, err := os.ReadFile(filepath.Join(d, "environ"))
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), "GAME_ID="+game) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill engine %d of %s: %v", pid, game, err)
+		}
+		return
+	}
+	t.Fatalf("no engine process of %s", game)
 }
 
 // metrics returns the instance's /metrics text.
