@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -328,5 +329,38 @@ func TestAutoRestartImageGoneCountsAsAttempt(t *testing.T) {
 	rec = w.expectStatus("g", core.StatusStopped)
 	if rec.RestartCount != 1 || rec.NextRestartAt != nil || w.lastEvent("g").Type != core.EventCrashLoop {
 		t.Fatalf("after a restart without its image: %+v, last event %+v", rec, w.lastEvent("g"))
+	}
+}
+
+// TestAutoRestartScheduleFromRecords: an instance that did not see the exit
+// (a restarted rtmanager, another instance) learns the pending restart from
+// a reconcile pass and makes it when due.
+func TestAutoRestartScheduleFromRecords(t *testing.T) {
+	w, _ := restartWorld(t)
+	w.startWith("g", `{"mode":"on_failure"}`)
+	first := w.expectStatus("g", core.StatusRunning)
+	pending := w.crash("g", 1)
+	other, err := lifecycle.New(w.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); other.NewAutoRestarter().Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	w.clock.Set(*pending.NextRestartAt)
+	if _, err := other.NewReconciler(time.Minute).Pass(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rec, _ := w.record("g")
+		if rec.Status == core.StatusRunning && rec.Generation == first.Generation+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second instance did not restart the game: %+v", rec)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 }
