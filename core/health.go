@@ -23,6 +23,12 @@ const (
 	EventCrashLoop HealthEventType = "crash_loop"
 )
 
+// HealthEventTypes returns every event type in a fixed order.
+func HealthEventTypes() []HealthEventType {
+	return []HealthEventType{EventContainerStarted, EventContainerExited, EventContainerOOM, EventContainerDisappeared,
+		EventHealthCheckFailed, EventHealthCheckRecovered, EventOrphanRemoved, EventContainerRestarted, EventCrashLoop}
+}
+
 // HealthEvent is one observation about a game's container. Details is a JSON
 // object: exit_code for container_exited, consecutive_failures and
 // last_error for health_check_failed, and so on; empty means {}.

@@ -53,6 +53,13 @@ func TestAsyncAPIMatchesDecoder(t *testing.T) {
 	if n, want := len(s["StopJob"].Properties["reason"].Enum), len(core.StopReasons()); n != want {
 		t.Errorf("%d stop reasons documented, want %d", n, want)
 	}
+	var events []string
+	for _, e := range core.HealthEventTypes() {
+		events = append(events, string(e))
+	}
+	if got := s["HealthEvent"].Properties["event_type"].Enum; !slices.Equal(got, events) {
+		t.Errorf("HealthEvent event types = %v, want %v", got, events)
+	}
 	for _, c := range s["JobResult"].Properties["error_code"].Enum {
 		if c != "" && !core.Code(c).Known() {
 			t.Errorf("documented error code %q is unknown", c)

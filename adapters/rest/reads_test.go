@@ -11,12 +11,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/galaxy-game/rtmanager/adapters/rest"
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/docs"
 )
 
@@ -88,6 +90,22 @@ func TestListPaging(t *testing.T) {
 		res := e.call(t, http.MethodGet, "/api/v1/internal/runtimes?"+q, nil)
 		if res.status != http.StatusBadRequest || res.code(t) != "invalid_request" {
 			t.Errorf("?%s: %d %s", q, res.status, res.body)
+		}
+	}
+}
+
+// TestHealthSnapshotOfEveryEventType: the response validation accepts a
+// snapshot of every event type core publishes.
+func TestHealthSnapshotOfEveryEventType(t *testing.T) {
+	e := newEnv(t, options{})
+	for i, typ := range core.HealthEventTypes() {
+		snap := core.HealthEvent{GameID: "g", ContainerID: "c", Type: typ, OccurredAt: time.Now().Add(time.Duration(i) * time.Second),
+			Details: map[string]any{"attempt": 1}}.Snapshot()
+		if err := e.store.UpsertSnapshot(t.Context(), snap); err != nil {
+			t.Fatal(err)
+		}
+		if res := e.call(t, http.MethodGet, api+"g/health", nil); res.status != http.StatusOK || !strings.Contains(string(res.body), string(typ)) {
+			t.Errorf("health after %s: %d %s", typ, res.status, res.body)
 		}
 	}
 }
