@@ -242,6 +242,8 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
 			Restart: lifecycle.RestartConfig{Default: c.Restart.Policy,
 				Backoff: core.Backoff{Base: c.Restart.Backoff, Max: c.Restart.BackoffMax, ResetAfter: c.Restart.ResetAfter}},
+			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
+			EngineUser: c.EngineUser, ReadOnlyRootFS: c.ReadOnlyRootFS,
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})
 	if err != nil {
@@ -447,4 +449,14 @@ func (m *Main) Close() error {
 	}
 	m.closers = nil
 	return errors.Join(errs...)
+}
+
+// imageSchemes returns the image reference schemes driver runs besides
+// registry references: plugins (the process plugin) run file:// images;
+// Docker and containerd only registry references.
+func imageSchemes(driver string) []string {
+	if driver == config.DriverPlugin {
+		return []string{core.FileScheme}
+	}
+	return nil
 }

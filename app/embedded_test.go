@@ -63,7 +63,7 @@ func TestEmbeddedRedisLockedDown(t *testing.T) {
 	if err := withPw.Do(ctx, withPw.B().Xlen().Key("runtime:start_jobs").Build()).Error(); err != nil {
 		t.Fatalf("XLEN with the password: %v", err)
 	}
-	opt.Password = ""
+	opt.Username, opt.Password = "", ""
 	noPw, err := rueidis.NewClient(opt)
 	if err == nil {
 		defer noPw.Close()

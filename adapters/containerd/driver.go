@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/galaxy-game/rtmanager/internal/logrotate"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -97,6 +99,8 @@ type Driver struct {
 	ports map[int]time.Time
 	// now is the clock of port reservations.
 	now func() time.Time
+	// stopRotation ends the log rotation loop.
+	stopRotation context.CancelFunc
 }
 
 // portHold is how long an allocated port stays reserved: far longer than
@@ -149,12 +153,19 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		c.Close()
 		return nil, fmt.Errorf("containerd driver: %s: %w", cfg.Address, translate(err))
 	}
+	// The shim writes the task logs; this bounds them (10 MB × 3).
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopRotation = stop
+	go logrotate.Run(rctx, filepath.Join(logDir(cfg.StateDir), "*.log"), func(err error) {
+		slog.Warn("containerd driver: rotate engine logs", "err", err)
+	})
 	return d, nil
 }
 
-// Close closes the connection to the daemon; cancel the contexts of
-// running Events streams first. Containers keep running.
+// Close stops log rotation and closes the connection to the daemon; cancel
+// the contexts of running Events streams first. Containers keep running.
 func (d *Driver) Close() error {
+	d.stopRotation()
 	return d.client.Close()
 }
 

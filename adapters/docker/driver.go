@@ -6,11 +6,14 @@
 // errors carry github.com/containerd/errdefs classes, which the driver
 // translates into the ports sentinels.
 //
-// Containers follow SPEC §5: named spec.Name, labelled with spec.Labels and
-// rtmanager.managed=true, the engine port published on 127.0.0.1 (or the
-// configured host IP) with a port Docker allocates, no privileges, all
-// capabilities dropped, no-new-privileges, limits from the spec, and no
-// restart policy (rtmanager, not Docker, decides what runs).
+// Containers follow SPEC §5 and §11: named spec.Name, labelled with
+// spec.Labels and rtmanager.managed=true, on the bridge network
+// "rtmanager" with inter-container traffic off, the engine port published
+// on 127.0.0.1 (or the configured host IP) with a port Docker allocates, no
+// privileges, all capabilities dropped, no-new-privileges, limits from the
+// spec, json-file logs rotated at 10 MB × 3, spec.User and a read-only root
+// filesystem with a tmpfs /tmp when asked, and no restart policy
+// (rtmanager, not Docker, decides what runs).
 package docker
 
 import (
@@ -20,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,8 +47,12 @@ type Config struct {
 	// Init runs Docker's init (tini) as PID 1 in every container, so
 	// signals reach an engine that does not handle them as PID 1.
 	Init bool
-	// ReadonlyRootfs mounts containers' root filesystems read-only.
+	// ReadonlyRootfs mounts every container's root filesystem read-only
+	// (with a tmpfs /tmp), as spec.ReadOnlyRootFS does for one container.
 	ReadonlyRootfs bool
+	// Network is the bridge network engines are attached to, created with
+	// inter-container traffic off when missing; DefaultNetwork when empty.
+	Network string
 	// PullTimeout bounds one image pull (default 30s).
 	PullTimeout time.Duration
 	// Logger receives event-stream reconnection notes (default slog.Default()).
@@ -58,6 +66,9 @@ type Driver struct {
 	hostIP netip.Addr
 	cfg    Config
 	log    *slog.Logger
+
+	netMu sync.Mutex
+	netID string // the engine network's id once known
 }
 
 // New connects to the Docker Engine at cfg.Host and negotiates the API
@@ -73,6 +84,9 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	if cfg.PullTimeout <= 0 {
 		cfg.PullTimeout = 30 * time.Second
+	}
+	if cfg.Network == "" {
+		cfg.Network = DefaultNetwork
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

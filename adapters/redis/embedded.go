@@ -76,7 +76,7 @@ func StartEmbedded(addr string) (*Embedded, error) {
 	if err := mr.StartAddr(net.JoinHostPort(host, port)); err != nil {
 		return nil, fmt.Errorf("redis: start embedded server on %s: %w: %w", addr, ports.ErrUnavailable, err)
 	}
-	u := url.URL{Scheme: "redis", User: url.UserPassword("", password), Host: mr.Addr(), Path: "/0"}
+	u := url.URL{Scheme: "redis", User: url.UserPassword("default", password), Host: mr.Addr(), Path: "/0"}
 	return &Embedded{mr: mr, url: u.String()}, nil
 }
 

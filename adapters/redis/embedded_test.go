@@ -4,12 +4,14 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/redis/rueidis"
 
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -28,7 +30,7 @@ func TestEmbeddedRequiresPassword(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "NOAUTH") {
 		t.Fatalf("XADD without the password: %v, want NOAUTH", err)
 	}
-	wrong := strings.Replace(e.URL(), "redis://:", "redis://:x", 1)
+	wrong := strings.Replace(e.URL(), "redis://default:", "redis://default:x", 1)
 	if _, err := Connect(testCtx(t), wrong, Options{}); err == nil {
 		t.Fatalf("Connect with a wrong password succeeded")
 	}
@@ -127,5 +129,20 @@ func TestEmbeddedURLFile(t *testing.T) {
 	e.Close()
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("url file after Close: %v, want it removed", err)
+	}
+}
+
+// TestEmbeddedURLWorksWithRedisCLI: the URL file is what README tells
+// operators to hand to `redis-cli -u`; redis-cli must authenticate with it
+// (an empty user name made it send AUTH "" <password>, which failed).
+func TestEmbeddedURLWorksWithRedisCLI(t *testing.T) {
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		testenv.Missing(t, "redis-cli: %v", err)
+	}
+	e := MustStartEmbedded(t)
+	out, err := exec.Command(cli, "--no-auth-warning", "-u", e.URL(), "PING").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "PONG" {
+		t.Fatalf("redis-cli -u <url> PING = %q, %v; want PONG", out, err)
 	}
 }

@@ -79,6 +79,8 @@ type options struct {
 	hosts   hosts.Allowed
 	bodyTTL time.Duration
 	log     *slog.Logger
+	// deps, when set, adjusts the lifecycle dependencies before New.
+	deps func(*lifecycle.Deps)
 }
 
 func newEnv(tb testing.TB, o options) *env {
@@ -93,11 +95,15 @@ func newEnv(tb testing.TB, o options) *env {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	svc, err := lifecycle.New(lifecycle.Deps{
+	deps := lifecycle.Deps{
 		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health, Snapshots: e.store,
 		Prober: e.driver.Prober(), Logger: log,
 		Config: lifecycle.Config{Allow: o.allow, StartTimeout: time.Second, ReadyPoll: time.Millisecond},
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	svc, err := lifecycle.New(deps)
 	if err != nil {
 		tb.Fatal(err)
 	}

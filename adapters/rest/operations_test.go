@@ -94,7 +94,7 @@ func TestErrorStatuses(t *testing.T) {
 			status: 401, code: "unauthorized"},
 		{name: "unauthorized with wrong token", opts: options{token: "s3cret"}, method: http.MethodGet, path: api + "g",
 			header: []string{"Authorization", "Bearer s3cre"}, status: 401, code: "unauthorized"},
-		{name: "forbidden image", opts: options{allow: core.ImageAllow{"games/*"}}, method: http.MethodPost,
+		{name: "forbidden image", opts: options{allow: core.MustParseImageAllow("games/*")}, method: http.MethodPost,
 			path: api + "g/start", body: map[string]any{"image_ref": "evil/miner:1"}, status: 403, code: "forbidden"},
 		{name: "not found runtime", method: http.MethodGet, path: api + "nope", status: 404, code: "not_found"},
 		{name: "not found stop", method: http.MethodPost, path: api + "nope/stop",

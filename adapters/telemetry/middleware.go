@@ -158,6 +158,13 @@ func (s store) Swap(ctx context.Context, expect ports.Expect, next core.Record) 
 	return s.next.Swap(ctx, expect, next)
 }
 
+// Reserve implements ports.RecordStore.
+func (s store) Reserve(ctx context.Context, expect *ports.Expect, next core.Record, limit int) (err error) {
+	ctx, end := s.span(ctx, "Reserve", next.GameID)
+	defer func() { end(err) }()
+	return s.next.Reserve(ctx, expect, next, limit)
+}
+
 // List implements ports.RecordStore.
 func (s store) List(ctx context.Context, q ports.ListQuery) (_ []core.Record, _ string, err error) {
 	ctx, end := s.span(ctx, "List", "")

@@ -58,6 +58,9 @@ type Config struct {
 	AllowedHosts        hosts.Allowed
 	InsecureNoAuth      bool
 	ImageAllow          core.ImageAllow
+	EnvDeny             core.EnvDeny
+	MaxRuntimes         int
+	MaxInflight         int
 	StopTimeout         time.Duration
 	StartTimeout        time.Duration
 	LeaseTTL            time.Duration
@@ -67,6 +70,8 @@ type Config struct {
 	MemoryLimit         int64
 	NanoCPUs            int64
 	PidsLimit           int64
+	EngineUser          string
+	ReadOnlyRootFS      bool
 	ReconcileInterval   time.Duration
 	// Restart is the automatic-restart policy default and backoff
 	// (RTMANAGER_RESTART_*, SPEC §3a).

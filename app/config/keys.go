@@ -42,11 +42,11 @@ var keys = []Key{
 		}},
 	{"DRIVER", DriverDocker, "Runtime driver: docker, containerd or plugin.",
 		oneOf(func(c *Config) *string { return &c.Driver }, DriverDocker, DriverContainerd, DriverPlugin)},
-	{"SCOPE", "default", "Deployment scope label on every container; instances manage only their scope's containers (separate deployments sharing one runtime).",
+	{"SCOPE", "default", "Deployment scope: 1-20 chars of [a-z0-9]. It labels every container and, unless `default`, is part of its name (`rtm-<scope>-<game_id>-<generation>`); instances manage only their scope's containers (separate deployments sharing one runtime).",
 		func(c *Config, v string) error {
 			c.Scope = strings.TrimSpace(v)
-			if c.Scope == "" || len(c.Scope) > 63 || cleanID(c.Scope) != c.Scope {
-				return fmt.Errorf("must be 1-63 chars of [A-Za-z0-9._-]")
+			if err := core.ValidateScope(c.Scope); err != nil {
+				return fmt.Errorf("must be 1-%d chars of [a-z0-9]", core.MaxScopeLen)
 			}
 			return nil
 		}},
@@ -70,8 +70,10 @@ var keys = []Key{
 		func(c *Config, v string) (err error) { c.AllowedHosts, err = hosts.ParseAllowed(v); return err }},
 	{"INSECURE_NO_AUTH", "false", "Lets `serve` listen on a non-loopback HTTP_ADDR without API_TOKEN: anyone who reaches the port controls every game.",
 		boolean(func(c *Config) *bool { return &c.InsecureNoAuth })},
-	{"IMAGE_ALLOW", "", "Comma-separated image globs (`*`, `?`); empty allows every image.",
+	{"IMAGE_ALLOW", "", "Comma-separated image patterns matched segment by segment against the normalised reference (`*` and `?` within a segment, `**` across segments; `nginx` means `docker.io/library/nginx`); empty allows every image.",
 		func(c *Config, v string) (err error) { c.ImageAllow, err = core.ParseImageAllow(v); return err }},
+	{"ENV_DENY", core.DefaultEnvDeny, "Comma-separated globs of env names a job may not set (invalid_request); empty means the default. GAME_ID, PORT and RTMANAGER_* are always reserved.",
+		func(c *Config, v string) (err error) { c.EnvDeny, err = core.ParseEnvDeny(v); return err }},
 	{"STOP_TIMEOUT", "10s", "Grace period between SIGTERM and SIGKILL.", duration(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
 	{"START_TIMEOUT", "30s", "How long a start waits for the engine to become ready.", duration(func(c *Config) *time.Duration { return &c.StartTimeout }, 100*time.Millisecond)},
 	{"LEASE_TTL", "30s", "Per-game lease TTL; renewed every third of it while an operation runs.", duration(func(c *Config) *time.Duration { return &c.LeaseTTL }, 300*time.Millisecond)},
@@ -111,6 +113,9 @@ var keys = []Key{
 			c.PidsLimit = n
 			return nil
 		}},
+	{"ENGINE_USER", "", "Numeric `uid:gid` engines run as; empty keeps the image's user (docker and containerd apply it; plugins receive it in the container spec).",
+		func(c *Config, v string) error { c.EngineUser = strings.TrimSpace(v); return engineUser(c.EngineUser) }},
+	{"READ_ONLY_ROOTFS", "false", "Engines get a read-only root filesystem with a 64 MiB tmpfs `/tmp` (docker and containerd apply it; plugins receive it in the container spec).", boolean(func(c *Config) *bool { return &c.ReadOnlyRootFS })},
 	{"RECONCILE_INTERVAL", "30s", "How often the reconciler compares records with containers.", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval }, 100*time.Millisecond)},
 	{"RESTART_POLICY", "never", "Restart mode of a start that names no `restart_policy`: never, on_failure (after a crash, an OOM kill or a foreign signal) or always (after any exit).",
 		func(c *Config, v string) error {
@@ -142,6 +147,8 @@ var keys = []Key{
 	{"CLAIM_IDLE", "30s", "A stream job pending this long on a silent consumer (a dead instance) is claimed by another; live instances touch their running jobs every third of it.", duration(func(c *Config) *time.Duration { return &c.ClaimIdle }, 100*time.Millisecond)},
 	{"MAX_DELIVERIES", "5", "A stream job delivered more than this many times (its handling crashed or panicked each time) gets a failure result with `internal` and is acked: dead-lettered.", integer(func(c *Config) *int { return &c.MaxDeliveries }, 1, 1000)},
 	{"STREAM_MAXLEN", "100000", "`runtime:job_results` and `runtime:health_events` are trimmed to about this many entries (XADD MAXLEN ~); handled job entries are deleted.", integer(func(c *Config) *int { return &c.StreamMaxLen }, 1, 1_000_000_000)},
+	{"MAX_RUNTIMES", "0", "Most runtimes running or starting at once (all instances, counted in the store); a start beyond it is capacity_exceeded (429). 0 = no limit.", integer(func(c *Config) *int { return &c.MaxRuntimes }, 0, 1<<30)},
+	{"MAX_INFLIGHT", "64", "Most lifecycle operations one instance runs at once; more are capacity_exceeded (429).", integer(func(c *Config) *int { return &c.MaxInflight }, 1, 1<<20)},
 	{"STREAM_CONCURRENCY", "8", "Stream jobs handled at once by one instance.", integer(func(c *Config) *int { return &c.StreamConcurrency }, 1, 1024)},
 	{"SHUTDOWN_TIMEOUT", "30s", "How long shutdown waits for in-flight operations.", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
 	{"DATA_DIR", "", "Where embedded state lives; empty means $XDG_DATA_HOME/rtmanager or ~/.local/share/rtmanager.", str(func(c *Config) *string { return &c.DataDir })},
@@ -166,4 +173,15 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// engineUser checks a numeric uid:gid; empty is allowed.
+func engineUser(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, _, err := core.ParseEngineUser(v); err != nil {
+		return fmt.Errorf("must be numeric uid:gid, e.g. 65534:65534")
+	}
+	return nil
 }

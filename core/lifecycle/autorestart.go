@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -135,7 +136,7 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 			return cur, err
 		}
 		if res.Outcome == core.OutcomeFailure {
-			return a.attemptFailed(ctx, o, res)
+			return a.attemptFailed(ctx, o, res, cur)
 		}
 		o.note("attempt", res.Record.Crash.Streak, "restart_count", res.Record.RestartCount,
 			"classification", exit.LastExitClass)
@@ -157,9 +158,9 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 // image or the runtime is unavailable: the record is still stopped with
 // its restart pending). Either counts as one more attempt of the streak,
 // so the game stays stopped with the next restart after a longer backoff,
-// or is given up as a crash loop. The restart operation still reports the
-// start's failure.
-func (a *AutoRestarter) attemptFailed(ctx context.Context, o *op, res Result) (core.Record, error) {
+// or is given up as a crash loop, with the env it had before. The restart
+// operation still reports the start's failure.
+func (a *AutoRestarter) attemptFailed(ctx context.Context, o *op, res Result, before core.Record) (core.Record, error) {
 	b := a.b
 	failed := res.Err()
 	rec, found, err := b.load(ctx, res.Record.GameID)
@@ -180,7 +181,9 @@ func (a *AutoRestarter) attemptFailed(ctx context.Context, o *op, res Result) (c
 	ran := rec
 	ran.StartedAt = &now
 	next, verdict := ran.Exited(core.Exit{Code: -1}, now, b.Config.Restart.Backoff)
-	next.StartedAt = rec.StartedAt
+	// The failed start's removal dropped the env; the game keeps it for
+	// its next attempt.
+	next.StartedAt, next.Env = rec.StartedAt, maps.Clone(before.Env)
 	if next, err = b.swap(ctx, core.OpRestart, cur, next); err != nil {
 		return next, failed
 	}

@@ -250,14 +250,15 @@ func TestAutoRestartStartFailsCountsAsCrash(t *testing.T) {
 	const img = "engine:turns-bad"
 	w.drv.AddImage(img, fakedriver.Behavior{})
 	w.expectOK(must(t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: "g", ImageRef: img,
-		RestartPolicy: []byte(`{"mode":"on_failure","max_restarts":2}`), Meta: rest()})), "")
+		Env: map[string]string{"TOKEN": "t"}, RestartPolicy: []byte(`{"mode":"on_failure","max_restarts":2}`), Meta: rest()})), "")
 	// From now on the engine dies during start-up.
 	w.drv.AddImage(img, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
 	rec := w.crash("g", 1)
 	w.clock.Set(*rec.NextRestartAt)
 	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeStartFailed)
 	rec = w.expectStatus("g", core.StatusStopped)
-	if rec.NextRestartAt == nil || !rec.NextRestartAt.Equal(w.clock.Now().Add(2*time.Second)) || rec.RestartCount != 1 || len(w.all("g")) != 0 {
+	if rec.NextRestartAt == nil || !rec.NextRestartAt.Equal(w.clock.Now().Add(2*time.Second)) || rec.RestartCount != 1 ||
+		len(w.all("g")) != 0 || rec.Env["TOKEN"] != "t" {
 		t.Fatalf("after a failed restart: %+v, containers %+v", rec, w.all("g"))
 	}
 	w.clock.Set(*rec.NextRestartAt)

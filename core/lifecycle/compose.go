@@ -77,19 +77,19 @@ type Patcher struct {
 	stop  *Stopper
 }
 
-func (in PatchInput) validate(allow core.ImageAllow) error {
+func (in PatchInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
 func (p *Patcher) spec(in PatchInput) operation {
 	return operation{kind: core.OpPatch, game: in.GameID, meta: in.Meta,
-		validate: func() error { return in.validate(p.b.Config.Allow) },
+		validate: func() error { return in.validate(p.b.Config) },
 		body:     func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) }}
 }
 

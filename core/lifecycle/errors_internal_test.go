@@ -32,7 +32,7 @@ func TestErrorTranslation(t *testing.T) {
 		wrap(ports.ErrUnavailable):      core.CodeServiceUnavailable,
 		wrap(context.Canceled):          core.CodeServiceUnavailable,
 		wrap(ports.ErrInvalid):          core.CodeInvalidRequest,
-		wrap(ports.ErrConflict):         core.CodeStartFailed,
+		wrap(ports.ErrConflict):         core.CodeConflict, // a name another owner holds (ports.CheckOwner)
 		errors.New("oci runtime error"): core.CodeStartFailed,
 	}
 	for err, want := range driver {

@@ -91,7 +91,7 @@ func TestStoreDown(t *testing.T) {
 }
 
 func TestInvalidInput(t *testing.T) {
-	w := newWorld(t, func(d *lifecycle.Deps) { d.Config.Allow = core.ImageAllow{"engine:*"} })
+	w := newWorld(t, func(d *lifecycle.Deps) { d.Config.Allow = core.MustParseImageAllow("engine:*") })
 	cases := []struct {
 		name string
 		run  func() (lifecycle.Result, error)

@@ -52,7 +52,7 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		b.keepRenewed(opCtx, game, token, cancel)
+		b.keepRenewed(opCtx, game, token, began, cancel)
 	}()
 	defer func() {
 		cancel(nil)
@@ -77,25 +77,34 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 
 // keepRenewed renews the lease every third of its TTL until ctx ends. It
 // cancels ctx with errLeaseLost when another holder has the lease, or when
-// renewals have failed for two thirds of the TTL — before the lease can
-// expire and be taken while this operation still runs.
-func (b *base) keepRenewed(ctx context.Context, game, token string, cancel context.CancelCauseFunc) {
+// renewals have failed for half the TTL or more — in practice at the second
+// failed tick, two thirds in, before the lease can expire and be taken while
+// this operation still runs. (Half, not two thirds: ticks land near
+// multiples of a third, and a threshold between them does not depend on
+// scheduling jitter.)
+//
+// The lease is known to last ttl from when a successful call was sent, not
+// from when its answer arrived (the store may have applied it at once and
+// the answer been slow), so lastOK is taken before each call, starting
+// with the acquisition at acquired.
+func (b *base) keepRenewed(ctx context.Context, game, token string, acquired time.Time, cancel context.CancelCauseFunc) {
 	ttl := b.Config.LeaseTTL
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
-	lastOK := time.Now()
+	lastOK := acquired
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		sent := time.Now()
 		rctx, rcancel := context.WithTimeout(ctx, ttl/3)
 		held, err := b.Leases.Renew(rctx, game, token, ttl)
 		rcancel()
 		switch {
 		case err == nil && held:
-			lastOK = time.Now()
+			lastOK = sent
 		case err == nil && !held:
 			b.log.ErrorContext(ctx, "lease taken over; cancelling operation", "game_id", game)
 			cancel(errLeaseLost)
@@ -104,7 +113,7 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, cancel conte
 			return
 		default:
 			b.log.WarnContext(ctx, "renew lease", "game_id", game, "err", err)
-			if time.Since(lastOK) >= ttl*2/3 {
+			if time.Since(lastOK) >= ttl/2 {
 				cancel(errLeaseUnreachable)
 				return
 			}

@@ -56,8 +56,27 @@ type Config struct {
 	Limits    ports.Limits
 	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
 	// container; the reconciler and monitor ignore containers of other
-	// scopes. Empty means ports.DefaultScope.
+	// scopes and it is part of container names (core.ContainerName).
+	// Empty means ports.DefaultScope; otherwise core.ValidateScope applies.
 	Scope string
+	// ImageSchemes are the image reference schemes the driver runs
+	// besides registry references, e.g. core.FileScheme for the process
+	// plugin; a reference with another scheme is invalid_request.
+	ImageSchemes []string
+	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
+	EnvDeny core.EnvDeny
+	// MaxInflight caps the operations (Handle calls) this instance runs
+	// at once (RTMANAGER_MAX_INFLIGHT); 0 means DefaultMaxInflight.
+	MaxInflight int
+	// MaxRuntimes caps running + starting records (RTMANAGER_MAX_RUNTIMES);
+	// 0 means no limit.
+	MaxRuntimes int
+	// EngineUser is the numeric uid:gid engines run as
+	// (RTMANAGER_ENGINE_USER); empty keeps the image's user.
+	EngineUser string
+	// ReadOnlyRootFS runs engines on a read-only root filesystem with a
+	// tmpfs /tmp (RTMANAGER_READ_ONLY_ROOTFS).
+	ReadOnlyRootFS bool
 	// Restart holds the restart policy defaults and the backoff (SPEC §3a).
 	Restart RestartConfig
 }
@@ -179,6 +198,10 @@ func New(deps Deps) (*Services, error) {
 	if c.Scope == "" {
 		c.Scope = ports.DefaultScope
 	}
+	if err := core.ValidateScope(c.Scope); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
 		return nil, err
@@ -196,7 +219,11 @@ func New(deps Deps) (*Services, error) {
 	if deps.NewToken == nil {
 		deps.NewToken = randomToken
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), due: newDueSet()}
+	adm, err := newAdmission(*c)
+	if err != nil {
+		return nil, err
+	}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet()}
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
 	s.Patch = &Patcher{start: s.Start, stop: s.Stop}
@@ -240,8 +267,9 @@ type Result struct {
 	ErrorMessage string
 	// CorrelationID is the id shared by the operation's audit entries.
 	CorrelationID string
-	// Busy is set on a conflict caused by another operation holding the
-	// game's lease: retrying later may succeed.
+	// Busy is set when the operation did not run because another
+	// operation held the game's lease (conflict) or a capacity limit was
+	// reached (capacity_exceeded): retrying later may succeed.
 	Busy bool
 }
 
@@ -256,7 +284,8 @@ func (r Result) Err() error {
 // base holds what every service shares.
 type base struct {
 	Deps
-	log *slog.Logger
+	log   *slog.Logger
+	admit *admission
 	// due holds the pending automatic restarts this instance knows of; the
 	// records are the truth, this only says when to look.
 	due *dueSet
@@ -362,7 +391,9 @@ func (b *base) run(ctx context.Context, spec operation, opts runOpts) (Result, e
 	case invalid != nil:
 		res = o.finish(ctx, core.Record{}, invalid)
 	case opts.lease:
-		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) { return spec.body(ctx, o) }, o.finish)
+		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) {
+			return b.inSlot(ctx, o, opts.quiet == quietRepair, spec.body)
+		}, o.finish)
 	default:
 		rec, err := spec.body(ctx, o)
 		res = o.finish(ctx, rec, err)

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"time"
@@ -37,17 +38,17 @@ func (in StartInput) restartPolicy(def core.RestartPolicy) (core.RestartPolicy, 
 	return core.ParseRestartPolicy(in.RestartPolicy, def)
 }
 
-func (in StartInput) validate(allow core.ImageAllow) error {
+func (in StartInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	if err := core.ValidateEnv(in.Env); err != nil {
+	if err := core.ValidateEnv(in.Env, c.EnvDeny); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
 // Starter starts a game's engine in a new container; Handle does it under
@@ -65,7 +66,7 @@ func (s *Starter) spec(in StartInput) operation {
 	var policy core.RestartPolicy
 	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
 		validate: func() (err error) {
-			if err = in.validate(s.b.Config.Allow); err != nil {
+			if err = in.validate(s.b.Config); err != nil {
 				return err
 			}
 			policy, err = in.restartPolicy(s.b.Config.Restart.Default)
@@ -82,6 +83,9 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput, policy core.Res
 		return cur, err
 	}
 	found := cur.GameID != ""
+	if err := b.checkRuntimes(ctx, cur); err != nil { // early: before pulling or removing anything
+		return cur, err
+	}
 	// A missing image fails before anything changes.
 	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
 		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
@@ -99,11 +103,8 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput, policy core.Res
 	} else {
 		resv = resv.Fresh(policy)
 	}
-	if !found {
-		if err := b.Records.Create(ctx, resv); err != nil {
-			return core.Record{}, storeErr("create runtime record", err)
-		}
-	} else if resv, err = b.swap(ctx, core.OpStart, cur, resv); err != nil {
+	resv, err = b.reserve(ctx, cur, found, resv)
+	if err != nil {
 		return resv, err
 	}
 	o.note("generation", resv.Generation)
@@ -144,11 +145,18 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	env["GAME_ID"] = resv.GameID
 	spec := ports.ContainerSpec{
-		Name: ContainerName(resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
+		Name: core.ContainerName(b.Config.Scope, resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
 		Labels: b.labels(resv.GameID, resv.Generation, resv.ImageRef),
 		Port:   b.Config.EnginePort, HostIP: b.Config.HostIP, Limits: b.Config.Limits,
+		User: b.Config.EngineUser, ReadOnlyRootFS: b.Config.ReadOnlyRootFS,
 	}
 	c, err := b.Driver.Start(ctx, spec)
+	if errors.Is(err, ports.ErrConflict) {
+		// The name is taken by a container of another scope, game,
+		// generation or image (e.g. one left from before a database
+		// reset): Start touched nothing, so neither may the clean-up.
+		return b.release(ctx, resv, driverErr("start", err, core.CodeStartFailed))
+	}
 	if err != nil {
 		return b.abandon(ctx, resv, "", driverErr("start", err, core.CodeStartFailed))
 	}
@@ -159,9 +167,7 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	run := resv.Running(c.ID, endpoint, b.Now().UTC())
 	if err := b.Records.Swap(ctx, ports.ExpectOf(resv), run); err != nil {
-		// The reconciler may have adopted this very container meanwhile.
-		if now, found, lerr := b.load(ctx, resv.GameID); lerr == nil && found &&
-			now.Status == core.StatusRunning && now.ContainerID == c.ID {
+		if now, adopted := b.adoptedMeanwhile(ctx, resv.GameID, c.ID); adopted {
 			return now, nil
 		}
 		return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
@@ -232,6 +238,14 @@ func (b *base) abandon(ctx context.Context, resv core.Record, id string, cause e
 				"game_id", resv.GameID, "container_id", cid, "err", err)
 		}
 	}
+	return b.release(cctx, resv, cause)
+}
+
+// release moves the reservation of a failed start to removed and returns
+// cause; it runs on a context detached from ctx's cancellation.
+func (b *base) release(ctx context.Context, resv core.Record, cause error) (core.Record, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	gone := resv.Removed(b.Now().UTC())
 	if err := b.Records.Swap(cctx, ports.ExpectOf(resv), gone); err != nil {
 		b.log.WarnContext(ctx, "record failed start", "game_id", resv.GameID, "err", err)

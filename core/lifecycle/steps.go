@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -20,15 +19,11 @@ func replay(format string, args ...any) error {
 func storeErr(what string, err error) error { return PortError(what, err) }
 
 // driverErr translates a driver error into a coded error (see portCodes);
-// errors without a sentinel get otherwise, and so does a driver's
-// ErrConflict: for a driver call it is a failed call (e.g. a name in use),
-// not a lost compare-and-swap.
+// errors without a sentinel get otherwise. A driver's ErrConflict is
+// conflict: a container of this name that another scope, game, generation
+// or image owns (ports.CheckOwner).
 func driverErr(call string, err error, otherwise core.Code) error {
-	code := PortCode(err, otherwise)
-	if code == core.CodeConflict {
-		code = otherwise
-	}
-	return core.Errorf(code, "driver %s: %v", call, err)
+	return core.Errorf(PortCode(err, otherwise), "driver %s: %v", call, err)
 }
 
 // load returns the game's record, and found=false when it has none.
@@ -75,7 +70,12 @@ func (b *base) decide(ctx context.Context, o *op, image string) (core.Record, er
 // means another path moved the record: it is a replay when that path reached
 // the state kind wants, and a conflict otherwise.
 func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record) (core.Record, error) {
-	err := b.Records.Swap(ctx, ports.ExpectOf(cur), next)
+	return b.swapped(ctx, kind, cur, next, b.Records.Swap(ctx, ports.ExpectOf(cur), next))
+}
+
+// swapped settles the outcome err of a compare-and-swap from cur to next
+// (see swap).
+func (b *base) swapped(ctx context.Context, kind core.OpKind, cur, next core.Record, err error) (core.Record, error) {
 	if err == nil {
 		return next, nil
 	}
@@ -122,11 +122,6 @@ func (b *base) vanished(ctx context.Context, kind core.OpKind, cur core.Record) 
 	return next, nil
 }
 
-// ContainerName returns the container name of a game's generation.
-func ContainerName(game string, generation int64) string {
-	return fmt.Sprintf("rtm-%s-%d", game, generation)
-}
-
 // labels returns Labels plus the instance's scope.
 func (b *base) labels(game string, generation int64, image string) map[string]string {
 	l := Labels(game, generation, image)
@@ -136,11 +131,7 @@ func (b *base) labels(game string, generation int64, image string) map[string]st
 
 // inScope reports whether c belongs to this instance's deployment scope.
 func (b *base) inScope(c ports.Container) bool {
-	s, ok := c.Labels[ports.LabelScope]
-	if !ok || s == "" {
-		s = ports.DefaultScope
-	}
-	return s == b.Config.Scope
+	return ports.ScopeOf(c.Labels) == b.Config.Scope
 }
 
 // listScoped lists the containers with labels that are in scope.

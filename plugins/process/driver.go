@@ -134,6 +134,7 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("process driver: recover %s: %w", dir, err)
 	}
 	go d.adoptLoop()
+	go d.rotateLogs()
 	return d, nil
 }
 
@@ -183,7 +184,8 @@ func (d *Driver) resolve(image string) (string, error) {
 
 // Start implements ports.RuntimeDriver. A running container of the same
 // name is returned as is; an exited one of that name is removed and
-// replaced.
+// replaced; either only when ports.CheckOwner accepts its labels, else
+// Start fails with ports.ErrConflict and leaves it alone.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, err error) {
 	defer func() {
 		if err != nil {
@@ -200,6 +202,11 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
+	spec.Labels = cloneMap(spec.Labels)
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
+	spec.Labels[ports.LabelManaged] = "true" // as every driver does (SPEC §5)
 	var started *record
 	err = d.withLock(func() error {
 		recs, err := d.scan()
@@ -209,6 +216,9 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 		for _, r := range recs {
 			if r.Name != spec.Name {
 				continue
+			}
+			if err := ports.CheckOwner(spec, r.Labels); err != nil {
+				return err
 			}
 			if r.State == ports.StateRunning && alive(r.Pid, r.StartTicks) {
 				c = r.container()
