@@ -110,7 +110,7 @@ func TestContainerdDriver(t *testing.T) {
 		t.Errorf("start of a missing image = %s, want 422 image_unavailable", a)
 	}
 	t.Run("restart policy", func(t *testing.T) {
-		restartThroughDriver(t, inst, harness.GameID("ctd-rs"), testenv.EngineImageRef, nil,
+		restartThroughDriver(t, inst, harness.GameID("ctd-rs"), testenv.EngineImage(t), nil,
 			func(rt runtimeView) { killEngine(t, rt.GameID) }, "killed")
 	})
 }
