@@ -24,12 +24,9 @@ func restartWorld(t *testing.T) (*world, *memory.Telemetry) {
 	return w, tel
 }
 
-func (w *world) startWith(game, policy string) lifecycle.Result {
+func (w *world) startWith(game, policy string) {
 	w.t.Helper()
-	res := must(w.t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: game, ImageRef: imgA,
-		RestartPolicy: []byte(policy), Meta: rest()}))
-	w.expectOK(res, "")
-	return res
+	w.startImage(game, imgA, nil, policy)
 }
 
 // crash makes the game's engine exit with code and lets the monitor settle
@@ -43,6 +40,31 @@ func (w *world) crash(game string, code int) core.Record {
 	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventExited, ContainerID: rec.ContainerID,
 		Labels: lifecycle.Labels(game, rec.Generation, rec.ImageRef), ExitCode: code})
 	return w.expectStatus(game, core.StatusStopped)
+}
+
+// removeBehind removes the container of rec behind rtmanager's back and
+// lets the monitor settle the removal event.
+func (w *world) removeBehind(rec core.Record) {
+	w.t.Helper()
+	if err := w.drv.Vanish(rec.ContainerID); err != nil {
+		w.t.Fatal(err)
+	}
+	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventRemoved, ContainerID: rec.ContainerID,
+		Labels: lifecycle.Labels(rec.GameID, rec.Generation, rec.ImageRef)})
+}
+
+// startImage starts game on image with env and policy.
+func (w *world) startImage(game, image string, env map[string]string, policy string) {
+	w.t.Helper()
+	w.expectOK(must(w.t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: game, ImageRef: image, Env: env,
+		RestartPolicy: []byte(policy), Meta: rest()})), "")
+}
+
+// restartWhenDue moves the clock to rec's pending restart and makes it.
+func (w *world) restartWhenDue(rec core.Record) lifecycle.Result {
+	w.t.Helper()
+	w.clock.Set(*rec.NextRestartAt)
+	return must(w.t)(w.svc.NewAutoRestarter().RestartDue(w.ctx, rec.GameID))
 }
 
 func (w *world) lastEvent(game string) core.HealthEvent {
@@ -187,13 +209,11 @@ func TestAutoRestartCancelledByOperations(t *testing.T) {
 
 func TestAutoRestartCrashLoop(t *testing.T) {
 	w, tel := restartWorld(t)
-	ar := w.svc.NewAutoRestarter()
 	w.startWith("g", `{"mode":"on_failure","max_restarts":2,"window":"1m"}`)
 	for i := range 2 {
 		w.clock.Advance(time.Second)
 		rec := w.crash("g", 1)
-		w.clock.Set(*rec.NextRestartAt)
-		w.expectOK(must(t)(ar.RestartDue(w.ctx, "g")), "")
+		w.expectOK(w.restartWhenDue(rec), "")
 		if rec := w.expectStatus("g", core.StatusRunning); rec.RestartCount != i+1 {
 			t.Fatalf("restart %d: count %d", i+1, rec.RestartCount)
 		}
@@ -246,23 +266,19 @@ func TestAutoRestartBusyLease(t *testing.T) {
 
 func TestAutoRestartStartFailsCountsAsCrash(t *testing.T) {
 	w, tel := restartWorld(t)
-	ar := w.svc.NewAutoRestarter()
 	const img = "engine:turns-bad"
 	w.drv.AddImage(img, fakedriver.Behavior{})
-	w.expectOK(must(t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: "g", ImageRef: img,
-		Env: map[string]string{"TOKEN": "t"}, RestartPolicy: []byte(`{"mode":"on_failure","max_restarts":2}`), Meta: rest()})), "")
+	w.startImage("g", img, map[string]string{"TOKEN": "t"}, `{"mode":"on_failure","max_restarts":2}`)
 	// From now on the engine dies during start-up.
 	w.drv.AddImage(img, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
 	rec := w.crash("g", 1)
-	w.clock.Set(*rec.NextRestartAt)
-	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeStartFailed)
+	w.expectFail(w.restartWhenDue(rec), core.CodeStartFailed)
 	rec = w.expectStatus("g", core.StatusStopped)
 	if rec.NextRestartAt == nil || !rec.NextRestartAt.Equal(w.clock.Now().Add(2*time.Second)) || rec.RestartCount != 1 ||
 		len(w.all("g")) != 0 || rec.Env["TOKEN"] != "t" {
 		t.Fatalf("after a failed restart: %+v, containers %+v", rec, w.all("g"))
 	}
-	w.clock.Set(*rec.NextRestartAt)
-	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeStartFailed)
+	w.expectFail(w.restartWhenDue(rec), core.CodeStartFailed)
 	rec = w.expectStatus("g", core.StatusStopped)
 	if rec.NextRestartAt != nil || rec.RestartCount != 2 || w.lastEvent("g").Type != core.EventCrashLoop || tel.CrashLoops() != 1 {
 		t.Fatalf("after the second failed restart: %+v, last event %+v", rec, w.lastEvent("g"))
@@ -277,19 +293,14 @@ func TestAutoRestartVanishedContainer(t *testing.T) {
 	first := w.expectStatus("g", core.StatusRunning)
 	// Removed behind rtmanager's back (docker rm -f, a drained node): the
 	// monitor hears it, and the policy brings the game back.
-	if err := w.drv.Vanish(first.ContainerID); err != nil {
-		t.Fatal(err)
-	}
-	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventRemoved, ContainerID: first.ContainerID,
-		Labels: lifecycle.Labels("g", first.Generation, first.ImageRef)})
+	w.removeBehind(first)
 	rec := w.expectStatus("g", core.StatusStopped)
 	ev := w.lastEvent("g")
 	if rec.ContainerID != "" || rec.NextRestartAt == nil || ev.Type != core.EventContainerDisappeared ||
 		ev.Details["classification"] != core.ExitKilled {
 		t.Fatalf("after the container vanished: %+v, event %+v", rec, ev)
 	}
-	w.clock.Set(*rec.NextRestartAt)
-	w.expectOK(must(t)(w.svc.NewAutoRestarter().RestartDue(w.ctx, "g")), "")
+	w.expectOK(w.restartWhenDue(rec), "")
 	if now := w.expectStatus("g", core.StatusRunning); now.Generation != first.Generation+1 || len(w.live("g")) != 1 ||
 		tel.Restarts(core.ExitKilled) != 1 {
 		t.Fatalf("after the restart: %+v, containers %+v", now, w.all("g"))
@@ -302,31 +313,23 @@ func TestAutoRestartSurvivesRemovalAfterExit(t *testing.T) {
 	first := w.expectStatus("g", core.StatusRunning)
 	// docker rm -f: the exit is settled first, then the removal arrives.
 	rec := w.crash("g", 137)
-	if err := w.drv.Vanish(first.ContainerID); err != nil {
-		t.Fatal(err)
-	}
-	w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventRemoved, ContainerID: first.ContainerID,
-		Labels: lifecycle.Labels("g", first.Generation, first.ImageRef)})
+	w.removeBehind(first)
 	gone := w.expectStatus("g", core.StatusStopped)
 	if gone.ContainerID != "" || gone.NextRestartAt == nil || !gone.NextRestartAt.Equal(*rec.NextRestartAt) {
 		t.Fatalf("after the removal: %+v", gone)
 	}
-	w.clock.Set(*gone.NextRestartAt)
-	w.expectOK(must(t)(w.svc.NewAutoRestarter().RestartDue(w.ctx, "g")), "")
+	w.expectOK(w.restartWhenDue(gone), "")
 	w.expectStatus("g", core.StatusRunning)
 }
 
 func TestAutoRestartImageGoneCountsAsAttempt(t *testing.T) {
 	w, _ := restartWorld(t)
-	ar := w.svc.NewAutoRestarter()
 	const img = "engine:deleted-later"
 	w.drv.AddImage(img, fakedriver.Behavior{})
-	w.expectOK(must(t)(w.svc.Start.Handle(w.ctx, lifecycle.StartInput{GameID: "g", ImageRef: img,
-		RestartPolicy: []byte(`{"mode":"on_failure","max_restarts":1}`), Meta: rest()})), "")
+	w.startImage("g", img, nil, `{"mode":"on_failure","max_restarts":1}`)
 	rec := w.crash("g", 1)
 	w.drv.RemoveImage(img)
-	w.clock.Set(*rec.NextRestartAt)
-	w.expectFail(must(t)(ar.RestartDue(w.ctx, "g")), core.CodeImageUnavailable)
+	w.expectFail(w.restartWhenDue(rec), core.CodeImageUnavailable)
 	rec = w.expectStatus("g", core.StatusStopped)
 	if rec.RestartCount != 1 || rec.NextRestartAt != nil || w.lastEvent("g").Type != core.EventCrashLoop {
 		t.Fatalf("after a restart without its image: %+v, last event %+v", rec, w.lastEvent("g"))
