@@ -122,8 +122,8 @@ func TestDockerRestartPolicy(t *testing.T) {
 		if rv := restartOf(t, inst, g); rv.RestartCount != 1 || rv.NextRestartAt != nil {
 			t.Fatalf("runtime after the restart: %+v", rv)
 		}
-		ops := operations(t, inst, g)
-		if len(ops) < 2 || ops[0].OpKind != "restart" || ops[0].OpSource != "monitor" || ops[0].Outcome != "success" ||
+		ops := awaitNewestOp(t, inst, g, "restart")
+		if len(ops) < 2 || ops[0].OpSource != "monitor" || ops[0].Outcome != "success" ||
 			ops[1].OpKind != "start" || ops[1].OpSource != "monitor" || ops[1].CorrelationID != ops[0].CorrelationID {
 			t.Fatalf("operations %+v, want restart and its start by the monitor", ops)
 		}
@@ -180,7 +180,7 @@ func TestDockerRestartPolicy(t *testing.T) {
 		if len(restarts) != 2 {
 			t.Fatalf("%d container_restarted events, want 2: %v", len(restarts), restarts)
 		}
-		if ops := operations(t, inst, g); ops[0].OpKind != "stop" || ops[0].OpSource != "monitor" || ops[0].SourceRef != "crash_loop" {
+		if ops := awaitNewestOp(t, inst, g, "stop"); ops[0].OpSource != "monitor" || ops[0].SourceRef != "crash_loop" {
 			t.Fatalf("newest operation %+v, want the crash_loop stop by the monitor", ops[0])
 		}
 		harness.Consistently(t, 3*time.Second, "the crash-looped game staying stopped", func() bool {
@@ -226,6 +226,17 @@ func staysStopped(t *testing.T, inst *harness.Instance, r *streams, g string, ge
 	if evs := eventsOfType(t, r, g, "container_restarted"); len(evs) != 0 {
 		t.Fatalf("game %s was restarted: %v", g, evs)
 	}
+}
+
+// awaitNewestOp waits until the newest entry of the game's operation log
+// is of kind (an operation writes it as it finishes, just after its
+// events and record change are visible) and returns the log.
+func awaitNewestOp(t *testing.T, inst *harness.Instance, game, kind string) []operation {
+	t.Helper()
+	return harness.Await(t, opWait, "a "+kind+" entry in the audit of "+game, func() ([]operation, bool) {
+		ops := operations(t, inst, game)
+		return ops, len(ops) > 0 && ops[0].OpKind == kind
+	})
 }
 
 // stopGame stops game, retrying while another operation holds its lease
@@ -396,9 +407,8 @@ func restartThroughDriver(t *testing.T, inst *harness.Instance, g, image string,
 	if rv := restartOf(t, inst, g); rv.RestartCount != 1 {
 		t.Fatalf("restart_count %d, want 1", rv.RestartCount)
 	}
-	ops := operations(t, inst, g)
-	if ops[0].OpKind != "restart" || ops[0].OpSource != "monitor" || ops[0].Outcome != "success" {
-		t.Fatalf("newest operation %+v, want the monitor's restart", ops[0])
+	if o := awaitNewestOp(t, inst, g, "restart")[0]; o.OpSource != "monitor" || o.Outcome != "success" {
+		t.Fatalf("newest operation %+v, want the monitor's restart", o)
 	}
 	hs := harness.Await(t, eventWait, "the container_restarted snapshot", func() (healthSnapshot, bool) {
 		hs, ok := getHealth(t, inst, g)
