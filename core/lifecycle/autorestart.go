@@ -113,8 +113,9 @@ func (a *AutoRestarter) Run(ctx context.Context) {
 // policy, counts it, and publishes container_restarted. A restart not yet
 // due is put back in the schedule; a record with none pending (another
 // instance restarted it, or an operation cancelled it) leaves no trace,
-// and neither does a held lease (Result.Busy). A start that fails is
-// recorded like any failed start.
+// and neither does a held lease or a start refused for capacity
+// (Result.Busy: Run tries again after BusyRetry). A start that fails is
+// recorded, and counts as a failed attempt (see attemptFailed).
 func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, error) {
 	b := a.b
 	body := func(ctx context.Context, o *op) (core.Record, error) {
@@ -130,10 +131,17 @@ func (a *AutoRestarter) RestartDue(ctx context.Context, game string) (Result, er
 		}
 		o.touch(cur.ContainerID, cur.ImageRef)
 		exit := cur.Crash
+		// A start refused for capacity (RTMANAGER_MAX_RUNTIMES) is no
+		// failed attempt: it leaves no trace and is tried again soon.
+		meta := o.meta()
+		meta.QuietBusy = true
 		res, err := a.start.Run(ctx, StartInput{GameID: game, ImageRef: cur.ImageRef, Env: cur.Env,
-			Meta: o.meta(), policy: &cur.RestartPolicy, auto: true})
+			Meta: meta, policy: &cur.RestartPolicy, auto: true})
 		if err != nil {
 			return cur, err
+		}
+		if res.Busy {
+			return cur, busyError{&core.Error{Code: res.ErrorCode, Message: res.ErrorMessage}}
 		}
 		if res.Outcome == core.OutcomeFailure {
 			return a.attemptFailed(ctx, o, res, cur)

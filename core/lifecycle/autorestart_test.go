@@ -14,13 +14,13 @@ import (
 
 // restartWorld is a world whose backoff is 1 s doubling to 4 s, with the
 // memory telemetry to count restarts.
-func restartWorld(t *testing.T) (*world, *memory.Telemetry) {
+func restartWorld(t *testing.T, tweak ...func(*lifecycle.Deps)) (*world, *memory.Telemetry) {
 	t.Helper()
 	tel := memory.NewTelemetry()
-	w := newWorld(t, func(d *lifecycle.Deps) {
+	w := newWorld(t, append([]func(*lifecycle.Deps){func(d *lifecycle.Deps) {
 		d.Telemetry = tel
 		d.Config.Restart.Backoff = core.Backoff{Base: time.Second, Max: 4 * time.Second, ResetAfter: time.Minute}
-	})
+	}}, tweak...)...)
 	return w, tel
 }
 
@@ -367,4 +367,23 @@ func TestAutoRestartScheduleFromRecords(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval
 	}
+}
+
+func TestAutoRestartWaitsForCapacity(t *testing.T) {
+	w, _ := restartWorld(t, func(d *lifecycle.Deps) { d.Config.MaxRuntimes = 1 })
+	w.startWith("g", `{"mode":"on_failure","max_restarts":1}`)
+	rec := w.crash("g", 1)
+	w.expectOK(w.start("other", imgA), "")
+	n := len(w.ops("g"))
+	for range 3 { // more than max_restarts: waiting is no failed attempt
+		if res := w.restartWhenDue(rec); !res.Busy || res.ErrorCode != core.CodeCapacityExceeded {
+			t.Fatalf("restart at capacity = %+v", res)
+		}
+	}
+	if now := w.expectStatus("g", core.StatusStopped); now.NextRestartAt == nil || now.RestartCount != 0 || len(w.ops("g")) != n {
+		t.Fatalf("at capacity: %+v, audit %+v", now, w.ops("g")[n:])
+	}
+	w.expectOK(w.stop("other"), "")
+	w.expectOK(w.restartWhenDue(rec), "")
+	w.expectStatus("g", core.StatusRunning)
 }
