@@ -197,16 +197,21 @@ func (m *Main) openDriver(ctx context.Context) error {
 func (m *Main) driverOpener() func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
 	c := m.Config
 	return func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
+		auth, err := openRegistryAuth(c)
+		if err != nil {
+			return nil, nil, err
+		}
 		switch c.Driver {
 		case config.DriverDocker:
-			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger})
+			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger,
+				PullTimeout: c.PullTimeout, Auth: auth})
 			if err != nil {
 				return nil, nil, err
 			}
 			return d, d.Close, nil
 		case config.DriverContainerd:
 			d, err := containerd.New(ctx, containerd.Config{Address: c.ContainerdAddress, Namespace: c.ContainerdNamespace,
-				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP})
+				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP, Auth: auth})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -242,6 +247,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
 			Restart: lifecycle.RestartConfig{Default: c.Restart.Policy,
 				Backoff: core.Backoff{Base: c.Restart.Backoff, Max: c.Restart.BackoffMax, ResetAfter: c.Restart.ResetAfter}},
+			PullPolicy: c.PullPolicy, PullTimeout: c.PullTimeout,
 			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
 			EngineUser: c.EngineUser, ReadOnlyRootFS: c.ReadOnlyRootFS,
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
@@ -298,7 +304,8 @@ func (m *Main) Ready(ctx context.Context) error {
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken,
-		AllowedHosts: c.AllowedHosts, Checks: m.checks(), Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
+		AllowedHosts: c.AllowedHosts, Checks: m.checks(), Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel,
+		Streams: ctx})
 	srv := rest.NewHTTPServer(handler)
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	srv.ErrorLog = slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
@@ -384,6 +391,7 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			m.Logger.Warn("janitor pass", "err", err)
 		}
 	})
+	m.startImageGC(ctx, every)
 	every("probe", c.ProbeInterval, false, func(ctx context.Context) {
 		if err := mon.ProbeAll(ctx); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("probe pass", "err", err)

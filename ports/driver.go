@@ -158,6 +158,14 @@ type Capabilities struct {
 	PublishesPorts bool
 	// OOMEvents: the driver reports EventOOM.
 	OOMEvents bool
+	// Logs: the driver implements LogSource.
+	Logs bool
+	// LogTimes: the driver's logs keep when each line was written, so
+	// LogOptions.Since and Timestamps work; without it they are
+	// ErrUnsupported.
+	LogTimes bool
+	// Stats: the driver implements StatsSource.
+	Stats bool
 }
 
 // RuntimeDriver runs game engine containers. Every method that names a

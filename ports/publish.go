@@ -45,6 +45,11 @@ type Telemetry interface {
 	// CrashLooped counts one game given up as a crash loop
 	// (rtmanager_crash_loops_total).
 	CrashLooped(ctx context.Context)
+	// ImagePull records one image pull that ran (not a caller that joined
+	// a pull in progress) with its result (success, not_found,
+	// unauthorized, unreachable, timeout, error, local_fallback) and
+	// duration.
+	ImagePull(ctx context.Context, result string, d time.Duration)
 }
 
 // NopTelemetry implements Telemetry by doing nothing.
@@ -72,5 +77,8 @@ func (NopTelemetry) AutoRestarted(context.Context, core.ExitClass) {}
 
 // CrashLooped implements Telemetry.
 func (NopTelemetry) CrashLooped(context.Context) {}
+
+// ImagePull implements Telemetry.
+func (NopTelemetry) ImagePull(context.Context, string, time.Duration) {}
 
 var _ Telemetry = NopTelemetry{}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of rtmanager on real components. It installs what is
-# missing (docker.io, containerd, redis-server), starts dockerd, a standalone
+# missing (docker.io, containerd, redis-server, chromium), starts dockerd, a standalone
 # containerd, redis-server and PostgreSQL 15, runs go vet, the unit and
 # contract suites and the e2e-tagged suites, and stops what it started.
 set -euo pipefail
@@ -21,6 +21,10 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
 	if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi
 	if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 	[ "$rc" = 0 ] || { echo "apt-get install prometheus failed"; exit "$rc"; }
+fi
+# Headless Chromium for the status-page browser test (app.TestStatusPageInChromium).
+if ! command -v chromium >/dev/null; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 eval "$(scripts/services.sh up)"

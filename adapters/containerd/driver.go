@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/galaxy-game/rtmanager/internal/logrotate"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// ports.ErrImageUnavailable instead of waiting on an unreachable
 	// registry.
 	PullMissing bool
+	// Auth holds the registry credentials pulls send (RTMANAGER_REGISTRY_AUTH);
+	// nil sends none.
+	Auth *registryauth.File
 	// DialTimeout bounds one connection attempt to the socket (the
 	// client waits that long for a missing socket to appear) and the
 	// back-off between reconnections; DefaultDialTimeout when zero.
@@ -186,6 +190,8 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Version:     v.Version,
 		Fingerprint: fingerprint + "/" + d.cfg.Namespace,
 		OOMEvents:   true,
+		Logs:        true,
+		Stats:       true,
 	}, nil
 }
 
@@ -223,14 +229,7 @@ func (d *Driver) image(ctx context.Context, ref string) (client.Image, error) {
 	img, err := d.client.GetImage(ctx, name)
 	switch {
 	case errdefs.IsNotFound(err) && d.cfg.PullMissing:
-		img, err = d.client.Pull(ctx, name, client.WithPullUnpack, client.WithPullSnapshotter(d.cfg.Snapshotter))
-		if err != nil {
-			if isUnavailable(err) {
-				return nil, fmt.Errorf("pull %s: %w", name, translate(err))
-			}
-			return nil, fmt.Errorf("pull %s: %w: %w", name, ports.ErrImageUnavailable, err)
-		}
-		return img, nil
+		return d.pull(ctx, name)
 	case errdefs.IsNotFound(err):
 		return nil, fmt.Errorf("image %s is not present: %w", name, ports.ErrImageUnavailable)
 	case err != nil:

@@ -31,6 +31,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/galaxy-game/rtmanager/internal/redact"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	Network string
 	// PullTimeout bounds one image pull (default 30s).
 	PullTimeout time.Duration
+	// Auth holds the registry credentials pulls send (RTMANAGER_REGISTRY_AUTH);
+	// nil sends none.
+	Auth *registryauth.File
 	// Logger receives event-stream reconnection notes (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -123,6 +127,9 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Fingerprint:    info.Info.ID,
 		PublishesPorts: true,
 		OOMEvents:      true,
+		Logs:           true,
+		LogTimes:       true,
+		Stats:          true,
 	}, nil
 }
 
@@ -147,18 +154,8 @@ func (d *Driver) prepare(ctx context.Context, image string) (err error) {
 	}
 	pullCtx, cancel := context.WithTimeout(ctx, d.cfg.PullTimeout)
 	defer cancel()
-	resp, err := d.cli.ImagePull(pullCtx, image, client.ImagePullOptions{})
-	if err == nil {
-		err = resp.Wait(pullCtx)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if client.IsErrConnectionFailed(err) {
-			return translate(err)
-		}
-		return fmt.Errorf("%w: pull: %w", ports.ErrImageUnavailable, err)
+	if err := d.pull(pullCtx, image); err != nil {
+		return err
 	}
 	if _, err := d.cli.ImageInspect(ctx, image); err != nil {
 		if cerrdefs.IsNotFound(err) {

@@ -102,7 +102,7 @@ func TestVerifiedCopyRuns(t *testing.T) {
 		t.Errorf("plugin runs %s, want the verified copy under %s", got, sockets)
 	}
 
-	swapped, err := os.ReadFile(buildPlugin(t, "adapters/pluginhost/testdata/v2plugin"))
+	swapped, err := os.ReadFile(buildPlugin(t, "adapters/pluginhost/testdata/v3plugin"))
 	if err != nil {
 		t.Fatal(err)
 	}

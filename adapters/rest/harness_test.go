@@ -25,6 +25,7 @@ import (
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/docs"
 	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // Images the harness registers with the fake driver.
@@ -81,6 +82,9 @@ type options struct {
 	log     *slog.Logger
 	// deps, when set, adjusts the lifecycle dependencies before New.
 	deps func(*lifecycle.Deps)
+	// driver replaces the fake driver (e.g. a real Docker driver).
+	driver       ports.RuntimeDriver
+	maxFollowers int
 }
 
 func newEnv(tb testing.TB, o options) *env {
@@ -95,10 +99,16 @@ func newEnv(tb testing.TB, o options) *env {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	var drv ports.RuntimeDriver = e.driver
+	var prober ports.Prober = e.driver.Prober()
+	startTimeout := time.Second
+	if o.driver != nil {
+		drv, prober, startTimeout = o.driver, nil, time.Minute
+	}
 	deps := lifecycle.Deps{
-		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health, Snapshots: e.store,
-		Prober: e.driver.Prober(), Logger: log,
-		Config: lifecycle.Config{Allow: o.allow, StartTimeout: time.Second, ReadyPoll: time.Millisecond},
+		Records: e.store, Operations: e.store, Leases: e.leases, Driver: drv, Health: e.health, Snapshots: e.store,
+		Prober: prober, Logger: log,
+		Config: lifecycle.Config{Allow: o.allow, StartTimeout: startTimeout, ReadyPoll: time.Millisecond},
 	}
 	if o.deps != nil {
 		o.deps(&deps)
@@ -112,7 +122,8 @@ func newEnv(tb testing.TB, o options) *env {
 		checks = []rest.Check{{Name: "store", Probe: o.ready}}
 	}
 	e.handler = rest.New(rest.Config{Services: svc, Store: e.store, Token: o.token, MaxBodyBytes: o.maxBody,
-		AllowedHosts: o.hosts, BodyTimeout: o.bodyTTL, Checks: checks, Metrics: o.metrics, Logger: log, Telemetry: e.tel})
+		AllowedHosts: o.hosts, BodyTimeout: o.bodyTTL, Checks: checks, Metrics: o.metrics, Logger: log, Telemetry: e.tel,
+		MaxFollowers: o.maxFollowers})
 	return e
 }
 
@@ -240,6 +251,7 @@ func (s *spans) HealthEvent(context.Context, core.HealthEventType)              
 func (s *spans) Panicked(context.Context, string)                                  {}
 func (s *spans) AutoRestarted(context.Context, core.ExitClass)                     {}
 func (s *spans) CrashLooped(context.Context)                                       {}
+func (s *spans) ImagePull(context.Context, string, time.Duration)                  {}
 func (s *spans) Span(ctx context.Context, name string) (context.Context, func(error)) {
 	s.mu.Lock()
 	s.names = append(s.names, name)

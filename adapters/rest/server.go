@@ -68,6 +68,12 @@ type Config struct {
 	// Telemetry opens one span per request, named "REST <METHOD> <route>";
 	// it defaults to ports.NopTelemetry.
 	Telemetry ports.Telemetry
+	// Streams ends long-lived answers (logs follow streams) when it is
+	// done, e.g. when the service shuts down; nil means never.
+	Streams context.Context
+	// MaxFollowers caps concurrent logs follow streams; zero means
+	// DefaultMaxFollowers.
+	MaxFollowers int
 }
 
 // Check is one dependency /readyz probes.
@@ -92,6 +98,8 @@ type server struct {
 	log         *slog.Logger
 	tel         ports.Telemetry
 	newReqID    func() string
+	streams     context.Context
+	followers   chan struct{}
 }
 
 // New returns the API handler. It panics when Services or Store is nil or
@@ -106,6 +114,8 @@ func New(cfg Config) http.Handler {
 		panic("rest: negative MaxBodyBytes")
 	case cfg.BodyTimeout < 0:
 		panic("rest: negative BodyTimeout")
+	case cfg.MaxFollowers < 0:
+		panic("rest: negative MaxFollowers")
 	}
 	s := &server{svc: cfg.Services, store: cfg.Store, auth: cfg.Token != "", token: sha256.Sum256([]byte(cfg.Token)),
 		allowed: cfg.AllowedHosts, maxBody: cfg.MaxBodyBytes, bodyTimeout: cfg.BodyTimeout,
@@ -113,6 +123,14 @@ func New(cfg Config) http.Handler {
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.streams = cfg.Streams
+	if s.streams == nil {
+		s.streams = context.Background()
+	}
+	if cfg.MaxFollowers == 0 {
+		cfg.MaxFollowers = DefaultMaxFollowers
+	}
+	s.followers = make(chan struct{}, cfg.MaxFollowers)
 	if s.bodyTimeout == 0 {
 		s.bodyTimeout = DefaultBodyTimeout
 	}
@@ -142,7 +160,9 @@ func (s *server) routes() http.Handler {
 		r.Use(s.guardHost)
 		s.handle(r, http.MethodGet, "/metrics", s.serveMetrics)
 		s.handle(r, http.MethodGet, "/openapi.yaml", s.openapi)
-		r.With(s.authenticate).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
+		r.With(s.authenticatePage).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
+		r.With(s.authenticatePage).Method(http.MethodGet, "/status/games/{game_id}",
+			s.instrument("/status/games/{game_id}", s.statusGame))
 	})
 	r.Route(BasePath, func(r chi.Router) {
 		r.Use(s.guardHost, s.authenticate, s.checkHeaders, s.guardAdmin, s.requireJSON)
@@ -155,6 +175,9 @@ func (s *server) routes() http.Handler {
 		s.handle(r, http.MethodPost, "/runtimes/{game_id}/patch", s.patch)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}/operations", s.listOperations)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}/health", s.health)
+		s.handle(r, http.MethodPost, "/images/pull", s.pullImage)
+		s.handle(r, http.MethodGet, "/runtimes/{game_id}/logs", s.logs)
+		s.handle(r, http.MethodGet, "/runtimes/{game_id}/stats", s.stats)
 	})
 	return r
 }
@@ -165,7 +188,7 @@ const unmatched = "(unmatched)"
 // handle registers h for method and pattern, instrumented.
 func (s *server) handle(r chi.Router, method, pattern string, h http.HandlerFunc) {
 	route := pattern
-	if strings.HasPrefix(pattern, "/runtimes") {
+	if strings.HasPrefix(pattern, "/runtimes") || strings.HasPrefix(pattern, "/images") {
 		route = BasePath + pattern
 	}
 	r.Method(method, pattern, s.instrument(route, h))

@@ -105,6 +105,9 @@ type Telemetry struct {
 	restarts     metric.Int64Counter
 	crashLoops   metric.Int64Counter
 
+	imagePulls        metric.Int64Counter
+	imagePullDuration metric.Float64Histogram
+
 	mu       sync.Mutex
 	pending  func(context.Context) (map[string]int64, error)
 	runtimes func(context.Context) (map[core.Status]int, error)
@@ -219,6 +222,7 @@ func (t *Telemetry) instruments() error {
 	t.crashLoops, err = m.Int64Counter(MetricCrashLoops,
 		metric.WithDescription("Games given up as crash loops (more than max_restarts within the window)."))
 	add(err)
+	add(t.imageInstruments(m))
 	_, err = m.Int64ObservableGauge(MetricStreamPending,
 		metric.WithDescription("Pending (delivered, unacknowledged) entries per job stream."),
 		metric.WithInt64Callback(t.observePending))

@@ -97,6 +97,7 @@ func TestExpositionNames(t *testing.T) {
 	tel.LeaseAcquire(ctx, 2*time.Millisecond)
 	tel.HealthEvent(ctx, core.EventContainerStarted)
 	tel.Panicked(ctx, "ingress_job")
+	tel.ImagePull(ctx, "unauthorized", 250*time.Millisecond)
 	d := tel.WrapDriver(stubDriver{})
 	if _, err := d.Start(ctx, ports.ContainerSpec{Name: "rtm-g-1"}); err != nil {
 		t.Fatal(err)
@@ -120,6 +121,8 @@ func TestExpositionNames(t *testing.T) {
 		"rtmanager_panics_total":                   "counter",
 		"rtmanager_stream_pending":                 "gauge",
 		"rtmanager_runtimes":                       "gauge",
+		"rtmanager_image_pulls_total":              "counter",
+		"rtmanager_image_pull_duration_seconds":    "histogram",
 	}
 	types := typeNames(got)
 	for name, typ := range want {
@@ -143,6 +146,8 @@ func TestExpositionNames(t *testing.T) {
 		`rtmanager_stream_pending{stream="runtime:start_jobs"} 3`,
 		`rtmanager_runtimes{status="running"} 0`,
 		`rtmanager_lease_acquire_duration_seconds_count 1`,
+		`rtmanager_image_pulls_total{result="unauthorized"} 1`,
+		`rtmanager_image_pull_duration_seconds_sum{result="unauthorized"} 0.25`,
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("exposition lacks %q", line)

@@ -59,6 +59,10 @@ type Config struct {
 	InsecureNoAuth      bool
 	ImageAllow          core.ImageAllow
 	EnvDeny             core.EnvDeny
+	PullPolicy          core.PullPolicy
+	PullTimeout         time.Duration
+	RegistryAuth        string
+	ImageGCAfter        time.Duration
 	MaxRuntimes         int
 	MaxInflight         int
 	StopTimeout         time.Duration
@@ -214,6 +218,10 @@ func (c *Config) finish() error {
 	if c.Restart.Backoff > c.Restart.BackoffMax {
 		return fmt.Errorf("%sRESTART_BACKOFF=%s: must not exceed %sRESTART_BACKOFF_MAX=%s",
 			Prefix, c.Restart.Backoff, Prefix, c.Restart.BackoffMax)
+	}
+	if c.ImageGCAfter > 0 && len(c.ImageAllow) == 0 {
+		return fmt.Errorf("%sIMAGE_GC_AFTER=%s: needs a non-empty %sIMAGE_ALLOW (image GC removes only allow-listed images)",
+			Prefix, c.ImageGCAfter, Prefix)
 	}
 	if c.StopTimeout >= c.LeaseTTL {
 		return fmt.Errorf("%sLEASE_TTL=%s: must exceed %sSTOP_TIMEOUT=%s so a stop cannot outlive its lease unrenewed",

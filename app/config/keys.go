@@ -72,6 +72,15 @@ var keys = []Key{
 		boolean(func(c *Config) *bool { return &c.InsecureNoAuth })},
 	{"IMAGE_ALLOW", "", "Comma-separated image patterns matched segment by segment against the normalised reference (`*` and `?` within a segment, `**` across segments; `nginx` means `docker.io/library/nginx`); empty allows every image.",
 		func(c *Config, v string) (err error) { c.ImageAllow, err = core.ParseImageAllow(v); return err }},
+	{"PULL_POLICY", string(core.PullIfNotPresent), "When a start pulls its image: `if_not_present`, `always` (pull before every start; an unreachable registry falls back to the local copy with a warning) or `never` (a missing image is image_unavailable; POST /images/pull still pulls).",
+		func(c *Config, v string) (err error) {
+			c.PullPolicy, err = core.ParsePullPolicy(strings.TrimSpace(v))
+			return err
+		}},
+	{"PULL_TIMEOUT", "5m", "Bound on one image pull; a pull past it is image_unavailable (timeout).", duration(func(c *Config) *time.Duration { return &c.PullTimeout }, time.Second)},
+	{"REGISTRY_AUTH", "", "Path of a Docker `config.json` whose `auths` (`auth`, `username`/`password` or `identitytoken`) give per-registry credentials to the docker and containerd drivers; re-read when it changes. Empty sends none. Plugins get nothing from it.",
+		func(c *Config, v string) error { c.RegistryAuth = strings.TrimSpace(v); return nil }},
+	{"IMAGE_GC_AFTER", "0", "Remove allow-listed images that no container and no runtime record has used for this long (docker and containerd drivers); 0 disables image GC.", duration(func(c *Config) *time.Duration { return &c.ImageGCAfter }, 0)},
 	{"ENV_DENY", core.DefaultEnvDeny, "Comma-separated globs of env names a job may not set (invalid_request); empty means the default. GAME_ID, PORT and RTMANAGER_* are always reserved.",
 		func(c *Config, v string) (err error) { c.EnvDeny, err = core.ParseEnvDeny(v); return err }},
 	{"STOP_TIMEOUT", "10s", "Grace period between SIGTERM and SIGKILL.", duration(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},

@@ -37,6 +37,11 @@ func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Recor
 		return cur, err
 	}
 	o.touch(cur.ContainerID, cur.ImageRef)
+	// The image is made present (pulled under policy always) before the
+	// engine is stopped, so an unavailable image costs no downtime.
+	if err := r.b.images.prepare(ctx, cur.ImageRef); err != nil {
+		return cur, err
+	}
 	if cur.Status == core.StatusRunning {
 		res, err := r.stop.Run(ctx, StopInput{GameID: in.GameID, Reason: core.ReasonRestart, Meta: o.meta()})
 		if err != nil {
@@ -46,7 +51,7 @@ func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Recor
 			return res.Record, res.Err()
 		}
 	}
-	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(),
+	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true,
 		policy: &cur.RestartPolicy})
 	if err != nil {
 		return cur, err
@@ -59,6 +64,8 @@ type PatchInput struct {
 	GameID   string
 	ImageRef string
 	Meta
+	// prepared: the new image was made present before the lease.
+	prepared bool
 }
 
 // Patcher swaps a game's engine image: stop, then start on the new image.
@@ -90,7 +97,12 @@ func (in PatchInput) validate(c Config) error {
 func (p *Patcher) spec(in PatchInput) operation {
 	return operation{kind: core.OpPatch, game: in.GameID, meta: in.Meta,
 		validate: func() error { return in.validate(p.b.Config) },
-		body:     func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) }}
+		prepare: func(ctx context.Context) error {
+			err := p.b.images.prepare(ctx, in.ImageRef)
+			in.prepared = err == nil
+			return err
+		},
+		body: func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) }}
 }
 
 func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, error) {
@@ -101,8 +113,11 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 		return cur, err
 	}
 	o.note("from_image", cur.ImageRef)
-	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
-		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	// The new image is pulled before the running engine is stopped.
+	if !in.prepared {
+		if err := b.images.prepare(ctx, in.ImageRef); err != nil {
+			return cur, err
+		}
 	}
 	wasRunning := cur.Status == core.StatusRunning
 	if wasRunning {
@@ -114,7 +129,7 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 			return res.Record, res.Err()
 		}
 	}
-	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta(),
+	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true,
 		policy: &cur.RestartPolicy})
 	if err != nil {
 		return cur, err
@@ -123,7 +138,9 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 	if code := core.CodeOf(failed); !wasRunning || (code != core.CodeStartFailed && code != core.CodeImageUnavailable) {
 		return res.Record, failed
 	}
-	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(),
+	// The old image ran until the stop, so it is present: no pull delays
+	// the roll-back.
+	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true,
 		policy: &cur.RestartPolicy})
 	if err != nil {
 		return res.Record, err

@@ -23,6 +23,7 @@ var portCodes = [...]struct {
 	{context.Canceled, core.CodeServiceUnavailable},
 	{context.DeadlineExceeded, core.CodeServiceUnavailable},
 	{ports.ErrInvalid, core.CodeInvalidRequest},
+	{ports.ErrUnsupported, core.CodeUnsupported},
 }
 
 // PortCode returns the code of the first sentinel of the table err wraps,

@@ -18,6 +18,7 @@ func TestErrorTranslation(t *testing.T) {
 		wrap(ports.ErrNotFound):           core.CodeNotFound,
 		wrap(ports.ErrConflict):           core.CodeConflict,
 		wrap(ports.ErrInvalid):            core.CodeInvalidRequest,
+		wrap(ports.ErrUnsupported):        core.CodeUnsupported,
 		wrap(context.Canceled):            core.CodeServiceUnavailable,
 		errors.New("syntax error at or…"): core.CodeInternal,
 	}

@@ -54,6 +54,11 @@ type Config struct {
 	ReadyPoll time.Duration
 	Allow     core.ImageAllow
 	Limits    ports.Limits
+	// PullPolicy says when a start pulls its image; empty means
+	// core.PullIfNotPresent.
+	PullPolicy core.PullPolicy
+	// PullTimeout bounds one image pull (DefaultPullTimeout when zero).
+	PullTimeout time.Duration
 	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
 	// container; the reconciler and monitor ignore containers of other
 	// scopes and it is part of container names (core.ContainerName).
@@ -148,6 +153,9 @@ type Services struct {
 	Restart *Restarter
 	Patch   *Patcher
 	Cleanup *Cleaner
+	// Images pulls engine images (pre-pull) under the same singleflight
+	// the starts use.
+	Images *Images
 
 	b *base
 }
@@ -178,6 +186,7 @@ func New(deps Deps) (*Services, error) {
 		{&c.StartTimeout, DefaultStartTimeout, "StartTimeout"},
 		{&c.LeaseTTL, DefaultLeaseTTL, "LeaseTTL"},
 		{&c.ReadyPoll, DefaultReadyPoll, "ReadyPoll"},
+		{&c.PullTimeout, DefaultPullTimeout, "PullTimeout"},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("lifecycle: negative %s %s", d.key, *d.v)
@@ -195,12 +204,19 @@ func New(deps Deps) (*Services, error) {
 	if c.HostIP == "" {
 		c.HostIP = DefaultHostIP
 	}
+	policy, err := core.ParsePullPolicy(string(c.PullPolicy))
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	c.PullPolicy = policy
 	if c.Scope == "" {
 		c.Scope = ports.DefaultScope
 	}
 	if err := core.ValidateScope(c.Scope); err != nil {
 		return nil, fmt.Errorf("lifecycle: %w", err)
 	}
+	// The image store of the driver itself: the scoped view below hides it.
+	imageStore := ports.ImagesOf(deps.Driver)
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
@@ -224,7 +240,8 @@ func New(deps Deps) (*Services, error) {
 		return nil, err
 	}
 	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet()}
-	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}}
+	b.images = newImages(b, imageStore)
+	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
 	s.Patch = &Patcher{start: s.Start, stop: s.Stop}
 	s.Start.service = service[StartInput]{b, s.Start.spec}
@@ -284,8 +301,9 @@ func (r Result) Err() error {
 // base holds what every service shares.
 type base struct {
 	Deps
-	log   *slog.Logger
-	admit *admission
+	log    *slog.Logger
+	admit  *admission
+	images *Images
 	// due holds the pending automatic restarts this instance knows of; the
 	// records are the truth, this only says when to look.
 	due *dueSet
@@ -310,7 +328,11 @@ type operation struct {
 	meta Meta
 	// validate checks the input before anything is read; nil accepts it.
 	validate func() error
-	body     step
+	// prepare, when set, runs after validate and before the game's lease
+	// is taken (Handle only), for slow work that needs no lease: pulling
+	// the image. Its error ends the operation like the body's.
+	prepare func(ctx context.Context) error
+	body    step
 }
 
 // quiet says which outcomes of an operation leave no trace (no audit
@@ -385,6 +407,9 @@ func (b *base) run(ctx context.Context, spec operation, opts runOpts) (Result, e
 	var invalid error
 	if spec.validate != nil {
 		invalid = spec.validate()
+	}
+	if invalid == nil && opts.lease && spec.prepare != nil {
+		invalid = spec.prepare(ctx)
 	}
 	var res Result
 	switch {

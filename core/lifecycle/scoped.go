@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/ports"
@@ -52,3 +53,27 @@ func (d scopedDriver) Remove(ctx context.Context, id string) error {
 	}
 	return d.RuntimeDriver.Remove(ctx, id)
 }
+
+// Logs reads the output of a container of this scope through the driver's
+// optional LogSource (ErrUnsupported without one); another scope's or an
+// unmanaged container is ErrNotFound, as for Inspect.
+func (d scopedDriver) Logs(ctx context.Context, id string, opts ports.LogOptions, w io.Writer) error {
+	if _, err := d.Inspect(ctx, id); err != nil {
+		return err
+	}
+	return ports.ReadLogs(ctx, d.RuntimeDriver, id, opts, w)
+}
+
+// Stats samples a container of this scope through the driver's optional
+// StatsSource, like Logs.
+func (d scopedDriver) Stats(ctx context.Context, id string) (ports.Stats, error) {
+	if _, err := d.Inspect(ctx, id); err != nil {
+		return ports.Stats{}, err
+	}
+	return ports.ReadStats(ctx, d.RuntimeDriver, id)
+}
+
+var (
+	_ ports.LogSource   = scopedDriver{}
+	_ ports.StatsSource = scopedDriver{}
+)

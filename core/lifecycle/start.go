@@ -22,6 +22,9 @@ type StartInput struct {
 	// configured default.
 	RestartPolicy []byte
 	Meta
+	// prepared: the image was already made present under the pull policy
+	// (before the lease, or by the restart or patch running this start).
+	prepared bool
 
 	// policy, set by restart and patch, keeps the record's policy.
 	policy *core.RestartPolicy
@@ -72,6 +75,11 @@ func (s *Starter) spec(in StartInput) operation {
 			policy, err = in.restartPolicy(s.b.Config.Restart.Default)
 			return err
 		},
+		prepare: func(ctx context.Context) error {
+			err := s.b.images.prepare(ctx, in.ImageRef)
+			in.prepared = err == nil
+			return err
+		},
 		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in, policy) }}
 }
 
@@ -87,8 +95,10 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput, policy core.Res
 		return cur, err
 	}
 	// A missing image fails before anything changes.
-	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
-		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	if !in.prepared {
+		if err := b.images.prepare(ctx, in.ImageRef); err != nil {
+			return cur, err
+		}
 	}
 	if err := b.clearPrevious(ctx, cur); err != nil {
 		return cur, err

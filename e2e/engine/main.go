@@ -23,10 +23,10 @@
 // driver passed), GET /id (uid and gid as JSON), GET /addrs (the
 // interface addresses), GET /dial?addr=host:port (200 when a TCP
 // connection succeeds within 2s, 502 otherwise), GET /spam (JSON: bytes
-// of ENGINE_SPAM_BYTES written so far and whether it is done) and POST
-// /write?path=p
-// (200 when the file can be written, 500 otherwise): what an isolation
-// test asks an engine to try.
+// of ENGINE_SPAM_BYTES written so far and whether it is done) POST
+// /write?path=p (200 when the file can be written, 500 otherwise): what an
+// isolation test asks an engine to try; GET /say?to=stdout|stderr&line=text
+// writes the line to that stream, so log tests control the engine's output.
 //
 // It is built with CGO_ENABLED=0 and runs alone in a FROM scratch image.
 package main
@@ -128,6 +128,7 @@ func handler(cfg testengine.Config, started time.Time) http.Handler {
 		}
 		fmt.Fprint(w, "ok")
 	})
+	mux.HandleFunc("GET /say", say)
 	mux.HandleFunc("GET /env", func(w http.ResponseWriter, _ *http.Request) {
 		env := make(map[string]string)
 		for _, kv := range os.Environ() {
@@ -224,4 +225,23 @@ func eatMemory() {
 			log.Printf("engine: holding %d MiB", len(hoard)*chunk>>20)
 		}
 	}
+}
+
+// say writes the query's line to stdout or stderr, one whole line.
+func say(w http.ResponseWriter, r *http.Request) {
+	line := strings.ReplaceAll(r.URL.Query().Get("line"), "\n", " ")
+	out := os.Stdout
+	switch r.URL.Query().Get("to") {
+	case "stderr":
+		out = os.Stderr
+	case "", "stdout":
+	default:
+		http.Error(w, "to must be stdout or stderr", http.StatusBadRequest)
+		return
+	}
+	if _, err := fmt.Fprintln(out, line); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

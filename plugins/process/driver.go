@@ -342,6 +342,7 @@ func (d *Driver) Capabilities(context.Context) (ports.Capabilities, error) {
 		Name: "process", Version: Version,
 		Fingerprint:    "process:" + host + ":" + d.cfg.StateDir,
 		PublishesPorts: false, OOMEvents: false,
+		Logs: true, Stats: true,
 	}, nil
 }
 

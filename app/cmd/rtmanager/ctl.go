@@ -17,13 +17,16 @@ import (
 	"time"
 )
 
-const ctlUsage = `usage: rtmanager ctl [--addr host:port] [--admin user] <command> [args]
+const ctlUsage = `usage: rtmanager ctl [--addr host:port] [--admin user] [-o table|json] <command> [args]
 
 commands:
   list [status]                 list runtimes (optionally only running|stopped|removed|starting)
   get <game>                    show one runtime
-  ops <game> [limit]            show its operation log, newest first
+  ops <game> [limit]            show its operation log, newest first (a table; -o json)
   health <game>                 show its health snapshot
+  logs [-f] [--tail N|all] [--timestamps] [--since T] <game>
+                                print the engine's output (-f: follow until it exits)
+  stats <game>                  show its resource use (a table; -o json)
   start <game> <image> [K=V...] start a game with optional env; the argument
                                 restart_policy='{"mode":"on_failure"}' sets
                                 its restart policy
@@ -31,6 +34,7 @@ commands:
   restart <game>                restart it
   patch <game> <image>          move it to another image
   cleanup <game>                remove the container of a stopped game
+  pull <image>                  pre-pull an image (allow-list applies)
 
 The address defaults to RTMANAGER_HTTP_ADDR (127.0.0.1:8080; a wildcard
 host such as 0.0.0.0 means loopback), the token to RTMANAGER_API_TOKEN. A
@@ -46,9 +50,14 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() { fmt.Fprintln(stderr, ctlUsage) }
 	addr := fs.String("addr", envOr("RTMANAGER_HTTP_ADDR", "127.0.0.1:8080"), "rtmanager address")
 	admin := fs.String("admin", envOr("USER", "operator"), "admin user recorded in the audit log")
+	output := fs.String("o", "table", "output of list-like commands: table or json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *output != "table" && *output != "json" {
+		return fmt.Errorf("ctl: -o %q must be table or json", *output)
+	}
+	asJSON := *output == "json"
 	c := &client{base: "http://" + dialAddr(*addr) + "/api/v1/internal", token: os.Getenv("RTMANAGER_API_TOKEN"), admin: *admin,
 		http: &http.Client{Timeout: 5 * time.Minute}}
 	a := fs.Args()
@@ -69,17 +78,28 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			q.Set("status", a[1])
 		}
 		return c.list(ctx, q, stdout)
-	case "get", "ops", "health":
+	case "logs":
+		return c.logsCmd(ctx, a[1:], stdout, stderr)
+	case "stats":
+		if err := need(1); err != nil {
+			return err
+		}
+		return c.statsCmd(ctx, a[1], asJSON, stdout)
+	case "ops":
+		if err := need(1); err != nil {
+			return err
+		}
+		limit := ""
+		if len(a) > 2 {
+			limit = a[2]
+		}
+		return c.opsCmd(ctx, a[1], limit, asJSON, stdout)
+	case "get", "health":
 		if err := need(1); err != nil {
 			return err
 		}
 		path := "/runtimes/" + game()
 		switch a[0] {
-		case "ops":
-			path += "/operations"
-			if len(a) > 2 {
-				path += "?limit=" + url.QueryEscape(a[2])
-			}
 		case "health":
 			path += "/health"
 		}
@@ -129,6 +149,11 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return c.show(ctx, http.MethodDelete, "/runtimes/"+game(), nil, stdout)
+	case "pull":
+		if err := need(1); err != nil {
+			return err
+		}
+		return c.show(ctx, http.MethodPost, "/images/pull", map[string]any{"image_ref": a[1]}, stdout)
 	}
 	return fmt.Errorf("ctl: unknown command %q\n%s", a[0], ctlUsage)
 }

@@ -58,7 +58,8 @@ func TestCtl(t *testing.T) {
 		{[]string{"list", "running"}, "engine:2"},
 		{[]string{"stop", "g1"}, `"status": "stopped"`},
 		{[]string{"cleanup", "g1"}, `"status": "removed"`},
-		{[]string{"ops", "g1", "3"}, `"op_source": "admin"`},
+		{[]string{"-o", "json", "ops", "g1", "3"}, `"op_source": "admin"`},
+		{[]string{"ops", "g1", "3"}, "cleanup  admin"},
 	}
 	for _, s := range steps {
 		out, err := run(s.args...)
@@ -66,17 +67,33 @@ func TestCtl(t *testing.T) {
 			t.Fatalf("ctl %v = %v\n%s\nwant %q", s.args, err, out, s.want)
 		}
 	}
-	if out, _ := run("ops", "g1", "1"); !strings.Contains(out, `"source_ref": "alice"`) {
+	if out, _ := run("-o", "json", "ops", "g1", "1"); !strings.Contains(out, `"source_ref": "alice"`) {
 		t.Errorf("the admin user is not in the audit log:\n%s", out)
 	}
 	for _, bad := range [][]string{{"stop", "g1", "bored"}, {"get", "nope"}, {"start", "g1"}, {"start", "g1", "engine:1", "NOEQ"}, {"fly"}, {},
-		{"start", "g9", "engine:1", "restart_policy={"}, {"start", "g9", "engine:1", `restart_policy={"mode":"maybe"}`}} {
+		{"start", "g9", "engine:1", "restart_policy={"}, {"start", "g9", "engine:1", `restart_policy={"mode":"maybe"}`},
+		{"-o", "yaml", "list"}, {"logs"}, {"logs", "--tail", "x", "g1"}, {"stats"}} {
 		if _, err := run(bad...); err == nil {
 			t.Errorf("ctl %v succeeded", bad)
 		}
 	}
 	if _, err := run("get", "nope"); err == nil || !strings.HasPrefix(err.Error(), "not_found") {
 		t.Errorf("error = %v, want the API's code first", err)
+	}
+	// The fake driver has no image store: ctl pull reaches the API and
+	// shows its answer (the real pulls are in app's registry tests).
+	if _, err := run("pull", "engine:1"); err == nil || !strings.HasPrefix(err.Error(), "unsupported") {
+		t.Errorf("ctl pull on a driver without images = %v, want unsupported", err)
+	}
+	if _, err := run("pull"); err == nil {
+		t.Error("ctl pull without an image succeeded")
+	}
+	// The fake driver has neither logs nor stats.
+	run("start", "g2", "engine:1")
+	for _, args := range [][]string{{"logs", "g2"}, {"logs", "-f", "g2"}, {"stats", "g2"}} {
+		if _, err := run(args...); err == nil || !strings.HasPrefix(err.Error(), "unsupported") {
+			t.Errorf("ctl %v = %v, want unsupported", args, err)
+		}
 	}
 	t.Setenv("RTMANAGER_API_TOKEN", "wrong")
 	if _, err := run("list"); err == nil || !strings.HasPrefix(err.Error(), "unauthorized") {
@@ -98,7 +115,7 @@ func TestCtlWithoutToken(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"ctl", "ops", "g1", "1"}, &out, &errb); err != nil ||
+	if err := run(context.Background(), []string{"ctl", "-o", "json", "ops", "g1", "1"}, &out, &errb); err != nil ||
 		!strings.Contains(out.String(), `"op_source": "admin"`) || !strings.Contains(out.String(), `"source_ref": "carol"`) {
 		t.Errorf("ctl ops = %v\n%s", err, out.String())
 	}
