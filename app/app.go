@@ -245,6 +245,8 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Health: m.redis.HealthStream(), Snapshots: store, Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
+			Restart: lifecycle.RestartConfig{Default: c.Restart.Policy,
+				Backoff: core.Backoff{Base: c.Restart.Backoff, Max: c.Restart.BackoffMax, ResetAfter: c.Restart.ResetAfter}},
 			PullPolicy: c.PullPolicy, PullTimeout: c.PullTimeout,
 			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
 			EngineUser: c.EngineUser, ReadOnlyRootFS: c.ReadOnlyRootFS,
@@ -399,6 +401,12 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		m.watchEvents(ctx, mon)
+	}()
+	auto := m.services.NewAutoRestarter()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		auto.Run(ctx)
 	}()
 }
 

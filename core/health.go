@@ -14,7 +14,20 @@ const (
 	EventHealthCheckFailed    HealthEventType = "health_check_failed"
 	EventHealthCheckRecovered HealthEventType = "health_check_recovered"
 	EventOrphanRemoved        HealthEventType = "orphan_removed"
+	// EventContainerRestarted: an automatic restart under the game's
+	// restart policy (details: attempt, exit_code, classification,
+	// backoff_ms).
+	EventContainerRestarted HealthEventType = "container_restarted"
+	// EventCrashLoop: the game exceeded max_restarts within its window and
+	// stays stopped (details: restarts, window).
+	EventCrashLoop HealthEventType = "crash_loop"
 )
+
+// HealthEventTypes returns every event type in a fixed order.
+func HealthEventTypes() []HealthEventType {
+	return []HealthEventType{EventContainerStarted, EventContainerExited, EventContainerOOM, EventContainerDisappeared,
+		EventHealthCheckFailed, EventHealthCheckRecovered, EventOrphanRemoved, EventContainerRestarted, EventCrashLoop}
+}
 
 // HealthEvent is one observation about a game's container. Details is a JSON
 // object: exit_code for container_exited, consecutive_failures and

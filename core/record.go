@@ -23,6 +23,18 @@ type Record struct {
 	StoppedAt *time.Time
 	RemovedAt *time.Time
 	LastOpAt  time.Time
+	// RestartPolicy says whether an engine that exits on its own is
+	// restarted (SPEC §3a).
+	RestartPolicy RestartPolicy
+	// RestartCount counts automatic restarts since the last operator or
+	// platform start.
+	RestartCount int
+	// NextRestartAt is when a pending automatic restart is due; nil when
+	// none is pending. Any operation on the game cancels it.
+	NextRestartAt *time.Time
+	// Crash is the automatic-restart bookkeeping (streak, window history,
+	// the exit that scheduled the pending restart).
+	Crash CrashState
 }
 
 // Running returns r moved to running on container id at endpoint.
@@ -32,9 +44,10 @@ func (r Record) Running(id, endpoint string, now time.Time) Record {
 	return r
 }
 
-// Stopped returns r moved to stopped; the container is kept for cleanup.
+// Stopped returns r moved to stopped, without a pending automatic
+// restart; the container is kept for cleanup.
 func (r Record) Stopped(now time.Time) Record {
-	r.Status, r.Endpoint = StatusStopped, ""
+	r.Status, r.Endpoint, r.NextRestartAt = StatusStopped, "", nil
 	r.StoppedAt, r.LastOpAt = timePtr(now), now
 	return r
 }
@@ -43,7 +56,7 @@ func (r Record) Stopped(now time.Time) Record {
 // the job env is dropped — a removed record keeps no secrets (SPEC §2).
 // Every move to removed goes through here.
 func (r Record) Removed(now time.Time) Record {
-	r.Status, r.ContainerID, r.Endpoint, r.Env = StatusRemoved, "", "", nil
+	r.Status, r.ContainerID, r.Endpoint, r.Env, r.NextRestartAt = StatusRemoved, "", "", nil, nil
 	r.RemovedAt, r.LastOpAt = timePtr(now), now
 	return r
 }
@@ -52,6 +65,7 @@ func (r Record) Removed(now time.Time) Record {
 // env: the reservation a start makes before it creates a container.
 func (r Record) Starting(image string, env map[string]string, now time.Time) Record {
 	r.Status, r.ContainerID, r.Endpoint, r.ImageRef, r.Env = StatusStarting, "", "", image, env
+	r.NextRestartAt = nil
 	r.Generation++
 	r.LastOpAt = now
 	if r.CreatedAt.IsZero() {

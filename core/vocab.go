@@ -55,12 +55,15 @@ const (
 	SourceAdmin      OpSource = "admin"
 	SourceReconciler OpSource = "reconciler"
 	SourceJanitor    OpSource = "janitor"
+	// SourceMonitor: an automatic restart the health monitor made under a
+	// restart policy.
+	SourceMonitor OpSource = "monitor"
 )
 
 // Valid reports whether s is a known source.
 func (s OpSource) Valid() bool {
 	switch s {
-	case SourceStream, SourceREST, SourceAdmin, SourceReconciler, SourceJanitor:
+	case SourceStream, SourceREST, SourceAdmin, SourceReconciler, SourceJanitor, SourceMonitor:
 		return true
 	}
 	return false
@@ -95,12 +98,15 @@ const (
 	ReasonRestart       StopReason = "restart"
 	ReasonPatch         StopReason = "patch"
 	ReasonShutdown      StopReason = "shutdown"
+	// ReasonCrashLoop: the engine exited more than its restart policy's
+	// max_restarts times within the window; it stays stopped.
+	ReasonCrashLoop StopReason = "crash_loop"
 )
 
 // StopReasons returns every stop reason in a fixed order.
 func StopReasons() []StopReason {
 	return []StopReason{ReasonGameFinished, ReasonGameCancelled, ReasonAdminRequest, ReasonIdleTimeout,
-		ReasonRestart, ReasonPatch, ReasonShutdown}
+		ReasonRestart, ReasonPatch, ReasonShutdown, ReasonCrashLoop}
 }
 
 // ParseStopReason returns the reason named s or an invalid_request error.

@@ -39,6 +39,12 @@ type Telemetry interface {
 	// Panicked counts one panic recovered in where (a loop or worker name,
 	// see Guard).
 	Panicked(ctx context.Context, where string)
+	// AutoRestarted counts one automatic restart after an exit of class c
+	// (rtmanager_restarts_total{classification}).
+	AutoRestarted(ctx context.Context, c core.ExitClass)
+	// CrashLooped counts one game given up as a crash loop
+	// (rtmanager_crash_loops_total).
+	CrashLooped(ctx context.Context)
 	// ImagePull records one image pull that ran (not a caller that joined
 	// a pull in progress) with its result (success, not_found,
 	// unauthorized, unreachable, timeout, error, local_fallback) and
@@ -65,6 +71,12 @@ func (NopTelemetry) Span(ctx context.Context, _ string) (context.Context, func(e
 
 // Panicked implements Telemetry.
 func (NopTelemetry) Panicked(context.Context, string) {}
+
+// AutoRestarted implements Telemetry.
+func (NopTelemetry) AutoRestarted(context.Context, core.ExitClass) {}
+
+// CrashLooped implements Telemetry.
+func (NopTelemetry) CrashLooped(context.Context) {}
 
 // ImagePull implements Telemetry.
 func (NopTelemetry) ImagePull(context.Context, string, time.Duration) {}

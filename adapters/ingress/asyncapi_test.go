@@ -39,7 +39,7 @@ func TestAsyncAPIMatchesDecoder(t *testing.T) {
 		}
 	}
 	s := doc.Comps.Schemas
-	if got := keys(s["StartJob"].Properties); !slices.Equal(got, []string{"env", "game_id", "image_ref"}) {
+	if got := keys(s["StartJob"].Properties); !slices.Equal(got, []string{"env", "game_id", "image_ref", "restart_policy"}) {
 		t.Errorf("StartJob properties = %v", got)
 	}
 	if got := keys(s["StopJob"].Properties); !slices.Equal(got, []string{"game_id", "reason"}) {
@@ -50,8 +50,15 @@ func TestAsyncAPIMatchesDecoder(t *testing.T) {
 			t.Errorf("documented reason %q: %v", r, err)
 		}
 	}
-	if n := len(s["StopJob"].Properties["reason"].Enum); n != 7 {
-		t.Errorf("%d stop reasons documented, want 7", n)
+	if n, want := len(s["StopJob"].Properties["reason"].Enum), len(core.StopReasons()); n != want {
+		t.Errorf("%d stop reasons documented, want %d", n, want)
+	}
+	var events []string
+	for _, e := range core.HealthEventTypes() {
+		events = append(events, string(e))
+	}
+	if got := s["HealthEvent"].Properties["event_type"].Enum; !slices.Equal(got, events) {
+		t.Errorf("HealthEvent event types = %v, want %v", got, events)
 	}
 	for _, c := range s["JobResult"].Properties["error_code"].Enum {
 		if c != "" && !core.Code(c).Known() {

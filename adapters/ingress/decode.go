@@ -17,7 +17,9 @@ const (
 	FieldGameID   = "game_id"
 	FieldImageRef = "image_ref"
 	FieldEnv      = "env"
-	FieldReason   = "reason"
+	// FieldRestartPolicy holds the restart_policy JSON object (SPEC §3a).
+	FieldRestartPolicy = "restart_policy"
+	FieldReason        = "reason"
 )
 
 // MaxEnvBytes caps the raw env field; it comfortably holds core.MaxEnvVars
@@ -33,13 +35,14 @@ const maxFieldBytes = 1024
 // and a misspelt optional field (say "environment" for "env") would
 // otherwise start an engine without the environment its producer meant.
 var (
-	startFields = []string{FieldGameID, FieldImageRef, FieldEnv}
+	startFields = []string{FieldGameID, FieldImageRef, FieldEnv, FieldRestartPolicy}
 	stopFields  = []string{FieldGameID, FieldReason}
 )
 
 // DecodeStart decodes a runtime:start_jobs entry: game_id and image_ref
 // are required, env is optional and, when present and non-empty, a JSON
-// object of string values (an empty env field means no env). Every failure
+// object of string values (an empty env field means no env); so is
+// restart_policy, a JSON object the start service validates. Every failure
 // is a *core.Error with code invalid_request. The Meta is left for the
 // caller to fill.
 func DecodeStart(fields map[string]string) (lifecycle.StartInput, error) {
@@ -61,6 +64,10 @@ func DecodeStart(fields map[string]string) (lifecycle.StartInput, error) {
 		return lifecycle.StartInput{}, err
 	}
 	in := lifecycle.StartInput{GameID: game, ImageRef: image}
+	if raw := fields[FieldRestartPolicy]; raw != "" {
+		// Validated, with the configured defaults, by the start service.
+		in.RestartPolicy = []byte(raw)
+	}
 	if raw := fields[FieldEnv]; raw != "" {
 		// Names and values are checked by the start service
 		// (core.ValidateEnv), the one env check REST shares.

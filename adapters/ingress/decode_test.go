@@ -28,6 +28,8 @@ func TestDecodeStart(t *testing.T) {
 			want: lifecycle.StartInput{GameID: "g1", ImageRef: "engine:1"}},
 		{name: "empty object", fields: map[string]string{"game_id": "g1", "image_ref": "engine:1", "env": " {} "},
 			want: lifecycle.StartInput{GameID: "g1", ImageRef: "engine:1", Env: map[string]string{}}},
+		{name: "restart policy", fields: map[string]string{"game_id": "g1", "image_ref": "engine:1", "restart_policy": `{"mode":"on_failure"}`},
+			want: lifecycle.StartInput{GameID: "g1", ImageRef: "engine:1", RestartPolicy: []byte(`{"mode":"on_failure"}`)}},
 		{name: "null env", fields: map[string]string{"game_id": "g1", "image_ref": "e", "env": "null"}, wantErr: "not null"},
 		{name: "duplicate name", fields: map[string]string{"game_id": "g1", "image_ref": "e", "env": `{"A":"1","A":"2"}`}, wantErr: "given twice"},
 		{name: "trailing data", fields: map[string]string{"game_id": "g1", "image_ref": "e", "env": `{"A":"1"} {}`}, wantErr: "trailing data"},

@@ -285,6 +285,11 @@ func copyRecord(r core.Record) core.Record {
 	r.StartedAt = copyTime(r.StartedAt)
 	r.StoppedAt = copyTime(r.StoppedAt)
 	r.RemovedAt = copyTime(r.RemovedAt)
+	r.NextRestartAt = copyTime(r.NextRestartAt)
+	r.Crash.History = append([]time.Time(nil), r.Crash.History...)
+	if len(r.Crash.History) == 0 {
+		r.Crash.History = nil
+	}
 	if r.Env != nil {
 		env := make(map[string]string, len(r.Env))
 		for k, v := range r.Env {

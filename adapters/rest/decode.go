@@ -32,6 +32,9 @@ const (
 type StartBody struct {
 	ImageRef string            `json:"image_ref"`
 	Env      map[string]string `json:"env"`
+	// RestartPolicy is {"mode","max_restarts","window"} (SPEC §3a), passed
+	// to the start service as given; absent means the configured default.
+	RestartPolicy json.RawMessage `json:"restart_policy"`
 }
 
 // StopBody is the body of POST /runtimes/{game_id}/stop.
@@ -133,8 +136,8 @@ func jsonType(goType string) string {
 	return goType
 }
 
-// decodeStart decodes a start body. image_ref and env are validated by the
-// start service, not here.
+// decodeStart decodes a start body. image_ref, env and restart_policy are
+// validated by the start service, not here.
 func decodeStart(data []byte) (StartBody, error) {
 	var b StartBody
 	err := decodeJSON(data, &b)

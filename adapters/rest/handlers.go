@@ -65,7 +65,8 @@ func (s *server) start(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Start.Handle(opContext(r), lifecycle.StartInput{GameID: gameID(r), ImageRef: b.ImageRef, Env: b.Env, Meta: meta(r)})
+	res, err := s.svc.Start.Handle(opContext(r), lifecycle.StartInput{GameID: gameID(r), ImageRef: b.ImageRef, Env: b.Env,
+		RestartPolicy: b.RestartPolicy, Meta: meta(r)})
 	s.operate(w, r, res, err)
 }
 

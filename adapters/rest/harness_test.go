@@ -249,6 +249,8 @@ func (s *spans) OperationDone(context.Context, core.OperationEntry, time.Duratio
 func (s *spans) LeaseAcquire(context.Context, time.Duration)                       {}
 func (s *spans) HealthEvent(context.Context, core.HealthEventType)                 {}
 func (s *spans) Panicked(context.Context, string)                                  {}
+func (s *spans) AutoRestarted(context.Context, core.ExitClass)                     {}
+func (s *spans) CrashLooped(context.Context)                                       {}
 func (s *spans) ImagePull(context.Context, string, time.Duration)                  {}
 func (s *spans) Span(ctx context.Context, name string) (context.Context, func(error)) {
 	s.mu.Lock()

@@ -41,7 +41,7 @@ func TestStartReplayConflict(t *testing.T) {
 	}
 	sort.Strings(keys)
 	want := []string{"container_id", "created_at", "endpoint", "game_id", "generation", "image_ref",
-		"last_op_at", "removed_at", "started_at", "status", "stopped_at"}
+		"last_op_at", "next_restart_at", "removed_at", "restart_count", "restart_policy", "started_at", "status", "stopped_at"}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("runtime keys (-want +got):\n%s", diff)
 	}
@@ -351,5 +351,43 @@ func TestClientHangUpDoesNotAbandonStart(t *testing.T) {
 	ops, err := e.store.ListOperations(context.Background(), "g", 0)
 	if err != nil || len(ops) != 1 || ops[0].Outcome != core.OutcomeSuccess {
 		t.Fatalf("operation log = %+v, %v; want one success", ops, err)
+	}
+}
+
+func TestStartRestartPolicy(t *testing.T) {
+	e := newEnv(t, options{})
+	res := e.call(t, http.MethodPost, api+"g1/start", map[string]any{"image_ref": imageOK,
+		"restart_policy": map[string]any{"mode": "on_failure", "window": "90s"}})
+	if res.status != http.StatusOK {
+		t.Fatalf("start: %d %s", res.status, res.body)
+	}
+	rt := res.json(t)["runtime"].(map[string]any)
+	want := map[string]any{"mode": "on_failure", "max_restarts": 5.0, "window": "1m30s"}
+	if diff := cmp.Diff(want, rt["restart_policy"]); diff != "" || rt["restart_count"] != 0.0 || rt["next_restart_at"] != nil {
+		t.Errorf("runtime after start (-want +got policy):\n%s\n%s", diff, res.body)
+	}
+	got := e.call(t, http.MethodGet, api+"g1", nil).json(t)
+	if diff := cmp.Diff(want, got["restart_policy"]); diff != "" {
+		t.Errorf("GET runtime policy (-want +got):\n%s", diff)
+	}
+	// Without a policy the configured default applies.
+	res = e.call(t, http.MethodPost, api+"g2/start", map[string]any{"image_ref": imageOK})
+	if p := res.json(t)["runtime"].(map[string]any)["restart_policy"].(map[string]any); p["mode"] != "never" {
+		t.Errorf("default policy = %v", p)
+	}
+	for _, bad := range []any{
+		map[string]any{"mode": "sometimes"},
+		map[string]any{"mode": "always", "max_restarts": -1},
+		map[string]any{"window": "forever"},
+		map[string]any{"mode": "always", "retries": 3},
+		"on_failure",
+	} {
+		res := e.call(t, http.MethodPost, api+"g3/start", map[string]any{"image_ref": imageOK, "restart_policy": bad})
+		if res.status != http.StatusBadRequest || res.code(t) != string(core.CodeInvalidRequest) {
+			t.Errorf("restart_policy %v: %d %s", bad, res.status, res.body)
+		}
+	}
+	if res := e.call(t, http.MethodGet, api+"g3", nil); res.status != http.StatusNotFound {
+		t.Errorf("a refused start left a record: %d %s", res.status, res.body)
 	}
 }

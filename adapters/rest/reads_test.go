@@ -11,12 +11,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/galaxy-game/rtmanager/adapters/rest"
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/docs"
 )
 
@@ -88,6 +90,22 @@ func TestListPaging(t *testing.T) {
 		res := e.call(t, http.MethodGet, "/api/v1/internal/runtimes?"+q, nil)
 		if res.status != http.StatusBadRequest || res.code(t) != "invalid_request" {
 			t.Errorf("?%s: %d %s", q, res.status, res.body)
+		}
+	}
+}
+
+// TestHealthSnapshotOfEveryEventType: the response validation accepts a
+// snapshot of every event type core publishes.
+func TestHealthSnapshotOfEveryEventType(t *testing.T) {
+	e := newEnv(t, options{})
+	for i, typ := range core.HealthEventTypes() {
+		snap := core.HealthEvent{GameID: "g", ContainerID: "c", Type: typ, OccurredAt: time.Now().Add(time.Duration(i) * time.Second),
+			Details: map[string]any{"attempt": 1}}.Snapshot()
+		if err := e.store.UpsertSnapshot(t.Context(), snap); err != nil {
+			t.Fatal(err)
+		}
+		if res := e.call(t, http.MethodGet, api+"g/health", nil); res.status != http.StatusOK || !strings.Contains(string(res.body), string(typ)) {
+			t.Errorf("health after %s: %d %s", typ, res.status, res.body)
 		}
 	}
 }
@@ -206,13 +224,15 @@ func TestRoutingErrorsAndSpans(t *testing.T) {
 func TestSpecCatchesDrift(t *testing.T) {
 	r := req(t, http.MethodGet, api+"g", nil)
 	good := `{"game_id":"g","status":"running","container_id":"c","image_ref":"i","endpoint":"127.0.0.1:1","generation":1,` +
-		`"created_at":"2026-01-02T03:04:05Z","started_at":null,"stopped_at":null,"removed_at":null,"last_op_at":"2026-01-02T03:04:05Z"`
+		`"created_at":"2026-01-02T03:04:05Z","started_at":null,"stopped_at":null,"removed_at":null,"last_op_at":"2026-01-02T03:04:05Z",` +
+		`"restart_policy":{"mode":"on_failure","max_restarts":5,"window":"10m0s"},"restart_count":0,"next_restart_at":null`
 	h := http.Header{"Content-Type": {"application/json"}}
 	if err := checkSpec(t, r, reply{status: 200, header: h, body: []byte(good + "}")}); err != nil {
 		t.Fatalf("a good runtime fails validation: %v", err)
 	}
 	for _, bad := range []string{good + `,"env":{}}`, strings.Replace(good, `"started_at":null`, `"started_at":"yesterday"`, 1) + "}",
-		strings.Replace(good, `"running"`, `"zombie"`, 1) + "}"} {
+		strings.Replace(good, `"running"`, `"zombie"`, 1) + "}",
+		strings.Replace(good, `"on_failure"`, `"sometimes"`, 1) + "}"} {
 		if err := checkSpec(t, r, reply{status: 200, header: h, body: []byte(bad)}); err == nil {
 			t.Errorf("drifted runtime passes validation: %s", bad)
 		}
@@ -261,7 +281,8 @@ func TestStatusPage(t *testing.T) {
 	e := newEnv(t, options{token: "tok"})
 	bearer := []string{"Authorization", "Bearer tok"}
 	for _, g := range []string{"s1", "s2"} {
-		if r := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+g+"/start", map[string]any{"image_ref": imageOK}, bearer...); r.status != 200 {
+		if r := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+g+"/start", map[string]any{"image_ref": imageOK,
+			"restart_policy": map[string]any{"mode": "on_failure", "max_restarts": 3, "window": "1m"}}, bearer...); r.status != 200 {
 			t.Fatalf("start %s = %d", g, r.status)
 		}
 	}
@@ -274,7 +295,8 @@ func TestStatusPage(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
 		t.Fatalf("status page = %d %s", r.status, r.header.Get("Content-Type"))
 	}
-	for _, want := range []string{"running: <b>1</b>", "stopped: <b>1</b>", "<code>s1</code>", "<code>s2</code>"} {
+	for _, want := range []string{"running: <b>1</b>", "stopped: <b>1</b>", "<code>s1</code>", "<code>s2</code>",
+		"on_failure (max 3 in 1m0s)"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status page lacks %q:\n%s", want, body)
 		}

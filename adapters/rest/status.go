@@ -25,11 +25,14 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .6
 </style></head><body>
 <h1>rtmanager</h1>
 <p class="counts">{{range .Counts}}<span class="{{.Status}}">{{.Status}}: <b>{{.N}}</b></span>{{end}}</p>
-<table><thead><tr><th>game</th><th>status</th><th>generation</th><th>image</th><th>endpoint</th><th>last operation</th></tr></thead><tbody>
+<table><thead><tr><th>game</th><th>status</th><th>generation</th><th>image</th><th>endpoint</th><th>restart policy</th><th>restarts</th><th>last operation</th></tr></thead><tbody>
 {{range .Runtimes}}<tr><td><a href="/status/games/{{.GameID}}"><code>{{.GameID}}</code></a></td>
 <td class="{{.Status}}">{{.Status}}</td><td>{{.Generation}}</td><td><code>{{.ImageRef}}</code></td>
-<td>{{if .Endpoint}}<code>{{.Endpoint}}</code>{{end}}</td><td>{{.LastOpAt.UTC.Format "2006-01-02 15:04:05"}}</td></tr>
-{{else}}<tr><td colspan="6">no runtimes</td></tr>{{end}}
+<td>{{if .Endpoint}}<code>{{.Endpoint}}</code>{{end}}</td>
+<td>{{.RestartPolicy.Mode}}{{if ne (printf "%s" .RestartPolicy.Mode) "never"}} (max {{.RestartPolicy.MaxRestarts}} in {{.RestartPolicy.Window}}){{end}}</td>
+<td>{{.RestartCount}}{{if .NextRestartAt}}, next at {{.NextRestartAt.UTC.Format "15:04:05"}}{{end}}{{if .Crash.LastExitClass}}; last exit {{.Crash.LastExitClass}} ({{.Crash.LastExitCode}}){{end}}</td>
+<td>{{.LastOpAt.UTC.Format "2006-01-02 15:04:05"}}</td></tr>
+{{else}}<tr><td colspan="8">no runtimes</td></tr>{{end}}
 </tbody></table>
 {{if .Truncated}}<p>Only the first {{.Limit}} runtimes are listed; use <code>rtmanager ctl list</code> for all.</p>{{end}}
 <p><small>Generated {{.Now.UTC.Format "2006-01-02 15:04:05"}} UTC; refreshes every 10 s.</small></p>

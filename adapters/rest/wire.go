@@ -24,6 +24,11 @@ type Runtime struct {
 	StoppedAt   *time.Time `json:"stopped_at"`
 	RemovedAt   *time.Time `json:"removed_at"`
 	LastOpAt    *time.Time `json:"last_op_at"`
+	// RestartPolicy and RestartCount are SPEC §3a's; NextRestartAt is when
+	// a pending automatic restart is due (null when none is).
+	RestartPolicy *core.RestartPolicy `json:"restart_policy"`
+	RestartCount  int                 `json:"restart_count"`
+	NextRestartAt *time.Time          `json:"next_restart_at"`
 }
 
 // OperationResult is the body of a successful lifecycle operation: a fresh
@@ -112,8 +117,18 @@ func runtimeOf(r core.Record) Runtime {
 		GameID: r.GameID, Status: string(r.Status), ContainerID: r.ContainerID, ImageRef: r.ImageRef,
 		Endpoint: r.Endpoint, Generation: r.Generation, CreatedAt: utc(r.CreatedAt),
 		StartedAt: utcPtr(r.StartedAt), StoppedAt: utcPtr(r.StoppedAt), RemovedAt: utcPtr(r.RemovedAt),
-		LastOpAt: utc(r.LastOpAt),
+		LastOpAt: utc(r.LastOpAt), RestartPolicy: policyOf(r.RestartPolicy), RestartCount: r.RestartCount,
+		NextRestartAt: utcPtr(r.NextRestartAt),
 	}
+}
+
+// policyOf returns p, or nil (JSON null) for the zero policy of a record
+// that does not exist.
+func policyOf(p core.RestartPolicy) *core.RestartPolicy {
+	if p.Mode == "" {
+		return nil
+	}
+	return &p
 }
 
 func resultOf(res lifecycle.Result) OperationResult {

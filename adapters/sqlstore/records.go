@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -37,6 +38,11 @@ type recordRow struct {
 	StoppedAt   *time.Time `bun:"stopped_at"`
 	RemovedAt   *time.Time `bun:"removed_at"`
 	LastOpAt    time.Time  `bun:"last_op_at"`
+	// The automatic-restart columns (SPEC §3a): JSON policy and state.
+	RestartPolicy string     `bun:"restart_policy"`
+	RestartCount  int        `bun:"restart_count"`
+	NextRestartAt *time.Time `bun:"next_restart_at"`
+	RestartState  string     `bun:"restart_state"`
 }
 
 func toRecordRow(r core.Record) (recordRow, error) {
@@ -44,12 +50,22 @@ func toRecordRow(r core.Record) (recordRow, error) {
 	if err != nil {
 		return recordRow{}, fmt.Errorf("env: %w", err)
 	}
+	policy, err := json.Marshal(r.RestartPolicy)
+	if err != nil {
+		return recordRow{}, fmt.Errorf("restart policy: %w", err)
+	}
+	state, err := json.Marshal(r.Crash)
+	if err != nil {
+		return recordRow{}, fmt.Errorf("restart state: %w", err)
+	}
 	return recordRow{
 		GameID: r.GameID, Status: string(r.Status), ContainerID: r.ContainerID,
 		ImageRef: r.ImageRef, Endpoint: r.Endpoint, Generation: r.Generation, Env: env,
 		CreatedAt: dbTime(r.CreatedAt), StartedAt: dbTimePtr(r.StartedAt),
 		StoppedAt: dbTimePtr(r.StoppedAt), RemovedAt: dbTimePtr(r.RemovedAt),
-		LastOpAt: dbTime(r.LastOpAt),
+		LastOpAt:      dbTime(r.LastOpAt),
+		RestartPolicy: string(policy), RestartCount: r.RestartCount,
+		NextRestartAt: dbTimePtr(r.NextRestartAt), RestartState: string(state),
 	}, nil
 }
 
@@ -58,12 +74,22 @@ func (row recordRow) record() (core.Record, error) {
 	if err := decodeJSON(row.Env, &env); err != nil {
 		return core.Record{}, fmt.Errorf("env of %q: %w", row.GameID, err)
 	}
+	var policy core.RestartPolicy
+	if err := json.Unmarshal([]byte(row.RestartPolicy), &policy); err != nil {
+		return core.Record{}, fmt.Errorf("restart policy of %q: %w", row.GameID, err)
+	}
+	var state core.CrashState
+	if err := json.Unmarshal([]byte(row.RestartState), &state); err != nil {
+		return core.Record{}, fmt.Errorf("restart state of %q: %w", row.GameID, err)
+	}
 	return core.Record{
 		GameID: row.GameID, Status: core.Status(row.Status), ContainerID: row.ContainerID,
 		ImageRef: row.ImageRef, Endpoint: row.Endpoint, Generation: row.Generation, Env: env,
 		CreatedAt: dbTime(row.CreatedAt), StartedAt: dbTimePtr(row.StartedAt),
 		StoppedAt: dbTimePtr(row.StoppedAt), RemovedAt: dbTimePtr(row.RemovedAt),
-		LastOpAt: dbTime(row.LastOpAt),
+		LastOpAt:      dbTime(row.LastOpAt),
+		RestartPolicy: policy, RestartCount: row.RestartCount,
+		NextRestartAt: dbTimePtr(row.NextRestartAt), Crash: state,
 	}, nil
 }
 

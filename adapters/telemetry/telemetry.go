@@ -51,6 +51,10 @@ const (
 	MetricRuntimes          = "rtmanager_runtimes"
 	// MetricPanics counts panics recovered by ports.Guard, by where.
 	MetricPanics = "rtmanager_panics_total"
+	// MetricRestarts counts automatic restarts, by the exit's classification.
+	MetricRestarts = "rtmanager_restarts_total"
+	// MetricCrashLoops counts games given up as crash loops.
+	MetricCrashLoops = "rtmanager_crash_loops_total"
 )
 
 // instrumentationName is the meter and tracer name.
@@ -98,6 +102,8 @@ type Telemetry struct {
 	driverCall   metric.Float64Histogram
 	healthEvents metric.Int64Counter
 	panics       metric.Int64Counter
+	restarts     metric.Int64Counter
+	crashLoops   metric.Int64Counter
 
 	imagePulls        metric.Int64Counter
 	imagePullDuration metric.Float64Histogram
@@ -210,6 +216,12 @@ func (t *Telemetry) instruments() error {
 	t.panics, err = m.Int64Counter(MetricPanics,
 		metric.WithDescription("Panics recovered in stream workers and background loops."))
 	add(err)
+	t.restarts, err = m.Int64Counter(MetricRestarts,
+		metric.WithDescription("Automatic restarts under a restart policy, by the exit's classification."))
+	add(err)
+	t.crashLoops, err = m.Int64Counter(MetricCrashLoops,
+		metric.WithDescription("Games given up as crash loops (more than max_restarts within the window)."))
+	add(err)
 	add(t.imageInstruments(m))
 	_, err = m.Int64ObservableGauge(MetricStreamPending,
 		metric.WithDescription("Pending (delivered, unacknowledged) entries per job stream."),
@@ -264,6 +276,16 @@ func (t *Telemetry) HealthEvent(ctx context.Context, typ core.HealthEventType) {
 // Panicked implements ports.Telemetry.
 func (t *Telemetry) Panicked(ctx context.Context, where string) {
 	t.panics.Add(ctx, 1, metric.WithAttributes(attribute.String("where", where)))
+}
+
+// AutoRestarted implements ports.Telemetry.
+func (t *Telemetry) AutoRestarted(ctx context.Context, c core.ExitClass) {
+	t.restarts.Add(ctx, 1, metric.WithAttributes(attribute.String("classification", string(c))))
+}
+
+// CrashLooped implements ports.Telemetry.
+func (t *Telemetry) CrashLooped(ctx context.Context) {
+	t.crashLoops.Add(ctx, 1)
 }
 
 // Span implements ports.Telemetry. A failure ends the span with an error

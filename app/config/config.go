@@ -77,19 +77,30 @@ type Config struct {
 	EngineUser          string
 	ReadOnlyRootFS      bool
 	ReconcileInterval   time.Duration
-	ProbeInterval       time.Duration
-	ProbeFailures       int
-	CleanupAfter        time.Duration
-	OrphanGrace         time.Duration
-	ClaimIdle           time.Duration
-	StreamConcurrency   int
-	MaxDeliveries       int
-	StreamMaxLen        int
-	ShutdownTimeout     time.Duration
-	DataDir             string
-	InstanceID          string
-	LogLevel            slog.Level
-	OTLPEndpoint        string
+	// Restart is the automatic-restart policy default and backoff
+	// (RTMANAGER_RESTART_*, SPEC §3a).
+	Restart           RestartConfig
+	ProbeInterval     time.Duration
+	ProbeFailures     int
+	CleanupAfter      time.Duration
+	OrphanGrace       time.Duration
+	ClaimIdle         time.Duration
+	StreamConcurrency int
+	MaxDeliveries     int
+	StreamMaxLen      int
+	ShutdownTimeout   time.Duration
+	DataDir           string
+	InstanceID        string
+	LogLevel          slog.Level
+	OTLPEndpoint      string
+}
+
+// RestartConfig is the RTMANAGER_RESTART_* group.
+type RestartConfig struct {
+	Policy     core.RestartPolicy
+	Backoff    time.Duration
+	BackoffMax time.Duration
+	ResetAfter time.Duration
 }
 
 // Key describes one configuration key.
@@ -203,6 +214,10 @@ func (c *Config) finish() error {
 	}
 	if c.Driver == DriverPlugin && c.PluginPath == "" {
 		return fmt.Errorf("%sPLUGIN_PATH: required when %sDRIVER=plugin", Prefix, Prefix)
+	}
+	if c.Restart.Backoff > c.Restart.BackoffMax {
+		return fmt.Errorf("%sRESTART_BACKOFF=%s: must not exceed %sRESTART_BACKOFF_MAX=%s",
+			Prefix, c.Restart.Backoff, Prefix, c.Restart.BackoffMax)
 	}
 	if c.ImageGCAfter > 0 && len(c.ImageAllow) == 0 {
 		return fmt.Errorf("%sIMAGE_GC_AFTER=%s: needs a non-empty %sIMAGE_ALLOW (image GC removes only allow-listed images)",

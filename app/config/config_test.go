@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/core"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -32,6 +33,8 @@ func TestDefaults(t *testing.T) {
 		"auto migrate": c.AutoMigrate,
 		"instance":     c.InstanceID != "",
 		"log level":    c.LogLevel == slog.LevelInfo,
+		"restart": c.Restart == config.RestartConfig{Policy: core.RestartPolicy{Mode: core.RestartNever, MaxRestarts: 5, Window: 10 * time.Minute},
+			Backoff: 10 * time.Second, BackoffMax: 5 * time.Minute, ResetAfter: 10 * time.Minute},
 	}
 	for name, ok := range checks {
 		if !ok {
@@ -61,27 +64,33 @@ func TestEnvOverFileOverDefault(t *testing.T) {
 
 func TestInvalidValuesNameTheKey(t *testing.T) {
 	bad := map[string]string{
-		"RTMANAGER_HTTP_ADDR":          "8080",
-		"RTMANAGER_DATABASE_URL":       "mysql://x",
-		"RTMANAGER_REDIS_URL":          "http://x",
-		"RTMANAGER_DRIVER":             "podman",
-		"RTMANAGER_STOP_TIMEOUT":       "10",
-		"RTMANAGER_START_TIMEOUT":      "1ms",
-		"RTMANAGER_ENGINE_PORT":        "70000",
-		"RTMANAGER_ENGINE_HEALTH_PATH": "healthz",
-		"RTMANAGER_HOST_IP":            "localhost",
-		"RTMANAGER_MEMORY_LIMIT":       "lots",
-		"RTMANAGER_CPU_LIMIT":          "-1",
-		"RTMANAGER_PIDS_LIMIT":         "x",
-		"RTMANAGER_PROBE_FAILURES":     "0",
-		"RTMANAGER_AUTO_MIGRATE":       "sometimes",
-		"RTMANAGER_PLUGIN_SHA256":      "abc",
-		"RTMANAGER_IMAGE_ALLOW":        "games/../x",
-		"RTMANAGER_ENV_DENY":           "ld_*",
-		"RTMANAGER_MAX_RUNTIMES":       "-1",
-		"RTMANAGER_MAX_INFLIGHT":       "0",
-		"RTMANAGER_INSTANCE_ID":        "has space",
-		"RTMANAGER_LOG_LEVEL":          "loud",
+		"RTMANAGER_HTTP_ADDR":           "8080",
+		"RTMANAGER_DATABASE_URL":        "mysql://x",
+		"RTMANAGER_REDIS_URL":           "http://x",
+		"RTMANAGER_DRIVER":              "podman",
+		"RTMANAGER_STOP_TIMEOUT":        "10",
+		"RTMANAGER_START_TIMEOUT":       "1ms",
+		"RTMANAGER_ENGINE_PORT":         "70000",
+		"RTMANAGER_ENGINE_HEALTH_PATH":  "healthz",
+		"RTMANAGER_HOST_IP":             "localhost",
+		"RTMANAGER_MEMORY_LIMIT":        "lots",
+		"RTMANAGER_CPU_LIMIT":           "-1",
+		"RTMANAGER_PIDS_LIMIT":          "x",
+		"RTMANAGER_PROBE_FAILURES":      "0",
+		"RTMANAGER_AUTO_MIGRATE":        "sometimes",
+		"RTMANAGER_PLUGIN_SHA256":       "abc",
+		"RTMANAGER_IMAGE_ALLOW":         "games/../x",
+		"RTMANAGER_ENV_DENY":            "ld_*",
+		"RTMANAGER_MAX_RUNTIMES":        "-1",
+		"RTMANAGER_MAX_INFLIGHT":        "0",
+		"RTMANAGER_INSTANCE_ID":         "has space",
+		"RTMANAGER_LOG_LEVEL":           "loud",
+		"RTMANAGER_RESTART_POLICY":      "sometimes",
+		"RTMANAGER_RESTART_MAX":         "-1",
+		"RTMANAGER_RESTART_WINDOW":      "200h",
+		"RTMANAGER_RESTART_BACKOFF":     "0s",
+		"RTMANAGER_RESTART_BACKOFF_MAX": "10",
+		"RTMANAGER_RESTART_RESET_AFTER": "1ms",
 	}
 	for key, v := range bad {
 		t.Run(key, func(t *testing.T) {
@@ -103,6 +112,12 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 	t.Run("lease shorter than stop", func(t *testing.T) {
 		_, err := config.Load(env(map[string]string{"RTMANAGER_LEASE_TTL": "5s"}), "")
 		if err == nil || !strings.Contains(err.Error(), "RTMANAGER_LEASE_TTL") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("restart backoff above its max", func(t *testing.T) {
+		_, err := config.Load(env(map[string]string{"RTMANAGER_RESTART_BACKOFF": "10m"}), "")
+		if err == nil || !strings.Contains(err.Error(), "RTMANAGER_RESTART_BACKOFF") {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -126,6 +126,29 @@ var keys = []Key{
 		func(c *Config, v string) error { c.EngineUser = strings.TrimSpace(v); return engineUser(c.EngineUser) }},
 	{"READ_ONLY_ROOTFS", "false", "Engines get a read-only root filesystem with a 64 MiB tmpfs `/tmp` (docker and containerd apply it; plugins receive it in the container spec).", boolean(func(c *Config) *bool { return &c.ReadOnlyRootFS })},
 	{"RECONCILE_INTERVAL", "30s", "How often the reconciler compares records with containers.", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval }, 100*time.Millisecond)},
+	{"RESTART_POLICY", "never", "Restart mode of a start that names no `restart_policy`: never, on_failure (after a crash, an OOM kill or a foreign signal) or always (after any exit).",
+		func(c *Config, v string) error {
+			var mode string
+			if err := oneOf(func(*Config) *string { return &mode }, "never", "on_failure", "always")(c, v); err != nil {
+				return err
+			}
+			c.Restart.Policy.Mode = core.RestartMode(mode)
+			return nil
+		}},
+	{"RESTART_MAX", "5", "Default `max_restarts`: more automatic restarts than this within the window is a crash loop (the game stays stopped, reason crash_loop).", integer(func(c *Config) *int { return &c.Restart.Policy.MaxRestarts }, 0, core.MaxRestartsLimit)},
+	{"RESTART_WINDOW", "10m", "Default `window` the restarts are counted in (1s to 168h).",
+		func(c *Config, v string) error {
+			if err := duration(func(c *Config) *time.Duration { return &c.Restart.Policy.Window }, core.MinRestartWindow)(c, v); err != nil {
+				return err
+			}
+			if c.Restart.Policy.Window > core.MaxRestartWindow {
+				return fmt.Errorf("must be at most %s", core.MaxRestartWindow)
+			}
+			return nil
+		}},
+	{"RESTART_BACKOFF", "10s", "Delay before the first automatic restart of a streak; it doubles with each consecutive restart.", duration(func(c *Config) *time.Duration { return &c.Restart.Backoff }, 10*time.Millisecond)},
+	{"RESTART_BACKOFF_MAX", "5m", "Cap of the doubling restart delay.", duration(func(c *Config) *time.Duration { return &c.Restart.BackoffMax }, 10*time.Millisecond)},
+	{"RESTART_RESET_AFTER", "10m", "An engine that ran this long before it exited starts a new streak (backoff back to RESTART_BACKOFF).", duration(func(c *Config) *time.Duration { return &c.Restart.ResetAfter }, time.Second)},
 	{"PROBE_INTERVAL", "10s", "How often every running engine's health path is probed.", duration(func(c *Config) *time.Duration { return &c.ProbeInterval }, 50*time.Millisecond)},
 	{"PROBE_FAILURES", "3", "Consecutive missed probes that make health_check_failed.", integer(func(c *Config) *int { return &c.ProbeFailures }, 1, 1000)},
 	{"CLEANUP_AFTER", "24h", "The janitor removes runtimes stopped longer than this.", duration(func(c *Config) *time.Duration { return &c.CleanupAfter }, 0)},

@@ -73,10 +73,12 @@ func (s *Services) NewMonitor(probeFailures int) *Monitor {
 }
 
 // HandleEvent reacts to one driver event. An exit of a running game's
-// current container settles its record (→ stopped with container_exited),
-// and its removal (running or stopped: `docker rm -f` kills, then removes)
-// moves it to removed with container_disappeared, under the game's lease;
-// an OOM kill publishes container_oom. Events about other containers are
+// current container settles its record (→ stopped with container_exited,
+// the exit classified, and under the game's restart policy an automatic
+// restart scheduled or a crash loop declared), and its removal (running or
+// stopped: `docker rm -f` kills, then removes) moves it to removed with
+// container_disappeared (or keeps it stopped for its automatic restart),
+// under the game's lease; an OOM kill publishes container_oom. Events about other containers are
 // ignored: the operation that caused them records them.
 func (m *Monitor) HandleEvent(ctx context.Context, ev ports.Event) {
 	b := m.rec.b

@@ -51,7 +51,8 @@ func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Recor
 			return res.Record, res.Err()
 		}
 	}
-	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true})
+	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true,
+		policy: &cur.RestartPolicy})
 	if err != nil {
 		return cur, err
 	}
@@ -128,7 +129,8 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 			return res.Record, res.Err()
 		}
 	}
-	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true})
+	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true,
+		policy: &cur.RestartPolicy})
 	if err != nil {
 		return cur, err
 	}
@@ -138,7 +140,8 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 	}
 	// The old image ran until the stop, so it is present: no pull delays
 	// the roll-back.
-	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true})
+	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true,
+		policy: &cur.RestartPolicy})
 	if err != nil {
 		return res.Record, err
 	}

@@ -33,6 +33,8 @@ type world struct {
 	drv    *fakedriver.Driver
 	svc    *lifecycle.Services
 	ctx    context.Context
+	// deps are what svc was built from, for a second instance.
+	deps lifecycle.Deps
 }
 
 // racingStore lets a test run a concurrent change right before a Swap, to
@@ -83,7 +85,7 @@ func newWorld(t *testing.T, tweak ...func(*lifecycle.Deps)) *world {
 	if err != nil {
 		t.Fatalf("lifecycle.New: %v", err)
 	}
-	w.svc = svc
+	w.svc, w.deps = svc, deps
 	return w
 }
 

@@ -32,6 +32,12 @@ const (
 	DefaultEnginePort   = 8080
 	DefaultHostIP       = "127.0.0.1"
 	DefaultReadyPoll    = 50 * time.Millisecond
+	// Restart defaults of SPEC §3a.
+	DefaultRestartMax        = 5
+	DefaultRestartWindow     = 10 * time.Minute
+	DefaultRestartBackoff    = 10 * time.Second
+	DefaultRestartBackoffMax = 5 * time.Minute
+	DefaultRestartResetAfter = 10 * time.Minute
 	// cleanupTimeout bounds the work done after an operation's context
 	// ended: releasing the lease, removing a container a failed start made.
 	cleanupTimeout = 15 * time.Second
@@ -76,6 +82,42 @@ type Config struct {
 	// ReadOnlyRootFS runs engines on a read-only root filesystem with a
 	// tmpfs /tmp (RTMANAGER_READ_ONLY_ROOTFS).
 	ReadOnlyRootFS bool
+	// Restart holds the restart policy defaults and the backoff (SPEC §3a).
+	Restart RestartConfig
+}
+
+// RestartConfig is the automatic-restart configuration
+// (RTMANAGER_RESTART_*). Zero fields take the SPEC defaults.
+type RestartConfig struct {
+	// Default is the policy of a start that names none; the zero policy
+	// means never, 5 restarts, 10m.
+	Default core.RestartPolicy
+	Backoff core.Backoff
+}
+
+// withDefaults fills zero fields with the SPEC defaults and validates.
+func (c RestartConfig) withDefaults() (RestartConfig, error) {
+	if c.Default == (core.RestartPolicy{}) {
+		c.Default = core.RestartPolicy{Mode: core.RestartNever, MaxRestarts: DefaultRestartMax, Window: DefaultRestartWindow}
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.Backoff.Base, DefaultRestartBackoff},
+		{&c.Backoff.Max, DefaultRestartBackoffMax}, {&c.Backoff.ResetAfter, DefaultRestartResetAfter},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if err := c.Default.Validate(); err != nil {
+		return c, fmt.Errorf("lifecycle: default restart policy: %s", core.MessageOf(err))
+	}
+	if err := c.Backoff.Validate(); err != nil {
+		return c, fmt.Errorf("lifecycle: %w", err)
+	}
+	return c, nil
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -176,6 +218,11 @@ func New(deps Deps) (*Services, error) {
 	// The image store of the driver itself: the scoped view below hides it.
 	imageStore := ports.ImagesOf(deps.Driver)
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
+	rc, err := c.Restart.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c.Restart = rc
 	if deps.Telemetry == nil {
 		deps.Telemetry = ports.NopTelemetry{}
 	}
@@ -192,7 +239,7 @@ func New(deps Deps) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet()}
 	b.images = newImages(b, imageStore)
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
@@ -257,6 +304,9 @@ type base struct {
 	log    *slog.Logger
 	admit  *admission
 	images *Images
+	// due holds the pending automatic restarts this instance knows of; the
+	// records are the truth, this only says when to look.
+	due *dueSet
 }
 
 func randomToken() (string, error) {

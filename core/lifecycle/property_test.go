@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -17,7 +18,12 @@ type call struct {
 	kind  core.OpKind
 	game  string
 	image string
+	// policy is the restart_policy of a start (empty: the default, never).
+	policy string
 }
+
+// opAutoRestart is the property test's name for AutoRestarter.RestartDue.
+const opAutoRestart core.OpKind = "auto_restart"
 
 // TestPropertyConcurrentOperations drives random batches of concurrent
 // operations on a few games and checks after every batch: at most one live
@@ -29,17 +35,36 @@ func TestPropertyConcurrentOperations(t *testing.T) {
 		w := newWorld(t)
 		games := []string{"g1", "g2", "g3"}
 		images := []string{imgA, imgB, imgDies}
-		kinds := []core.OpKind{core.OpStart, core.OpStop, core.OpRestart, core.OpPatch, core.OpCleanup, core.OpReconcile}
+		kinds := []core.OpKind{core.OpStart, core.OpStop, core.OpRestart, core.OpPatch, core.OpCleanup, core.OpReconcile, opAutoRestart}
+		policies := []string{"", `{"mode":"always","max_restarts":2}`, `{"mode":"on_failure","max_restarts":1}`}
 		steps := rapid.IntRange(1, 12).Draw(rt, "steps")
 		for step := range steps {
 			n := rapid.IntRange(1, 4).Draw(rt, "batch")
 			batch := make([]call, n)
 			for i := range batch {
 				batch[i] = call{
-					kind:  rapid.SampledFrom(kinds).Draw(rt, "kind"),
-					game:  rapid.SampledFrom(games).Draw(rt, "game"),
-					image: rapid.SampledFrom(images).Draw(rt, "image"),
+					kind:   rapid.SampledFrom(kinds).Draw(rt, "kind"),
+					game:   rapid.SampledFrom(games).Draw(rt, "game"),
+					image:  rapid.SampledFrom(images).Draw(rt, "image"),
+					policy: rapid.SampledFrom(policies).Draw(rt, "policy"),
 				}
+			}
+			// Between batches (no lease is held): an engine crashes, and
+			// time passes so pending restarts fall due.
+			if rapid.Bool().Draw(rt, "crash") {
+				var live []ports.Container
+				for _, g := range games {
+					live = append(live, w.live(g)...)
+				}
+				if len(live) > 0 {
+					c := live[rapid.IntRange(0, len(live)-1).Draw(rt, "crashed")]
+					if w.drv.Exit(c.ID, rapid.SampledFrom([]int{0, 1, 137}).Draw(rt, "code")) == nil {
+						w.svc.NewMonitor(1).HandleEvent(w.ctx, ports.Event{Type: ports.EventExited, ContainerID: c.ID, Labels: c.Labels})
+					}
+				}
+			}
+			if rapid.Bool().Draw(rt, "time passes") {
+				w.clock.Advance(10 * time.Second)
 			}
 			if rapid.Bool().Draw(rt, "vanish") {
 				cs := w.drv.Containers()
@@ -58,13 +83,17 @@ func TestPropertyConcurrentOperations(t *testing.T) {
 			}
 			wg.Wait()
 			for i, c := range batch {
-				if c.kind == core.OpReconcile {
-					continue
+				if c.kind == core.OpReconcile || c.kind == opAutoRestart && (results[i].ErrorCode == core.CodeReplayNoOp || results[i].Busy) {
+					continue // background work that found nothing to do leaves no trace
 				}
 				r := results[i]
+				kind := c.kind
+				if kind == opAutoRestart {
+					kind = core.OpRestart
+				}
 				top := 0
 				for _, e := range w.ops(c.game) {
-					if e.CorrelationID == r.CorrelationID && e.OpKind == c.kind {
+					if e.CorrelationID == r.CorrelationID && e.OpKind == kind {
 						top++
 						if e.Outcome == "" || e.FinishedAt.IsZero() {
 							rt.Fatalf("step %d: entry without outcome: %+v", step, e)
@@ -101,7 +130,9 @@ func (w *world) do(c call) lifecycle.Result {
 	var err error
 	switch c.kind {
 	case core.OpStart:
-		r, err = w.svc.Start.Handle(ctx, lifecycle.StartInput{GameID: c.game, ImageRef: c.image, Meta: rest()})
+		r, err = w.svc.Start.Handle(ctx, lifecycle.StartInput{GameID: c.game, ImageRef: c.image, RestartPolicy: []byte(c.policy), Meta: rest()})
+	case opAutoRestart:
+		r, err = w.svc.NewAutoRestarter().RestartDue(ctx, c.game)
 	case core.OpStop:
 		r, err = w.svc.Stop.Handle(ctx, lifecycle.StopInput{GameID: c.game, Reason: core.ReasonGameFinished, Meta: rest()})
 	case core.OpRestart:
@@ -132,6 +163,12 @@ func (w *world) consistent(game string) error {
 			return fmt.Errorf("no record but containers %+v", all)
 		}
 		return nil
+	}
+	if rec.NextRestartAt != nil && (rec.Status != core.StatusStopped || rec.RestartPolicy.Mode == core.RestartNever) {
+		return fmt.Errorf("pending restart on %+v", rec)
+	}
+	if rec.RestartCount > 0 && rec.RestartPolicy.Mode == core.RestartNever {
+		return fmt.Errorf("restarted under never: %+v", rec)
 	}
 	switch rec.Status {
 	case core.StatusRunning:

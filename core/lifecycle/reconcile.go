@@ -69,6 +69,11 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 			}
 			for _, rec := range page {
 				records[rec.GameID] = rec
+				if rec.NextRestartAt != nil {
+					// The fallback of the restart schedule: after a
+					// restart of rtmanager, or one another instance set.
+					r.b.due.add(rec.GameID, *rec.NextRestartAt)
+				}
 			}
 			if next == "" {
 				break
@@ -213,17 +218,14 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string) (core.Recor
 		c, err := b.Driver.Inspect(ctx, rec.ContainerID)
 		switch {
 		case errors.Is(err, ports.ErrNotFound):
-			next, err := b.vanished(ctx, core.OpReconcile, rec)
+			next, err := b.exited(ctx, o, rec, core.Exit{Code: -1, Gone: true})
 			return next, tallyDisappeared, err
 		case err != nil:
 			return rec, tallyNone, driverErr("inspect", err, core.CodeServiceUnavailable)
 		case c.State != ports.StateExited:
 			return rec, tallyNone, errNothingToDo
 		}
-		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Stopped(b.Now().UTC()))
-		if err == nil {
-			b.publish(ctx, core.EventContainerExited, rec, map[string]any{"exit_code": c.ExitCode, "oom_killed": c.OOMKilled})
-		}
+		next, err := b.exited(ctx, o, rec, core.Exit{Code: c.ExitCode, OOMKilled: c.OOMKilled})
 		return next, tallyExited, err
 	case core.StatusStopped:
 		// A stopped container removed behind rtmanager's back.
@@ -235,6 +237,17 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string) (core.Recor
 				return rec, tallyNone, driverErr("inspect", err, core.CodeServiceUnavailable)
 			}
 			return rec, tallyNone, errNothingToDo
+		}
+		if rec.NextRestartAt != nil {
+			// Its automatic restart makes a new container anyway (docker
+			// rm -f: the exit was settled first, then the removal).
+			gone := rec
+			gone.ContainerID, gone.LastOpAt = "", b.Now().UTC()
+			next, err := b.swap(ctx, core.OpReconcile, rec, gone)
+			if err == nil {
+				b.publish(ctx, core.EventContainerDisappeared, rec, map[string]any{"restart_at": rec.NextRestartAt.UTC().Format(time.RFC3339Nano)})
+			}
+			return next, tallyDisappeared, err
 		}
 		next, err := b.vanished(ctx, core.OpReconcile, rec)
 		return next, tallyDisappeared, err

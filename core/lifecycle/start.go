@@ -17,10 +17,28 @@ type StartInput struct {
 	ImageRef string
 	// Env is passed to the engine besides GAME_ID and PORT.
 	Env map[string]string
+	// RestartPolicy is the restart_policy JSON object as given (SPEC §3a);
+	// fields it leaves out, or all of it when empty, come from the
+	// configured default.
+	RestartPolicy []byte
 	Meta
 	// prepared: the image was already made present under the pull policy
 	// (before the lease, or by the restart or patch running this start).
 	prepared bool
+
+	// policy, set by restart and patch, keeps the record's policy.
+	policy *core.RestartPolicy
+	// auto marks the start of an automatic restart: the restart count and
+	// streak grow instead of resetting.
+	auto bool
+}
+
+// restartPolicy returns the policy the start gives the game.
+func (in StartInput) restartPolicy(def core.RestartPolicy) (core.RestartPolicy, error) {
+	if in.policy != nil {
+		return *in.policy, nil
+	}
+	return core.ParseRestartPolicy(in.RestartPolicy, def)
 }
 
 func (in StartInput) validate(c Config) error {
@@ -48,17 +66,24 @@ func (in StartInput) validate(c Config) error {
 type Starter struct{ service[StartInput] }
 
 func (s *Starter) spec(in StartInput) operation {
+	var policy core.RestartPolicy
 	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
-		validate: func() error { return in.validate(s.b.Config) },
+		validate: func() (err error) {
+			if err = in.validate(s.b.Config); err != nil {
+				return err
+			}
+			policy, err = in.restartPolicy(s.b.Config.Restart.Default)
+			return err
+		},
 		prepare: func(ctx context.Context) error {
 			err := s.b.images.prepare(ctx, in.ImageRef)
 			in.prepared = err == nil
 			return err
 		},
-		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
+		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in, policy) }}
 }
 
-func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, error) {
+func (s *Starter) run(ctx context.Context, o *op, in StartInput, policy core.RestartPolicy) (core.Record, error) {
 	b := s.b
 	o.touch("", in.ImageRef)
 	cur, err := b.decide(ctx, o, in.ImageRef)
@@ -81,7 +106,14 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 	if !found {
 		cur.GameID = in.GameID
 	}
-	resv, err := b.reserve(ctx, cur, found, cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC()))
+	now := b.Now().UTC()
+	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), now)
+	if in.auto {
+		resv = resv.Restarted(now)
+	} else {
+		resv = resv.Fresh(policy)
+	}
+	resv, err = b.reserve(ctx, cur, found, resv)
 	if err != nil {
 		return resv, err
 	}

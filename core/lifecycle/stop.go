@@ -26,7 +26,8 @@ func (in StopInput) validate() error {
 // Stopper stops a game's engine gracefully (Handle under the game's lease,
 // Run for a caller that holds it): SIGTERM, then SIGKILL after the stop
 // timeout, then the record moves running → stopped. Outcomes: success;
-// replay_no_op when it is already stopped or removed; success with the
+// success cancelling the pending automatic restart of a game that is
+// already stopped; replay_no_op when it is already stopped or removed; success with the
 // record removed and a container_disappeared event when the container had
 // vanished; success with the record removed when it finds the reservation
 // of a start that died (its leftovers are removed); not_found without a
@@ -43,6 +44,11 @@ func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, er
 	b := s.b
 	o.note("reason", in.Reason)
 	cur, err := b.decide(ctx, o, "")
+	if core.CodeOf(err) == core.CodeReplayNoOp && cur.NextRestartAt != nil {
+		// A stop of an engine waiting for its automatic restart cancels it.
+		o.note("cancelled_restart_at", cur.NextRestartAt)
+		return b.swap(ctx, core.OpStop, cur, cur.CancelRestart(b.Now().UTC()))
+	}
 	if err != nil {
 		return cur, err
 	}

@@ -21,12 +21,7 @@ type suite struct {
 
 // game returns a fresh game id whose Docker containers are removed when t
 // ends.
-func (s *suite) game(t *testing.T, prefix string) string {
-	t.Helper()
-	g := harness.GameID(prefix)
-	harness.RemoveDockerContainers(t, g)
-	return g
-}
+func (s *suite) game(t *testing.T, prefix string) string { return dockerGame(t, prefix) }
 
 // TestDockerServerStores runs the Docker driver with PostgreSQL and the
 // test redis-server, and shares that instance between the transition

@@ -109,6 +109,10 @@ func TestContainerdDriver(t *testing.T) {
 	if a := op(t, inst, harness.GameID("ctd-miss"), "start", startBody(missingImage, nil)); a.HTTP != http.StatusUnprocessableEntity || a.Error.Code != "image_unavailable" {
 		t.Errorf("start of a missing image = %s, want 422 image_unavailable", a)
 	}
+	t.Run("restart policy", func(t *testing.T) {
+		restartThroughDriver(t, inst, harness.GameID("ctd-rs"), testenv.EngineImage(t), nil,
+			func(rt runtimeView) { killEngine(t, rt.GameID) }, "killed")
+	})
 }
 
 // TestPluginDriver runs the binary with the shipped process plugin, built
@@ -137,6 +141,10 @@ func TestPluginDriver(t *testing.T) {
 	if a := op(t, inst, harness.GameID("plg-miss"), "start", startBody("file:///nonexistent/engine", nil)); a.HTTP != http.StatusUnprocessableEntity || a.Error.Code != "image_unavailable" {
 		t.Errorf("start of a missing executable = %s, want 422 image_unavailable", a)
 	}
+	t.Run("restart policy", func(t *testing.T) {
+		restartThroughDriver(t, inst, harness.GameID("plg-rs"), "file://"+engine, nil,
+			func(rt runtimeView) { killEngine(t, rt.GameID) }, "killed")
+	})
 }
 
 // processState is the part of a process plugin container file the test

@@ -57,6 +57,7 @@ func baseEnv() map[string]string {
 		"RTMANAGER_CLAIM_IDLE":         "5s",
 		"RTMANAGER_SHUTDOWN_TIMEOUT":   "10s",
 		"RTMANAGER_LOG_LEVEL":          "debug",
+		"RTMANAGER_RESTART_BACKOFF":    "1s",
 	}
 }
 

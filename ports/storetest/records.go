@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -93,18 +94,22 @@ func testSwapStoresEveryField(t *testing.T, s ports.Store) {
 
 	// Every field changes; nil times become set and set ones become nil.
 	next := core.Record{
-		GameID:      rec.GameID,
-		Status:      core.StatusRemoved,
-		ContainerID: "",
-		ImageRef:    "registry.example/engine:2.0.0",
-		Endpoint:    "",
-		Generation:  rec.Generation + 1,
-		Env:         nil,
-		CreatedAt:   at(100), // ignored: Swap keeps CreatedAt
-		StartedAt:   nil,
-		StoppedAt:   ptr(at(6)),
-		RemovedAt:   ptr(at(7)),
-		LastOpAt:    at(7),
+		GameID:        rec.GameID,
+		Status:        core.StatusRemoved,
+		ContainerID:   "",
+		ImageRef:      "registry.example/engine:2.0.0",
+		Endpoint:      "",
+		Generation:    rec.Generation + 1,
+		Env:           nil,
+		CreatedAt:     at(100), // ignored: Swap keeps CreatedAt
+		StartedAt:     nil,
+		StoppedAt:     ptr(at(6)),
+		RemovedAt:     ptr(at(7)),
+		LastOpAt:      at(7),
+		RestartPolicy: core.RestartPolicy{Mode: core.RestartAlways, MaxRestarts: 7, Window: time.Hour},
+		RestartCount:  9,
+		NextRestartAt: ptr(at(8)),
+		Crash:         core.CrashState{Streak: 4, History: []time.Time{at(5)}, LastExitCode: -1, LastExitClass: core.ExitCrash, BackoffMS: 16000},
 	}
 	if err := s.Swap(ctx, ports.ExpectOf(rec), next); err != nil {
 		t.Fatalf("first Swap: %v", err)
@@ -116,6 +121,7 @@ func testSwapStoresEveryField(t *testing.T, s ports.Store) {
 	// And back: the empty container id matches, pointers return.
 	back := rec.Starting("registry.example/engine:3.0.0", map[string]string{"MODE": "ranked"}, at(8)).Running("c2", "127.0.0.1:1", at(9))
 	back.StoppedAt, back.RemovedAt = nil, nil
+	back = back.Fresh(core.RestartPolicy{Mode: core.RestartNever, MaxRestarts: 5, Window: 10 * time.Minute})
 	if err := s.Swap(ctx, ports.ExpectOf(next), back); err != nil {
 		t.Fatalf("second Swap: %v", err)
 	}

@@ -99,16 +99,20 @@ func newGameID(prefix string) string { return prefix + "-" + randomHex(6) }
 // except StoppedAt and RemovedAt.
 func sampleRecord(gameID string) core.Record {
 	return core.Record{
-		GameID:      gameID,
-		Status:      core.StatusRunning,
-		ContainerID: "c0ffee" + randomHex(29),
-		ImageRef:    "registry.example/engine:1.2.3",
-		Endpoint:    "127.0.0.1:41234",
-		Generation:  3,
-		Env:         map[string]string{"MAP": "north", "PLAYERS": "4", "EMPTY": ""},
-		CreatedAt:   at(0),
-		StartedAt:   ptr(at(1)),
-		LastOpAt:    at(1),
+		GameID:        gameID,
+		Status:        core.StatusRunning,
+		ContainerID:   "c0ffee" + randomHex(29),
+		ImageRef:      "registry.example/engine:1.2.3",
+		Endpoint:      "127.0.0.1:41234",
+		Generation:    3,
+		Env:           map[string]string{"MAP": "north", "PLAYERS": "4", "EMPTY": ""},
+		CreatedAt:     at(0),
+		StartedAt:     ptr(at(1)),
+		LastOpAt:      at(1),
+		RestartPolicy: core.RestartPolicy{Mode: core.RestartOnFailure, MaxRestarts: 3, Window: 90 * time.Second},
+		RestartCount:  2,
+		Crash: core.CrashState{Streak: 1, History: []time.Time{at(0), at(1)}, LastExitCode: 137,
+			LastExitClass: core.ExitKilled, BackoffMS: 2000},
 	}
 }
 

@@ -27,7 +27,9 @@ commands:
   logs [-f] [--tail N|all] [--timestamps] [--since T] <game>
                                 print the engine's output (-f: follow until it exits)
   stats <game>                  show its resource use (a table; -o json)
-  start <game> <image> [K=V...] start a game with optional env
+  start <game> <image> [K=V...] start a game with optional env; the argument
+                                restart_policy='{"mode":"on_failure"}' sets
+                                its restart policy
   stop <game> [reason]          stop it (reason default admin_request)
   restart <game>                restart it
   patch <game> <image>          move it to another image
@@ -107,14 +109,22 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		env := map[string]string{}
+		body := map[string]any{"image_ref": a[2], "env": env}
 		for _, kv := range a[3:] {
 			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
+			switch {
+			case !ok:
 				return fmt.Errorf("ctl start: env %q must be KEY=VALUE", kv)
+			case k == "restart_policy":
+				if !json.Valid([]byte(v)) {
+					return fmt.Errorf("ctl start: restart_policy=%s is not JSON", v)
+				}
+				body["restart_policy"] = json.RawMessage(v)
+			default:
+				env[k] = v
 			}
-			env[k] = v
 		}
-		return c.show(ctx, http.MethodPost, "/runtimes/"+game()+"/start", map[string]any{"image_ref": a[2], "env": env}, stdout)
+		return c.show(ctx, http.MethodPost, "/runtimes/"+game()+"/start", body, stdout)
 	case "stop":
 		if err := need(1); err != nil {
 			return err
@@ -228,7 +238,7 @@ func (c *client) show(ctx context.Context, method, path string, body any, w io.W
 
 func (c *client) list(ctx context.Context, q url.Values, w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GAME\tSTATUS\tGEN\tIMAGE\tENDPOINT\tLAST OP")
+	fmt.Fprintln(tw, "GAME\tSTATUS\tGEN\tIMAGE\tENDPOINT\tRESTART\tRESTARTS\tLAST OP")
 	for {
 		out, err := c.do(ctx, http.MethodGet, "/runtimes?"+q.Encode(), nil)
 		if err != nil {
@@ -237,7 +247,12 @@ func (c *client) list(ctx context.Context, q url.Values, w io.Writer) error {
 		items, _ := out["items"].([]any)
 		for _, it := range items {
 			r, _ := it.(map[string]any)
-			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\n", r["game_id"], r["status"], r["generation"], r["image_ref"], r["endpoint"], r["last_op_at"])
+			mode := "-"
+			if p, ok := r["restart_policy"].(map[string]any); ok {
+				mode = fmt.Sprint(p["mode"])
+			}
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\n", r["game_id"], r["status"], r["generation"], r["image_ref"],
+				r["endpoint"], mode, r["restart_count"], r["last_op_at"])
 		}
 		next, _ := out["next_cursor"].(string)
 		if next == "" {

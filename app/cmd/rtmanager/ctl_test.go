@@ -47,8 +47,11 @@ func TestCtl(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"start", "g1", "engine:1", "MODE=ranked"}, `"status": "running"`},
+		{[]string{"start", "g1", "engine:1", "MODE=ranked", `restart_policy={"mode":"on_failure"}`}, `"status": "running"`},
 		{[]string{"get", "g1"}, `"image_ref": "engine:1"`},
+		{[]string{"get", "g1"}, `"mode": "on_failure"`},
+		{[]string{"get", "g1"}, `"restart_count": 0`},
+		{[]string{"list"}, "on_failure"},
 		{[]string{"patch", "g1", "engine:2"}, `"image_ref": "engine:2"`},
 		{[]string{"restart", "g1"}, `"generation": 3`},
 		{[]string{"list"}, "g1"},
@@ -68,6 +71,7 @@ func TestCtl(t *testing.T) {
 		t.Errorf("the admin user is not in the audit log:\n%s", out)
 	}
 	for _, bad := range [][]string{{"stop", "g1", "bored"}, {"get", "nope"}, {"start", "g1"}, {"start", "g1", "engine:1", "NOEQ"}, {"fly"}, {},
+		{"start", "g9", "engine:1", "restart_policy={"}, {"start", "g9", "engine:1", `restart_policy={"mode":"maybe"}`},
 		{"-o", "yaml", "list"}, {"logs"}, {"logs", "--tail", "x", "g1"}, {"stats"}} {
 		if _, err := run(bad...); err == nil {
 			t.Errorf("ctl %v succeeded", bad)
