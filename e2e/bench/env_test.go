@@ -43,8 +43,15 @@ type stack struct {
 	redisSrv harness.RedisServer
 }
 
-// newStack builds a stack on PostgreSQL (pg) or the memory store.
+// newStack builds a stack on PostgreSQL (store nil) or on store.
 func newStack(tb testing.TB, store ports.Store) *stack {
+	tb.Helper()
+	return newStackConfig(tb, store, sqlstore.Config{})
+}
+
+// newStackConfig is newStack with the PostgreSQL store configured by cfg
+// (URL and MaxConns are set here).
+func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config) *stack {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -52,7 +59,7 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 	s.redisSrv = harness.StartRedisServer(tb)
 	if store == nil {
 		s.pgURL = testenv.PostgresURL(tb)
-		db, err := sqlstore.OpenConfig(ctx, sqlstore.Config{URL: s.pgURL, MaxConns: 40})
+		db, err := sqlstore.OpenConfig(ctx, withURL(cfg, s.pgURL))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -174,3 +181,10 @@ func (s *stack) pgPids(tb testing.TB) []int {
 	}
 	return pids
 }
+
+// withURL returns cfg on url with a pool of 40.
+func withURL(cfg sqlstore.Config, url string) sqlstore.Config {
+	cfg.URL, cfg.MaxConns = url, 40
+	return cfg
+}
+

@@ -115,3 +115,20 @@ func (h timedHealth) Publish(ctx context.Context, ev core.HealthEvent) error {
 	defer h.t.since("health.Publish (XADD)", time.Now())
 	return h.HealthPublisher.Publish(ctx, ev)
 }
+
+// perOp returns the calls per operation of the port calls whose names
+// start with one of prefixes.
+func (t *timings) perOp(ops int64, prefixes ...string) float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for k, v := range t.n {
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				n += v
+				break
+			}
+		}
+	}
+	return float64(n) / float64(max(ops, 1))
+}
