@@ -85,7 +85,7 @@ func (s *Store) ListOperations(ctx context.Context, gameID string, limit int) (_
 		}
 	} else {
 		err = s.db.NewSelect().Model(&rows).Where("game_id = ?", gameID).
-		OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
+			OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
 	}
 	if err != nil {
 		return nil, err

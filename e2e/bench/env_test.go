@@ -187,4 +187,3 @@ func withURL(cfg sqlstore.Config, url string) sqlstore.Config {
 	cfg.URL, cfg.MaxConns = url, 40
 	return cfg
 }
-
