@@ -27,6 +27,9 @@ var cachedPlan any = pgx.QueryExecModeCacheStatement
 // written here as well without touching this file.
 type hotSQL struct {
 	getRecord string
+	// createRecord inserts createFields.
+	createRecord string
+	createFields []*schema.Field
 	// swap sets swapFields ($1…$n) where game_id, status,
 	// current_container_id and generation equal $n+1…$n+4.
 	swap       string
@@ -49,6 +52,9 @@ func newHotSQL(db *bun.DB) *hotSQL {
 	snap := db.Table(reflect.TypeFor[snapshotRow]())
 	h := &hotSQL{}
 	h.getRecord = fmt.Sprintf("SELECT %s FROM %s WHERE game_id = $1", columns(rec.Fields), rec.Name)
+
+	h.createFields = rec.Fields
+	h.createRecord = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", rec.Name, columns(rec.Fields), placeholders(len(rec.Fields)))
 
 	h.swapFields = without(rec.Fields, "game_id", "created_at")
 	set := make([]string, len(h.swapFields))

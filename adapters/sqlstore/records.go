@@ -118,6 +118,10 @@ func (s *Store) Create(ctx context.Context, rec core.Record) (err error) {
 	if err != nil {
 		return err
 	}
+	if s.hot != nil {
+		_, err = s.db.DB.ExecContext(ctx, s.hot.createRecord, args(&row, s.hot.createFields)...)
+		return err
+	}
 	_, err = s.db.NewInsert().Model(&row).Exec(ctx)
 	return err
 }

@@ -12,13 +12,14 @@ import (
 
 // TestP2Compare measures P2 with the hot statements as cached prepared
 // plans (the default) and as bun's interpolated simple-protocol queries
-// (sqlstore.Config.Interpolate), alternating, next to pgbench -N, and logs
+// (sqlstore.Config.Interpolate), alternating (two stacks, so pools of 20
+// each), next to pgbench -N, and logs
 // ops/s, statements per operation and CPU per operation of each. Run it
 // alone: go test -tags bench -run TestP2Compare -v ./e2e/bench.
 func TestP2Compare(t *testing.T) {
 	stacks := map[string]*stack{
-		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true}),
-		"cached plans": newStackConfig(t, nil, sqlstore.Config{}),
+		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true, MaxConns: 20}),
+		"cached plans": newStackConfig(t, nil, sqlstore.Config{MaxConns: 20}),
 	}
 	const c, d, rounds = 8, 4 * time.Second, 3
 	t.Logf("pgbench -N -c 8 -j 2 -T 5: %s TPS", pgbench(t))

@@ -182,8 +182,11 @@ func (s *stack) pgPids(tb testing.TB) []int {
 	return pids
 }
 
-// withURL returns cfg on url with a pool of 40.
+// withURL returns cfg on url, with a pool of 40 unless cfg sets one.
 func withURL(cfg sqlstore.Config, url string) sqlstore.Config {
-	cfg.URL, cfg.MaxConns = url, 40
+	cfg.URL = url
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 40
+	}
 	return cfg
 }

@@ -1,0 +1,39 @@
+//go:build bench
+
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
+)
+
+// TestP3Compare measures P3 (stop and start jobs through the ingress) with
+// the hot statements as cached prepared plans (the default) and as bun's
+// interpolated queries, alternating (two stacks, so pools of 20 each), and logs jobs/s and CPU per job. Run
+// it alone: go test -tags bench -run TestP3Compare -v ./e2e/bench.
+func TestP3Compare(t *testing.T) {
+	stacks := map[string]*stack{
+		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true, MaxConns: 20}),
+		"cached plans": newStackConfig(t, nil, sqlstore.Config{MaxConns: 20}),
+	}
+	order := []string{"interpolated", "cached plans"}
+	for round := range 2 {
+		for _, name := range order {
+			for _, job := range []struct {
+				kind string
+				n    int
+			}{{"stop", 5000}, {"start", 2000}} {
+				r := measureStream(t, stacks[name], job.kind, job.n, 32)
+				t.Logf("round %d %-12s %s: %5.0f jobs/s, CPU µs/job total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)",
+					round+1, name, job.kind, r.PerSecond(), perJob(r.CPU.Total(), r.Jobs), perJob(r.CPU.Bench, r.Jobs),
+					perJob(r.CPU.Postgres, r.Jobs), perJob(r.CPU.Redis, r.Jobs))
+			}
+		}
+		order[0], order[1] = order[1], order[0]
+	}
+}
+
+// perJob returns d per job in microseconds.
+func perJob(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
