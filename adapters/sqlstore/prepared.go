@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
 
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -37,6 +38,9 @@ type hotSQL struct {
 	// appendOp inserts opFields and returns the id.
 	appendOp string
 	opFields []*schema.Field
+	// swapAppend is swap followed by the insert of opFields ($n+5…) when
+	// the swap changed the row, in one statement.
+	swapAppend string
 	// listOps reads a game's newest entries: game_id = $1, LIMIT $2.
 	listOps string
 	// upsertSnap inserts snapFields, updating a stored snapshot unless it
@@ -68,6 +72,13 @@ func newHotSQL(db *bun.DB) *hotSQL {
 	h.opFields = without(op.Fields, "id")
 	h.appendOp = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", op.Name, columns(h.opFields),
 		placeholders(len(h.opFields)))
+	vals := make([]string, len(h.opFields))
+	for i, f := range h.opFields {
+		// INSERT … SELECT does not type its parameters from the columns.
+		vals[i] = fmt.Sprintf("CAST($%d AS %s)", n+5+i, f.DiscoveredSQLType)
+	}
+	h.swapAppend = fmt.Sprintf("WITH swapped AS (%s RETURNING 1) INSERT INTO %s (%s) SELECT %s FROM swapped",
+		h.swap, op.Name, columns(h.opFields), strings.Join(vals, ", "))
 	h.listOps = fmt.Sprintf("SELECT %s FROM %s WHERE game_id = $1 ORDER BY id DESC LIMIT $2", columns(op.Fields), op.Name)
 
 	h.snapFields = snap.Fields
@@ -154,4 +165,38 @@ func (s *Store) swapHot(ctx context.Context, expect ports.Expect, row *recordRow
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// SwapAppend implements ports.SwapAppender. On PostgreSQL it is one
+// statement (the swap as a data-modifying CTE, the insert selecting from
+// it), committed synchronously as record writes are; otherwise Swap and the
+// append run in one transaction.
+func (s *Store) SwapAppend(ctx context.Context, expect ports.Expect, next core.Record, e core.OperationEntry) (err error) {
+	defer wrap(&err, "swap record %q and append its operation", next.GameID)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	row, err := toRecordRow(next)
+	if err != nil {
+		return err
+	}
+	op := toOperationRow(e)
+	if s.hot == nil {
+		return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := swapRow(ctx, tx, expect, &row); err != nil {
+				return err
+			}
+			_, err := tx.NewInsert().Model(&op).ExcludeColumn("id").Exec(ctx)
+			return err
+		})
+	}
+	a := args(&row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
+	a = append(a, args(&op, s.hot.opFields)[1:]...)
+	res, err := s.db.DB.ExecContext(ctx, s.hot.swapAppend, a...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return swapFailed(ctx, s.db, row.GameID)
 }

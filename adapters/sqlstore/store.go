@@ -80,7 +80,10 @@ type Store struct {
 	hot *hotSQL
 }
 
-var _ ports.Store = (*Store)(nil)
+var (
+	_ ports.Store        = (*Store)(nil)
+	_ ports.SwapAppender = (*Store)(nil)
+)
 
 // Open opens the database url names with the default Config; see
 // OpenConfig.
