@@ -73,6 +73,42 @@ func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record
 	return b.swapped(ctx, kind, cur, next, b.Records.Swap(ctx, ports.ExpectOf(cur), next))
 }
 
+// lastSwap is a compare-and-swap an operation's body left to finish.
+type lastSwap struct {
+	// ctx is the body's context: the write is bounded by it, and by the
+	// lease it runs under, as if the body had made it.
+	ctx       context.Context //nolint:containedctx // the body's context, used by finish
+	cur, next core.Record
+}
+
+// swapLast is swap for the last step of o's body. When the store writes a
+// record and its audit entry together (ports.SwapAppender), the swap is
+// left to o.finish, which writes both in one statement: one round trip and
+// one commit fewer per operation. The guarantees are swap's: the write is
+// a compare-and-swap on cur, and a lost swap is settled by swapped.
+func (b *base) swapLast(ctx context.Context, o *op, cur, next core.Record) (core.Record, error) {
+	if _, ok := b.Records.(ports.SwapAppender); !ok {
+		return b.swap(ctx, o.entry.OpKind, cur, next)
+	}
+	o.last = &lastSwap{ctx: ctx, cur: cur, next: next}
+	return next, nil
+}
+
+// commitLast makes o's last swap together with its success entry. It
+// returns the record and outcome, and whether the entry was written (only
+// if the swap was).
+func (o *op) commitLast() (core.Record, bool, error) {
+	b, p := o.b, o.last
+	o.last = nil
+	o.settle(p.next, nil)
+	err := b.Records.(ports.SwapAppender).SwapAppend(p.ctx, ports.ExpectOf(p.cur), p.next, o.entry)
+	if err == nil {
+		return p.next, true, nil
+	}
+	rec, err := b.swapped(p.ctx, o.entry.OpKind, p.cur, p.next, err)
+	return rec, false, leaseCause(p.ctx, err)
+}
+
 // swapped settles the outcome err of a compare-and-swap from cur to next
 // (see swap).
 func (b *base) swapped(ctx context.Context, kind core.OpKind, cur, next core.Record, err error) (core.Record, error) {

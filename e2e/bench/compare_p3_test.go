@@ -15,8 +15,8 @@ import (
 // it alone: go test -tags bench -run TestP3Compare -v ./e2e/bench.
 func TestP3Compare(t *testing.T) {
 	stacks := map[string]*stack{
-		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true, MaxConns: 20}),
-		"cached plans": newStackConfig(t, nil, sqlstore.Config{MaxConns: 20}),
+		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true, MaxConns: 20}, false),
+		"cached plans": newStackConfig(t, nil, sqlstore.Config{MaxConns: 20}, false),
 	}
 	order := []string{"interpolated", "cached plans"}
 	for round := range 2 {

@@ -10,26 +10,41 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 )
 
-// TestP2Compare measures P2 with the hot statements as cached prepared
-// plans (the default) and as bun's interpolated simple-protocol queries
-// (sqlstore.Config.Interpolate), alternating (two stacks, so pools of 20
-// each), next to pgbench -N, and logs
-// ops/s, statements per operation and CPU per operation of each. Run it
-// alone: go test -tags bench -run TestP2Compare -v ./e2e/bench.
+// p2Variant is one P2 design measured side by side with the others.
+type p2Variant struct {
+	name       string
+	cfg        sqlstore.Config
+	swapAppend bool
+}
+
+// p2Variants are the designs TestP2Compare measures: bun's interpolated
+// statements with the record swap and the audit append apart (the design
+// before issue 17), cached prepared plans for the hot statements, and
+// cached plans with the last swap and the audit entry in one statement
+// (ports.SwapAppender; the default). Pools of 12 (+6 best-effort) keep
+// three stacks under the server's connection limit.
+var p2Variants = []p2Variant{
+	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 12}, false},
+	{"cached plans", sqlstore.Config{MaxConns: 12}, false},
+	{"cached+swapappend", sqlstore.Config{MaxConns: 12}, true},
+}
+
+// TestP2Compare measures P2 (concurrency 8) for each of p2Variants,
+// rotating their order every round, next to pgbench -N before and after,
+// and logs ops/s, statements and Redis calls per operation, and CPU per
+// operation of each. Run it alone:
+// go test -tags bench -run TestP2Compare -v ./e2e/bench.
 func TestP2Compare(t *testing.T) {
-	stacks := map[string]*stack{
-		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true, MaxConns: 20}),
-		"cached plans": newStackConfig(t, nil, sqlstore.Config{MaxConns: 20}),
+	stacks := make([]*stack, len(p2Variants))
+	for i, v := range p2Variants {
+		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
 	}
 	const c, d, rounds = 8, 4 * time.Second, 3
 	t.Logf("pgbench -N -c 8 -j 2 -T 5: %s TPS", pgbench(t))
 	for round := range rounds {
-		for _, name := range []string{"interpolated", "cached plans"} {
-			s := stacks[name]
-			if round%2 == 1 { // alternate the order between rounds
-				name = map[string]string{"interpolated": "cached plans", "cached plans": "interpolated"}[name]
-				s = stacks[name]
-			}
+		for k := range p2Variants {
+			i := (k + round) % len(p2Variants)
+			v, s := p2Variants[i], stacks[i]
 			s.timings.reset()
 			m := s.meter(t)
 			r := measureOps(t, s, c, 4, d)
@@ -39,8 +54,8 @@ func TestP2Compare(t *testing.T) {
 			stmts := s.timings.perOp(r.Ops, "records.", "oplog.", "snapshot.")
 			trips := s.timings.perOp(r.Ops, "lease.", "health.")
 			per := func(x time.Duration) string { return fmt.Sprintf("%.0f", float64(x.Microseconds())/float64(r.Ops)) }
-			t.Logf("round %d %-12s c=%d: %6.0f ops/s, %d failures, %.2f statements/op, %.2f Redis calls/op, CPU µs/op total %s (bench %s, PostgreSQL %s, Redis %s)",
-				round+1, name, c, r.PerSecond(), r.Failures, stmts, trips, per(u.Total()), per(u.Bench), per(u.Postgres), per(u.Redis))
+			t.Logf("round %d %-17s c=%d: %6.0f ops/s, %d failures, %.2f statements/op, %.2f Redis calls/op, CPU µs/op total %s (bench %s, PostgreSQL %s, Redis %s)",
+				round+1, v.name, c, r.PerSecond(), r.Failures, stmts, trips, per(u.Total()), per(u.Bench), per(u.Postgres), per(u.Redis))
 		}
 	}
 	t.Logf("pgbench -N -c 8 -j 2 -T 5: %s TPS", pgbench(t))

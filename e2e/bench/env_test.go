@@ -46,12 +46,14 @@ type stack struct {
 // newStack builds a stack on PostgreSQL (store nil) or on store.
 func newStack(tb testing.TB, store ports.Store) *stack {
 	tb.Helper()
-	return newStackConfig(tb, store, sqlstore.Config{})
+	return newStackConfig(tb, store, sqlstore.Config{}, true)
 }
 
 // newStackConfig is newStack with the PostgreSQL store configured by cfg
-// (URL and MaxConns are set here).
-func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config) *stack {
+// (URL and MaxConns are set here); swapAppend false hides the store's
+// ports.SwapAppender from lifecycle, so every swap and its audit entry are
+// separate statements as before.
+func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend bool) *stack {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -85,8 +87,12 @@ func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config) *stac
 	s.driver.AddImage(benchImage, fakedriver.Behavior{})
 	s.timings = newTimings()
 	ts := timedStore{Store: s.store, t: s.timings}
+	var records ports.RecordStore = ts
+	if sa, ok := s.store.(ports.SwapAppender); ok && swapAppend {
+		records = timedSwapAppender{timedStore: ts, sa: sa}
+	}
 	s.services, err = lifecycle.New(lifecycle.Deps{
-		Records: ts, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
+		Records: records, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
 		Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
 	})
 	if err != nil {

@@ -89,6 +89,18 @@ func (s timedStore) UpsertSnapshot(ctx context.Context, h core.HealthSnapshot) e
 	return s.Store.UpsertSnapshot(ctx, h)
 }
 
+// timedSwapAppender is a timedStore that offers the store's
+// ports.SwapAppender.
+type timedSwapAppender struct {
+	timedStore
+	sa ports.SwapAppender
+}
+
+func (s timedSwapAppender) SwapAppend(ctx context.Context, e ports.Expect, r core.Record, o core.OperationEntry) error {
+	defer s.t.since("records.SwapAppend (CTE, sync commit)", time.Now())
+	return s.sa.SwapAppend(ctx, e, r, o)
+}
+
 // timedLeases wraps a ports.LeaseStore.
 type timedLeases struct {
 	ports.LeaseStore
