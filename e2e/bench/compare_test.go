@@ -30,7 +30,7 @@ var p2Variants = []p2Variant{
 }
 
 // TestP2Compare measures P2 (concurrency 8) for each of p2Variants,
-// rotating their order every round, next to pgbench -N before and after,
+// rotating their order every round, next to pgbench -N at the start of every round,
 // and logs ops/s, statements and Redis calls per operation, and CPU per
 // operation of each. Run it alone:
 // go test -tags bench -run TestP2Compare -v ./e2e/bench.
@@ -40,8 +40,10 @@ func TestP2Compare(t *testing.T) {
 		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
 	}
 	const c, d, rounds = 8, 4 * time.Second, 3
-	t.Logf("pgbench -N -c 8 -j 2 -T 5: %s TPS", pgbench(t))
+	pgb := pgbenchDB(t)
 	for round := range rounds {
+		tps := pgbenchRun(t, pgb, 4)
+		t.Logf("round %d pgbench -N -c 8 -j 2 -T 4: %.0f TPS", round+1, tps)
 		for k := range p2Variants {
 			i := (k + round) % len(p2Variants)
 			v, s := p2Variants[i], stacks[i]
@@ -54,9 +56,8 @@ func TestP2Compare(t *testing.T) {
 			stmts := s.timings.perOp(r.Ops, "records.", "oplog.", "snapshot.")
 			trips := s.timings.perOp(r.Ops, "lease.", "health.")
 			per := func(x time.Duration) string { return fmt.Sprintf("%.0f", float64(x.Microseconds())/float64(r.Ops)) }
-			t.Logf("round %d %-17s c=%d: %6.0f ops/s, %d failures, %.2f statements/op, %.2f Redis calls/op, CPU µs/op total %s (bench %s, PostgreSQL %s, Redis %s)",
-				round+1, v.name, c, r.PerSecond(), r.Failures, stmts, trips, per(u.Total()), per(u.Bench), per(u.Postgres), per(u.Redis))
+			t.Logf("round %d %-17s c=%d: %6.0f ops/s = %.2f× pgbench, %d failures, %.2f statements/op, %.2f Redis calls/op, CPU µs/op total %s (bench %s, PostgreSQL %s, Redis %s)",
+				round+1, v.name, c, r.PerSecond(), r.PerSecond()/tps, r.Failures, stmts, trips, per(u.Total()), per(u.Bench), per(u.Postgres), per(u.Redis))
 		}
 	}
-	t.Logf("pgbench -N -c 8 -j 2 -T 5: %s TPS", pgbench(t))
 }

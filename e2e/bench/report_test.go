@@ -260,11 +260,22 @@ func bootFigures(bs []bootResult) (fresh, warm time.Duration, rss, idle int64) {
 // pgbench runs `pgbench -N -c 8 -j 2 -T 5` on a scratch database and
 // returns its TPS.
 func pgbench(t *testing.T) string {
+	return fmt.Sprintf("%.0f", pgbenchRun(t, pgbenchDB(t), 5))
+}
+
+// pgbenchDB returns a scratch database initialised by `pgbench -i -s 1`.
+func pgbenchDB(t *testing.T) string {
 	url := testenv.PostgresURL(t)
 	if out, err := exec.Command("pgbench", "-q", "-i", "-s", "1", url).CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
 	}
-	out, err := exec.Command("pgbench", "-N", "-c", "8", "-j", "2", "-T", "5", url).CombinedOutput()
+	return url
+}
+
+// pgbenchRun runs `pgbench -N -c 8 -j 2 -T secs` on url and returns its
+// TPS.
+func pgbenchRun(t *testing.T, url string, secs int) float64 {
+	out, err := exec.Command("pgbench", "-N", "-c", "8", "-j", "2", "-T", fmt.Sprint(secs), url).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, out)
 	}
@@ -272,7 +283,7 @@ func pgbench(t *testing.T) string {
 	if m == nil {
 		t.Fatalf("pgbench output: %s", out)
 	}
-	return fmt.Sprintf("%.0f", atof(string(m[1])))
+	return atof(string(m[1]))
 }
 
 func machine(t *testing.T) [][2]string {
