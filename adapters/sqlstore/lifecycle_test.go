@@ -49,9 +49,10 @@ func (d racingDriver) Stop(ctx context.Context, id string, timeout time.Duration
 	return d.Driver.Stop(ctx, id, timeout)
 }
 
-// TestLifecycleSwapAppend runs stop and cleanup over the real store: each
-// writes its record and its audit entry in one SwapAppend (no separate
-// append), and a stop whose compare-and-swap loses writes no success entry,
+// TestLifecycleSwapAppend runs start, stop and cleanup over the real
+// store: each writes its last record change and its audit entry in one
+// SwapAppend (no separate append), a start still publishes
+// container_started and its snapshot after it, and a stop whose compare-and-swap loses writes no success entry,
 // only the one entry of its real outcome.
 func TestLifecycleSwapAppend(t *testing.T) {
 	for name, open := range backends {
@@ -60,9 +61,10 @@ func TestLifecycleSwapAppend(t *testing.T) {
 			store := &countingStore{Store: open(t)}
 			drv := racingDriver{Driver: fakedriver.New(nil)}
 			drv.AddImage("engine:1", fakedriver.Behavior{})
+			health := memory.NewHealthRecorder()
 			newServices := func(d ports.RuntimeDriver) *lifecycle.Services {
 				svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Snapshots: store,
-					Leases: memory.NewLeases(time.Now), Driver: d, Health: memory.NewHealthRecorder(),
+					Leases: memory.NewLeases(time.Now), Driver: d, Health: health,
 					Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					t.Fatal(err)
@@ -79,14 +81,18 @@ func TestLifecycleSwapAppend(t *testing.T) {
 			}
 			res, err := svc.Start.Handle(ctx, lifecycle.StartInput{GameID: "g1", ImageRef: "engine:1", Meta: meta})
 			mustOutcome("start", res, err, "")
-			store.swapAppends.Store(0)
-			store.appends.Store(0)
+			if evs := health.EventsOf("g1"); len(evs) != 1 || evs[0].Type != core.EventContainerStarted {
+				t.Errorf("events after start: %+v, want container_started", evs)
+			}
+			if snap, err := store.GetSnapshot(ctx, "g1"); err != nil || snap.LastEventType != core.EventContainerStarted {
+				t.Errorf("snapshot after start: %+v, %v", snap, err)
+			}
 			res, err = svc.Stop.Handle(ctx, lifecycle.StopInput{GameID: "g1", Reason: core.ReasonGameFinished, Meta: meta})
 			mustOutcome("stop", res, err, "")
 			res, err = svc.Cleanup.Handle(ctx, lifecycle.CleanupInput{GameID: "g1", Meta: meta})
 			mustOutcome("cleanup", res, err, "")
-			if sa, a := store.swapAppends.Load(), store.appends.Load(); sa != 2 || a != 0 {
-				t.Errorf("stop + cleanup made %d SwapAppend and %d AppendOperation calls, want 2 and 0", sa, a)
+			if sa, a := store.swapAppends.Load(), store.appends.Load(); sa != 3 || a != 0 {
+				t.Errorf("start + stop + cleanup made %d SwapAppend and %d AppendOperation calls, want 3 and 0", sa, a)
 			}
 			if rec, err := store.Get(ctx, "g1"); err != nil || rec.Status != core.StatusRemoved {
 				t.Errorf("record after cleanup: %+v, %v; want removed", rec, err)
