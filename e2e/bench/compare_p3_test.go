@@ -11,29 +11,28 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 )
 
-// TestP3Compare measures P3 (stop and start jobs through the ingress) with
-// the hot statements as cached prepared plans (the default) and as bun's
-// interpolated queries, alternating (two stacks, so pools of 20 each), and logs jobs/s and CPU per job. Run
+// TestP3Compare measures P3 (stop and start jobs through the ingress, 32 at
+// once) for each of p2Variants, rotating their order, and logs jobs/s,
+// Redis calls per job (INFO commandstats) and CPU per job. Run
 // it alone: go test -tags bench -run TestP3Compare -v ./e2e/bench.
 func TestP3Compare(t *testing.T) {
-	stacks := map[string]*stack{
-		"interpolated": newStackConfig(t, nil, sqlstore.Config{Interpolate: true, MaxConns: 20}, false),
-		"cached plans": newStackConfig(t, nil, sqlstore.Config{MaxConns: 20}, false),
+	stacks := make([]*stack, len(p2Variants))
+	for i, v := range p2Variants {
+		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
 	}
-	order := []string{"interpolated", "cached plans"}
 	for round := range 2 {
-		for _, name := range order {
+		for k := range p2Variants {
+			i := (k + round) % len(p2Variants)
+			name, s := p2Variants[i].name, stacks[i]
 			for _, job := range []struct {
 				kind string
 				n    int
 			}{{"stop", 5000}, {"start", 2000}} {
-				before := redisCalls(t, stacks[name])
-				r := measureStream(t, stacks[name], job.kind, job.n, 32)
-				calls := redisCalls(t, stacks[name])
+				before := redisCalls(t, s)
+				r := measureStream(t, s, job.kind, job.n, 32)
+				calls := redisCalls(t, s)
 				var per []string
 				for cmd, n := range calls {
 					if d := n - before[cmd]; d > 0 && cmd != "info" {
@@ -41,13 +40,12 @@ func TestP3Compare(t *testing.T) {
 					}
 				}
 				sort.Strings(per)
-				t.Logf("round %d %-12s %s: Redis calls/job: %s", round+1, name, job.kind, strings.Join(per, ", "))
-				t.Logf("round %d %-12s %s: %5.0f jobs/s, CPU µs/job total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)",
+				t.Logf("round %d %-17s %s: Redis calls/job: %s", round+1, name, job.kind, strings.Join(per, ", "))
+				t.Logf("round %d %-17s %s: %5.0f jobs/s, CPU µs/job total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)",
 					round+1, name, job.kind, r.PerSecond(), perJob(r.CPU.Total(), r.Jobs), perJob(r.CPU.Bench, r.Jobs),
 					perJob(r.CPU.Postgres, r.Jobs), perJob(r.CPU.Redis, r.Jobs))
 			}
 		}
-		order[0], order[1] = order[1], order[0]
 	}
 }
 

@@ -61,3 +61,22 @@ func TestP2Compare(t *testing.T) {
 		}
 	}
 }
+
+// TestP2Concurrency measures P2 of the default design (newStack: cached
+// plans, SwapAppend, pool of 40) at concurrency 8, 16 and 32, each right
+// after a pgbench -N run, for two rounds. Run it alone:
+// go test -tags bench -run TestP2Concurrency -v ./e2e/bench.
+func TestP2Concurrency(t *testing.T) {
+	s := newStack(t, nil)
+	pgb := pgbenchDB(t)
+	for round := range 2 {
+		for _, c := range []int{8, 16, 32} {
+			tps := pgbenchRun(t, pgb, 4)
+			m := s.meter(t)
+			r := measureOps(t, s, c, 4, 4*time.Second)
+			u := m.stop(t)
+			t.Logf("round %d c=%d: pgbench %.0f TPS, P2 %.0f ops/s = %.2f×, %d failures, CPU µs/op %.0f",
+				round+1, c, tps, r.PerSecond(), r.PerSecond()/tps, r.Failures, float64(u.Total().Microseconds())/float64(r.Ops))
+		}
+	}
+}
