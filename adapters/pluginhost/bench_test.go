@@ -138,7 +138,7 @@ func BenchmarkStartStopPaired(b *testing.B) {
 	image := "file://" + testenv.EngineBinary(b)
 	drivers := benchDrivers(b)
 	ctx := context.Background()
-	samples := map[string][]time.Duration{}
+	samples := map[string][]time.Duration{} // "<driver>", "<driver>/start", "<driver>/stop"
 	names := []string{"inprocess", "plugin"}
 	b.ResetTimer()
 	for i := range b.N {
@@ -152,10 +152,13 @@ func BenchmarkStartStopPaired(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			started := time.Now()
 			if err := d.Stop(ctx, c.ID, 10*time.Second); err != nil {
 				b.Fatal(err)
 			}
 			samples[name] = append(samples[name], time.Since(begin))
+			samples[name+"/start"] = append(samples[name+"/start"], started.Sub(begin))
+			samples[name+"/stop"] = append(samples[name+"/stop"], time.Since(started))
 			if err := d.Remove(ctx, c.ID); err != nil {
 				b.Fatal(err)
 			}
@@ -170,4 +173,7 @@ func BenchmarkStartStopPaired(b *testing.B) {
 	b.ReportMetric(in, "inprocess-p50-µs")
 	b.ReportMetric(pl, "plugin-p50-µs")
 	b.ReportMetric(pl/in, "plugin/inprocess")
+	for _, part := range []string{"start", "stop"} {
+		b.ReportMetric(p50(samples["plugin/"+part])-p50(samples["inprocess/"+part]), "plugin-extra-"+part+"-p50-µs")
+	}
 }
