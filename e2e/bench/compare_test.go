@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -29,36 +28,59 @@ var p2Variants = []p2Variant{
 	{"cached+swapappend", sqlstore.Config{MaxConns: 12}, true},
 }
 
-// TestP2Compare measures P2 (concurrency 8) for each of p2Variants,
-// rotating their order every round, next to pgbench -N at the start of every round,
-// and logs ops/s, statements and Redis calls per operation, and CPU per
-// operation of each. Run it alone:
-// go test -tags bench -run TestP2Compare -v ./e2e/bench.
-func TestP2Compare(t *testing.T) {
+// p2Row is one measurement of compareP2.
+type p2Row struct {
+	Round        int
+	Variant      string
+	PgbenchTPS   float64
+	Result       opsResult
+	CPU          cpuUse
+	Stmts, Redis float64 // per operation
+	ratioPgbench float64
+}
+
+// compareP2 measures P2 (concurrency c) for each of p2Variants, rotating
+// their order every round, each round right after a pgbench -N run.
+func compareP2(t *testing.T, c, rounds int, d time.Duration) []p2Row {
 	stacks := make([]*stack, len(p2Variants))
 	for i, v := range p2Variants {
 		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
 	}
-	const c, d, rounds = 8, 4 * time.Second, 3
 	pgb := pgbenchDB(t)
+	var rows []p2Row
 	for round := range rounds {
-		tps := pgbenchRun(t, pgb, 4)
-		t.Logf("round %d pgbench -N -c 8 -j 2 -T 4: %.0f TPS", round+1, tps)
+		tps := pgbenchRun(t, pgb, int(d/time.Second))
 		for k := range p2Variants {
 			i := (k + round) % len(p2Variants)
-			v, s := p2Variants[i], stacks[i]
+			s := stacks[i]
 			s.timings.reset()
 			m := s.meter(t)
 			r := measureOps(t, s, c, 4, d)
-			u := m.stop(t)
-			// One SQL statement per store call on the success path, one
-			// Redis round trip per lease or health call.
-			stmts := s.timings.perOp(r.Ops, "records.", "oplog.", "snapshot.")
-			trips := s.timings.perOp(r.Ops, "lease.", "health.")
-			per := func(x time.Duration) string { return fmt.Sprintf("%.0f", float64(x.Microseconds())/float64(r.Ops)) }
-			t.Logf("round %d %-17s c=%d: %6.0f ops/s = %.2f× pgbench, %d failures, %.2f statements/op, %.2f Redis calls/op, CPU µs/op total %s (bench %s, PostgreSQL %s, Redis %s)",
-				round+1, v.name, c, r.PerSecond(), r.PerSecond()/tps, r.Failures, stmts, trips, per(u.Total()), per(u.Bench), per(u.Postgres), per(u.Redis))
+			row := p2Row{Round: round + 1, Variant: p2Variants[i].name, PgbenchTPS: tps, Result: r, CPU: m.stop(t),
+				// One SQL statement per store call on the success path,
+				// one Redis round trip per lease or health call.
+				Stmts: s.timings.perOp(r.Ops, "records.", "oplog.", "snapshot."),
+				Redis: s.timings.perOp(r.Ops, "lease.", "health.")}
+			row.ratioPgbench = r.PerSecond() / tps
+			rows = append(rows, row)
 		}
+	}
+	return rows
+}
+
+// perOp returns d per operation of r in microseconds.
+func (r p2Row) perOp(d time.Duration) float64 {
+	return float64(d.Microseconds()) / float64(max(r.Result.Ops, 1))
+}
+
+// TestP2Compare logs compareP2 at concurrency 8, 3 rounds of 4 s. Run it
+// alone: go test -tags bench -run TestP2Compare -v ./e2e/bench.
+func TestP2Compare(t *testing.T) {
+	for _, r := range compareP2(t, 8, 3, 4*time.Second) {
+		t.Logf("round %d %-17s c=8: pgbench %.0f TPS, %6.0f ops/s = %.2f×, %d failures, %.2f statements/op, %.2f Redis calls/op, "+
+			"CPU µs/op total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)", r.Round, r.Variant, r.PgbenchTPS,
+			r.Result.PerSecond(), r.ratioPgbench, r.Result.Failures, r.Stmts, r.Redis, r.perOp(r.CPU.Total()),
+			r.perOp(r.CPU.Bench), r.perOp(r.CPU.Postgres), r.perOp(r.CPU.Redis))
 	}
 }
 
