@@ -119,6 +119,7 @@ func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
 	if err != nil {
 		tb.Fatalf("pluginhost benchmarks: %v\n%s", err, raw)
 	}
+	raw = withoutLogLines(raw)
 	line := regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) p50-µs\s+([\d.]+) p99-µs`)
 	res := map[string]pluginLatency{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -153,6 +154,7 @@ func measurePluginStartStop(tb testing.TB) (map[string]float64, string) {
 	if err != nil {
 		tb.Fatalf("pluginhost start/stop benchmark: %v\n%s", err, raw)
 	}
+	raw = withoutLogLines(raw)
 	res := map[string]float64{}
 	var lines []string
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -173,3 +175,10 @@ func measurePluginStartStop(tb testing.TB) (map[string]float64, string) {
 	}
 	return res, strings.Join(lines, "\n") + "\n"
 }
+
+// logLine is a log line of the plugin host or plugin (slog text); go test
+// interleaves them with a benchmark's result line, splitting it.
+var logLine = regexp.MustCompile(`(?m)time=\S+ level=[A-Z]+ [^\n]*\n`)
+
+// withoutLogLines removes the log lines from benchmark output.
+func withoutLogLines(raw []byte) []byte { return logLine.ReplaceAll(raw, nil) }
