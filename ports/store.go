@@ -70,6 +70,18 @@ type OperationLog interface {
 	ListOperations(ctx context.Context, gameID string, limit int) ([]core.OperationEntry, error)
 }
 
+// SwapAppender is an optional capability of a Store: a record
+// compare-and-swap and the audit entry of the operation that made it,
+// written together. Lifecycle uses it for an operation whose last step is
+// a swap, saving a statement and a commit per operation (docs/BENCHMARKS.md,
+// P2).
+type SwapAppender interface {
+	// SwapAppend does Swap(expect, next) and, only if it succeeds,
+	// AppendOperation(e), as one atomic step. When the swap fails nothing
+	// is written. Errors: those of Swap.
+	SwapAppend(ctx context.Context, expect Expect, next core.Record, e core.OperationEntry) error
+}
+
 // SnapshotStore keeps the latest health snapshot of each game.
 type SnapshotStore interface {
 	// UpsertSnapshot stores s as the game's snapshot unless the stored one

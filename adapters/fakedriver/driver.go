@@ -96,9 +96,12 @@ type Driver struct {
 	down       bool
 	images     map[string]Behavior
 	containers map[string]*container
-	seq        int
-	nextPort   int
-	subs       map[*subscriber]struct{}
+	// names indexes containers by name (names are unique: Start replaces
+	// a container of the same name), so Start does not scan them all.
+	names    map[string]*container
+	seq      int
+	nextPort int
+	subs     map[*subscriber]struct{}
 }
 
 var _ ports.RuntimeDriver = (*Driver)(nil)
@@ -121,6 +124,7 @@ func New(now func() time.Time) *Driver {
 		fingerprint: "fake-" + hex.EncodeToString(fp),
 		images:      map[string]Behavior{},
 		containers:  map[string]*container{},
+		names:       map[string]*container{},
 		nextPort:    firstPort,
 		subs:        map[*subscriber]struct{}{},
 	}
@@ -258,6 +262,7 @@ func (d *Driver) create(spec ports.ContainerSpec, b Behavior, host string) (*con
 		c.c.Endpoint = net.JoinHostPort(host, strconv.Itoa(d.nextPort))
 	}
 	d.containers[c.c.ID] = c
+	d.names[c.c.Name] = c
 	return c, nil
 }
 
@@ -362,12 +367,7 @@ func (d *Driver) get(id string) (*container, error) {
 
 // byName returns the container named name, or nil; it runs under d.mu.
 func (d *Driver) byName(name string) *container {
-	for _, c := range d.containers {
-		if c.c.Name == name {
-			return c
-		}
-	}
-	return nil
+	return d.names[name]
 }
 
 // sorted returns the containers in creation order; it runs under d.mu.
@@ -399,8 +399,16 @@ func (d *Driver) exit(c *container, code int, oom bool) {
 // delete kills c if it runs and deletes it; it runs under d.mu.
 func (d *Driver) delete(c *container) {
 	d.exit(c, KillExitCode, false)
-	delete(d.containers, c.c.ID)
+	d.forget(c)
 	d.emit(c, ports.EventRemoved, 0)
+}
+
+// forget drops c from the maps; it runs under d.mu.
+func (d *Driver) forget(c *container) {
+	delete(d.containers, c.c.ID)
+	if d.names[c.c.Name] == c {
+		delete(d.names, c.c.Name)
+	}
 }
 
 func hasLabels(have, want map[string]string) bool {

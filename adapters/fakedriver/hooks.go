@@ -42,7 +42,7 @@ func (d *Driver) Vanish(id string) error {
 		return fmt.Errorf("fake driver: vanish: %w", err)
 	}
 	c.halt()
-	delete(d.containers, id)
+	d.forget(c)
 	d.emit(c, ports.EventRemoved, 0)
 	return nil
 }

@@ -127,3 +127,53 @@ func BenchmarkCapabilities(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStartStopPaired measures P5's second half: Start then Stop of
+// one engine on the process driver in-process and the same driver behind
+// the plugin host (same runtime: OS processes, same engine binary),
+// alternating the two in every iteration (and their order between
+// iterations) so machine load hits both alike. Remove runs outside the
+// samples. It reports the p50 of each and the ratio of the p50s.
+func BenchmarkStartStopPaired(b *testing.B) {
+	image := "file://" + testenv.EngineBinary(b)
+	drivers := benchDrivers(b)
+	ctx := context.Background()
+	samples := map[string][]time.Duration{} // "<driver>", "<driver>/start", "<driver>/stop"
+	names := []string{"inprocess", "plugin"}
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 1 {
+			names[0], names[1] = names[1], names[0]
+		}
+		for _, name := range names {
+			d := drivers[name]
+			begin := time.Now()
+			c, err := d.Start(ctx, benchSpec(fmt.Sprintf("bench-pair-%s-%d", name, i), image))
+			if err != nil {
+				b.Fatal(err)
+			}
+			started := time.Now()
+			if err := d.Stop(ctx, c.ID, 10*time.Second); err != nil {
+				b.Fatal(err)
+			}
+			samples[name] = append(samples[name], time.Since(begin))
+			samples[name+"/start"] = append(samples[name+"/start"], started.Sub(begin))
+			samples[name+"/stop"] = append(samples[name+"/stop"], time.Since(started))
+			if err := d.Remove(ctx, c.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	p50 := func(s []time.Duration) float64 {
+		slices.Sort(s)
+		return float64(s[len(s)/2].Microseconds())
+	}
+	in, pl := p50(samples["inprocess"]), p50(samples["plugin"])
+	b.ReportMetric(in, "inprocess-p50-µs")
+	b.ReportMetric(pl, "plugin-p50-µs")
+	b.ReportMetric(pl/in, "plugin/inprocess")
+	for _, part := range []string{"start", "stop"} {
+		b.ReportMetric(p50(samples["plugin/"+part])-p50(samples["inprocess/"+part]), "plugin-extra-"+part+"-p50-µs")
+	}
+}

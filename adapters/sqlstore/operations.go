@@ -58,6 +58,10 @@ func (s *Store) AppendOperation(ctx context.Context, e core.OperationEntry) (_ i
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	row := toOperationRow(e)
+	if s.hot != nil {
+		err := s.bestEffort.DB.QueryRowContext(ctx, s.hot.appendOp, args(&row, s.hot.opFields)...).Scan(&row.ID)
+		return row.ID, err
+	}
 	if _, err := s.bestEffort.NewInsert().Model(&row).ExcludeColumn("id").Returning("id").Exec(ctx); err != nil {
 		return 0, err
 	}
@@ -74,8 +78,15 @@ func (s *Store) ListOperations(ctx context.Context, gameID string, limit int) (_
 		limit = defaultOperations
 	}
 	var rows []operationRow
-	err = s.db.NewSelect().Model(&rows).Where("game_id = ?", gameID).
-		OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
+	if s.hot != nil {
+		sqlRows, qerr := s.db.DB.QueryContext(ctx, s.hot.listOps, cachedPlan, gameID, limit)
+		if err = qerr; err == nil {
+			err = s.db.ScanRows(ctx, sqlRows, &rows)
+		}
+	} else {
+		err = s.db.NewSelect().Model(&rows).Where("game_id = ?", gameID).
+			OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,14 @@ func dbTimePtr(t *time.Time) *time.Time {
 func (s *Store) Get(ctx context.Context, gameID string) (_ core.Record, err error) {
 	defer wrap(&err, "get record %q", gameID)
 	var row recordRow
-	if err := s.getRow(ctx, &row, gameID); err != nil {
+	if s.hot != nil {
+		ctx, cancel := s.bound(ctx)
+		defer cancel()
+		err = s.getRecordHot(ctx, &row, gameID)
+	} else {
+		err = s.getRow(ctx, &row, gameID)
+	}
+	if err != nil {
 		return core.Record{}, err
 	}
 	return row.record()
@@ -137,6 +144,10 @@ func (s *Store) Create(ctx context.Context, rec core.Record) (err error) {
 	if err != nil {
 		return err
 	}
+	if s.hot != nil {
+		_, err = s.db.DB.ExecContext(ctx, s.hot.createRecord, args(&row, s.hot.createFields)...)
+		return err
+	}
 	_, err = s.db.NewInsert().Model(&row).Exec(ctx)
 	return err
 }
@@ -153,7 +164,16 @@ func (s *Store) Swap(ctx context.Context, expect ports.Expect, next core.Record)
 	if err != nil {
 		return err
 	}
-	return swapRow(ctx, s.db, expect, &row)
+	if s.hot == nil {
+		return swapRow(ctx, s.db, expect, &row)
+	}
+	switch ok, err := s.swapHot(ctx, expect, &row); {
+	case err != nil:
+		return err
+	case ok:
+		return nil
+	}
+	return swapFailed(ctx, s.db, row.GameID)
 }
 
 // swapRow is Swap's conditional UPDATE on db (the store or a transaction).
@@ -175,9 +195,15 @@ func swapRow(ctx context.Context, db bun.IDB, expect ports.Expect, row *recordRo
 	if n == 1 {
 		return nil
 	}
+	return swapFailed(ctx, db, row.GameID)
+}
+
+// swapFailed says why a conditional UPDATE of gameID's record changed no
+// row: ErrNotFound or ErrConflict.
+func swapFailed(ctx context.Context, db bun.IDB, gameID string) error {
 	// Records are never deleted, so a record missing now was missing when
 	// the UPDATE ran.
-	exists, err := db.NewSelect().Model((*recordRow)(nil)).Where("game_id = ?", row.GameID).Exists(ctx)
+	exists, err := db.NewSelect().Model((*recordRow)(nil)).Where("game_id = ?", gameID).Exists(ctx)
 	switch {
 	case err != nil:
 		return err

@@ -40,6 +40,10 @@ func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (e
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if s.hot != nil {
+		_, err = s.bestEffort.DB.ExecContext(ctx, s.hot.upsertSnap, args(&row, s.hot.snapFields)...)
+		return err
+	}
 	_, err = s.bestEffort.NewInsert().Model(&row).
 		On("CONFLICT (game_id) DO UPDATE").
 		Set("container_id = EXCLUDED.container_id").

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -59,6 +60,12 @@ type Config struct {
 	// That halves the commits a lifecycle operation waits for (see
 	// docs/BENCHMARKS.md, P2). SQLite ignores it.
 	SyncBestEffort bool
+	// Interpolate runs every statement as bun renders it (arguments in
+	// the text, simple protocol), including the hot-path statements that
+	// otherwise run as cached prepared plans on PostgreSQL (see hotSQL).
+	// It exists to measure the two side by side; SQLite always
+	// interpolates.
+	Interpolate bool
 }
 
 // Store is a ports.Store on a SQL database. It is safe for concurrent use.
@@ -68,9 +75,15 @@ type Store struct {
 	// is db itself unless a PostgreSQL store commits them asynchronously.
 	bestEffort *bun.DB
 	timeout    time.Duration
+	// hot holds the cached-plan statements; nil means bun renders every
+	// statement (SQLite, or Config.Interpolate).
+	hot *hotSQL
 }
 
-var _ ports.Store = (*Store)(nil)
+var (
+	_ ports.Store        = (*Store)(nil)
+	_ ports.SwapAppender = (*Store)(nil)
+)
 
 // Open opens the database url names with the default Config; see
 // OpenConfig.
@@ -122,7 +135,11 @@ func OpenConfig(ctx context.Context, cfg Config) (_ *Store, err error) {
 	if bestEffort == nil {
 		bestEffort = db
 	}
-	return &Store{db: db, bestEffort: bestEffort, timeout: cfg.QueryTimeout}, nil
+	st := &Store{db: db, bestEffort: bestEffort, timeout: cfg.QueryTimeout}
+	if db.Dialect().Name() == dialect.PG && !cfg.Interpolate {
+		st.hot = newHotSQL(db)
+	}
+	return st, nil
 }
 
 // openPostgres returns the pool for record writes and reads, and the pool

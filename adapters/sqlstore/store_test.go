@@ -22,6 +22,12 @@ import (
 var backends = map[string]func(testing.TB) *sqlstore.Store{
 	"sqlite":   openSQLite,
 	"postgres": openPostgres,
+	// The hot-path statements as bun renders them instead of as cached
+	// prepared plans (sqlstore.Config.Interpolate): both paths must pass.
+	"postgres-interpolated": func(tb testing.TB) *sqlstore.Store {
+		tb.Helper()
+		return mustOpenConfig(tb, sqlstore.Config{URL: testenv.PostgresURL(tb), Interpolate: true})
+	},
 }
 
 func openSQLite(tb testing.TB) *sqlstore.Store {
@@ -37,9 +43,15 @@ func openPostgres(tb testing.TB) *sqlstore.Store {
 // mustOpen opens and migrates the store at url and closes it when tb ends.
 func mustOpen(tb testing.TB, url string) *sqlstore.Store {
 	tb.Helper()
+	return mustOpenConfig(tb, sqlstore.Config{URL: url})
+}
+
+// mustOpenConfig is mustOpen with a Config.
+func mustOpenConfig(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := sqlstore.Open(ctx, url)
+	s, err := sqlstore.OpenConfig(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

@@ -64,15 +64,23 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 		}
 	}()
 	rec, err := fn(opCtx)
-	if err != nil {
-		switch cause := context.Cause(opCtx); {
-		case errors.Is(cause, errLeaseLost):
-			err = core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
-		case errors.Is(cause, errLeaseUnreachable):
-			err = core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
-		}
+	return finish(ctx, rec, leaseCause(opCtx, err))
+}
+
+// leaseCause returns err explained by the lease when ctx (an operation's
+// context under underLease) was cancelled because the lease was lost or
+// could not be renewed; otherwise err.
+func leaseCause(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
 	}
-	return finish(ctx, rec, err)
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errLeaseLost):
+		return core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
+	case errors.Is(cause, errLeaseUnreachable):
+		return core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
+	}
+	return err
 }
 
 // keepRenewed renews the lease every third of its TTL until ctx ends. It

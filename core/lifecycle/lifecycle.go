@@ -435,6 +435,9 @@ type op struct {
 	// seq is the stream job's order; zero for other sources.
 	seq   core.JobSeq
 	quiet quiet
+	// last is the swap the body left to finish (see swapLast); nil when
+	// the body wrote its record itself.
+	last *lastSwap
 }
 
 // errNothingToDo is returned by background steps that found the record
@@ -482,28 +485,20 @@ func (o *op) touch(container, image string) {
 // and never changes the outcome.
 func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	b, e := o.b, &o.entry
-	code := core.CodeOf(err)
-	e.Outcome, e.ErrorCode = core.OutcomeOf(code), code
-	if e.Outcome == core.OutcomeFailure {
-		e.ErrorMessage = core.MessageOf(err)
+	appended := false
+	if err == nil && o.last != nil {
+		rec, appended, err = o.commitLast()
 	}
-	// Fill what the steps did not name from the final record; a patch that
-	// rolled back keeps naming the image it was asked for.
-	if e.ContainerID == "" {
-		e.ContainerID = rec.ContainerID
-	}
-	if e.ImageRef == "" {
-		e.ImageRef = rec.ImageRef
-	}
-	e.FinishedAt = b.Now().UTC()
+	o.settle(rec, err)
 	busy := errors.As(err, new(busyError))
+	code := e.ErrorCode
 	if (busy && o.quiet >= quietBusy) || (o.quiet == quietRepair && errors.Is(err, errNothingToDo)) {
 		b.log.DebugContext(ctx, "background repair skipped", "game_id", e.GameID, "op_kind", e.OpKind,
 			"reason", core.MessageOf(err))
 		return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
 			CorrelationID: e.CorrelationID, Busy: busy}
 	}
-	if e.GameID != "" && core.ValidateGameID(e.GameID) == nil {
+	if !appended && e.GameID != "" && core.ValidateGameID(e.GameID) == nil {
 		// The entry is written even when the caller's context ended: the
 		// operation may have changed things the audit must show.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -530,4 +525,25 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	b.log.Log(ctx, level, msg, attrs...)
 	return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
 		CorrelationID: e.CorrelationID, Busy: busy}
+}
+
+// settle fills the audit entry from the operation's outcome: outcome, code,
+// message, finish time, and the container and image the steps did not name
+// from the final record.
+func (o *op) settle(rec core.Record, err error) {
+	e := &o.entry
+	code := core.CodeOf(err)
+	e.Outcome, e.ErrorCode, e.ErrorMessage = core.OutcomeOf(code), code, ""
+	if e.Outcome == core.OutcomeFailure {
+		e.ErrorMessage = core.MessageOf(err)
+	}
+	// Fill what the steps did not name from the final record; a patch that
+	// rolled back keeps naming the image it was asked for.
+	if e.ContainerID == "" {
+		e.ContainerID = rec.ContainerID
+	}
+	if e.ImageRef == "" {
+		e.ImageRef = rec.ImageRef
+	}
+	e.FinishedAt = o.b.Now().UTC()
 }

@@ -176,14 +176,15 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 		return b.abandon(ctx, resv, c.ID, err)
 	}
 	run := resv.Running(c.ID, endpoint, b.Now().UTC())
-	if err := b.Records.Swap(ctx, ports.ExpectOf(resv), run); err != nil {
-		if now, adopted := b.adoptedMeanwhile(ctx, resv.GameID, c.ID); adopted {
-			return now, nil
-		}
-		return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
-	}
-	b.publish(ctx, core.EventContainerStarted, run, nil)
-	return run, nil
+	return b.deferSwap(o, &lastSwap{ctx: ctx, cur: resv, next: run,
+		failed: func(err error) (core.Record, error) {
+			if now, adopted := b.adoptedMeanwhile(ctx, resv.GameID, c.ID); adopted {
+				return now, nil
+			}
+			return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
+		},
+		done: func() { b.publish(ctx, core.EventContainerStarted, run, nil) },
+	})
 }
 
 // awaitReady waits, up to the start timeout, until the container runs and

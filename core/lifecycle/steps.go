@@ -73,6 +73,63 @@ func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record
 	return b.swapped(ctx, kind, cur, next, b.Records.Swap(ctx, ports.ExpectOf(cur), next))
 }
 
+// lastSwap is a compare-and-swap an operation's body left to finish.
+type lastSwap struct {
+	// ctx is the body's context: the write is bounded by it, and by the
+	// lease it runs under, as if the body had made it.
+	ctx       context.Context //nolint:containedctx // the body's context, used by finish
+	cur, next core.Record
+	// failed settles a swap that was not written; nil means swapped's
+	// rule (replay or conflict).
+	failed func(err error) (core.Record, error)
+	// done, when set, runs once the swap (and its entry) is written.
+	done func()
+}
+
+// swapLast is swap for the last step of o's body (see deferSwap).
+func (b *base) swapLast(ctx context.Context, o *op, cur, next core.Record) (core.Record, error) {
+	return b.deferSwap(o, &lastSwap{ctx: ctx, cur: cur, next: next})
+}
+
+// deferSwap makes p, the last step of o's body. When the store writes a
+// record and its audit entry together (ports.SwapAppender), the swap is
+// left to o.finish, which writes both in one statement: one round trip and
+// one commit fewer per operation. Otherwise the swap is made now. Either
+// way the write is a compare-and-swap on p.cur, settled by p.settle.
+func (b *base) deferSwap(o *op, p *lastSwap) (core.Record, error) {
+	if _, ok := b.Records.(ports.SwapAppender); !ok {
+		return p.settle(b, o.entry.OpKind, b.Records.Swap(p.ctx, ports.ExpectOf(p.cur), p.next))
+	}
+	o.last = p
+	return p.next, nil
+}
+
+// settle returns the outcome of p's swap, whose error was err.
+func (p *lastSwap) settle(b *base, kind core.OpKind, err error) (core.Record, error) {
+	switch {
+	case err == nil:
+		if p.done != nil {
+			p.done()
+		}
+		return p.next, nil
+	case p.failed != nil:
+		return p.failed(err)
+	}
+	return b.swapped(p.ctx, kind, p.cur, p.next, err)
+}
+
+// commitLast makes o's last swap together with its success entry. It
+// returns the record, whether the entry was written (only if the swap
+// was), and the outcome.
+func (o *op) commitLast() (core.Record, bool, error) {
+	b, p := o.b, o.last
+	o.last = nil
+	o.settle(p.next, nil)
+	err := b.Records.(ports.SwapAppender).SwapAppend(p.ctx, ports.ExpectOf(p.cur), p.next, o.entry)
+	rec, serr := p.settle(b, o.entry.OpKind, err)
+	return rec, err == nil, leaseCause(p.ctx, serr)
+}
+
 // swapped settles the outcome err of a compare-and-swap from cur to next
 // (see swap).
 func (b *base) swapped(ctx context.Context, kind core.OpKind, cur, next core.Record, err error) (core.Record, error) {

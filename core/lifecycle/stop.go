@@ -62,7 +62,7 @@ func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, er
 		}
 		return cur, driverErr("stop", err, core.CodeServiceUnavailable)
 	}
-	return b.swap(ctx, core.OpStop, cur, cur.Stopped(b.Now().UTC()))
+	return b.swapLast(ctx, o, cur, cur.Stopped(b.Now().UTC()))
 }
 
 // settleDeadStart ends a reservation whose start died (the caller holds the
@@ -110,5 +110,5 @@ func (c *Cleaner) run(ctx context.Context, o *op, in CleanupInput) (core.Record,
 			return cur, driverErr("remove", err, core.CodeServiceUnavailable)
 		}
 	}
-	return b.swap(ctx, core.OpCleanup, cur, cur.Removed(b.Now().UTC()))
+	return b.swapLast(ctx, o, cur, cur.Removed(b.Now().UTC()))
 }

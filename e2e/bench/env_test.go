@@ -43,8 +43,17 @@ type stack struct {
 	redisSrv harness.RedisServer
 }
 
-// newStack builds a stack on PostgreSQL (pg) or the memory store.
+// newStack builds a stack on PostgreSQL (store nil) or on store.
 func newStack(tb testing.TB, store ports.Store) *stack {
+	tb.Helper()
+	return newStackConfig(tb, store, sqlstore.Config{}, true)
+}
+
+// newStackConfig is newStack with the PostgreSQL store configured by cfg
+// (URL and MaxConns are set here); swapAppend false hides the store's
+// ports.SwapAppender from lifecycle, so every swap and its audit entry are
+// separate statements as before.
+func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend bool) *stack {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -52,7 +61,7 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 	s.redisSrv = harness.StartRedisServer(tb)
 	if store == nil {
 		s.pgURL = testenv.PostgresURL(tb)
-		db, err := sqlstore.OpenConfig(ctx, sqlstore.Config{URL: s.pgURL, MaxConns: 40})
+		db, err := sqlstore.OpenConfig(ctx, withURL(cfg, s.pgURL))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -78,8 +87,12 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 	s.driver.AddImage(benchImage, fakedriver.Behavior{})
 	s.timings = newTimings()
 	ts := timedStore{Store: s.store, t: s.timings}
+	var records ports.RecordStore = ts
+	if sa, ok := s.store.(ports.SwapAppender); ok && swapAppend {
+		records = timedSwapAppender{timedStore: ts, sa: sa}
+	}
 	s.services, err = lifecycle.New(lifecycle.Deps{
-		Records: ts, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
+		Records: records, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
 		Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
 	})
 	if err != nil {
@@ -173,4 +186,13 @@ func (s *stack) pgPids(tb testing.TB) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// withURL returns cfg on url, with a pool of 40 unless cfg sets one.
+func withURL(cfg sqlstore.Config, url string) sqlstore.Config {
+	cfg.URL = url
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 40
+	}
+	return cfg
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -118,6 +119,7 @@ func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
 	if err != nil {
 		tb.Fatalf("pluginhost benchmarks: %v\n%s", err, raw)
 	}
+	raw = withoutLogLines(raw)
 	line := regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) p50-µs\s+([\d.]+) p99-µs`)
 	res := map[string]pluginLatency{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -136,3 +138,47 @@ func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
 	}
 	return res, string(raw)
 }
+
+// measurePluginStartStop runs the plugin host's BenchmarkStartStopPaired
+// and returns its metrics by unit.
+func measurePluginStartStop(tb testing.TB) (map[string]float64, string) {
+	tb.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkStartStopPaired$",
+		"-benchtime", "200x", "-count", "1", "./adapters/pluginhost")
+	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(out)))
+	raw, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("pluginhost start/stop benchmark: %v\n%s", err, raw)
+	}
+	raw = withoutLogLines(raw)
+	res := map[string]float64{}
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "BenchmarkStartStopPaired") {
+			continue
+		}
+		lines = append(lines, line)
+		f := strings.Fields(line)
+		for i := 2; i+1 < len(f); i += 2 {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			res[f[i+1]] = v
+		}
+	}
+	if len(res) == 0 {
+		tb.Fatalf("no BenchmarkStartStopPaired line in:\n%s", raw)
+	}
+	return res, strings.Join(lines, "\n") + "\n"
+}
+
+// logLine is a log line of the plugin host or plugin (slog text); go test
+// interleaves them with a benchmark's result line, splitting it.
+var logLine = regexp.MustCompile(`(?m)time=\S+ level=[A-Z]+ [^\n]*\n`)
+
+// withoutLogLines removes the log lines from benchmark output.
+func withoutLogLines(raw []byte) []byte { return logLine.ReplaceAll(raw, nil) }

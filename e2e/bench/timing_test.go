@@ -89,6 +89,18 @@ func (s timedStore) UpsertSnapshot(ctx context.Context, h core.HealthSnapshot) e
 	return s.Store.UpsertSnapshot(ctx, h)
 }
 
+// timedSwapAppender is a timedStore that offers the store's
+// ports.SwapAppender.
+type timedSwapAppender struct {
+	timedStore
+	sa ports.SwapAppender
+}
+
+func (s timedSwapAppender) SwapAppend(ctx context.Context, e ports.Expect, r core.Record, o core.OperationEntry) error {
+	defer s.t.since("records.SwapAppend (CTE, sync commit)", time.Now())
+	return s.sa.SwapAppend(ctx, e, r, o)
+}
+
 // timedLeases wraps a ports.LeaseStore.
 type timedLeases struct {
 	ports.LeaseStore
@@ -114,4 +126,21 @@ type timedHealth struct {
 func (h timedHealth) Publish(ctx context.Context, ev core.HealthEvent) error {
 	defer h.t.since("health.Publish (XADD)", time.Now())
 	return h.HealthPublisher.Publish(ctx, ev)
+}
+
+// perOp returns the calls per operation of the port calls whose names
+// start with one of prefixes.
+func (t *timings) perOp(ops int64, prefixes ...string) float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for k, v := range t.n {
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				n += v
+				break
+			}
+		}
+	}
+	return float64(n) / float64(max(ops, 1))
 }

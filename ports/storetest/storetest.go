@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
 		{"Reserve", reserveCases},
+		{"SwapAppend", swapAppendCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
