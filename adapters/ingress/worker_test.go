@@ -273,7 +273,9 @@ func TestGracefulStopFinishesRunningJob(t *testing.T) {
 
 func TestStopGraceLeavesJobPending(t *testing.T) {
 	e := newEnv(t, backends[0].url(t), func(c *ingress.Config) {
-		c.ClaimIdle, c.StopGrace = 100*time.Millisecond, 100*time.Millisecond
+		// A claim idle well above scheduling hiccups on a loaded 2-core
+		// machine: the heartbeat touches every third of it.
+		c.ClaimIdle, c.StopGrace = 400*time.Millisecond, 100*time.Millisecond
 	})
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -289,7 +291,7 @@ func TestStopGraceLeavesJobPending(t *testing.T) {
 	}
 	// The heartbeat keeps the running job from going idle, so no claim
 	// (this worker's or another's) picks it up for 5 × ClaimIdle.
-	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if d := e.deliveries(key); d != 1 {
 			t.Fatalf("the running job was delivered %d times, want 1 (heartbeat)", d)
 		}
