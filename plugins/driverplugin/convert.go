@@ -104,7 +104,7 @@ func capsToWire(c ports.Capabilities) *driverv1.CapabilitiesResponse {
 func capsFromWire(c *driverv1.CapabilitiesResponse) ports.Capabilities {
 	return ports.Capabilities{
 		Name: c.GetName(), Version: c.GetVersion(), Fingerprint: c.GetFingerprint(),
-		PublishesPorts: c.GetPublishesPorts(), OOMEvents: c.GetOomEvents(),
+		PublishesPorts: c.GetPublishesPorts(), OOMEvents: c.GetOomEvents(), RemoteEndpoints: c.GetRemoteEndpoints(),
 	}
 }
 
