@@ -91,7 +91,338 @@ EOT
 	)
 }
 
+
+# Ports (all on 127.0.0.1), chosen away from the usual defaults so the
+# cluster cannot collide with other services on this machine.
+ETCD_PORT=${RTM_KUBE_ETCD_PORT:-23790}
+ETCD_PEER_PORT=$((ETCD_PORT + 10))
+APISERVER_PORT=${RTM_KUBE_APISERVER_PORT:-16443}
+KUBELET_PORT=${RTM_KUBE_KUBELET_PORT:-20250}
+POD_SUBNET=${RTM_KUBE_POD_SUBNET:-10.244.77.0/24}
+BRIDGE=rtmkube0
+NODE=rtm-kube-node-1
+CNI_BIN=/usr/lib/cni
+# Host paths the kubelet and CNI write regardless of their root dirs.
+HOST_DIRS="/var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /etc/cni"
+SYSCTLS="kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward"
+
+pidfile() { echo "$RUN/pids/$1.pid"; }
+
+# launch NAME CMD...: starts CMD in its own session, logging to $RUN/logs.
+launch() {
+	local name=$1
+	shift
+	printf '%q ' "$@" >"$RUN/cmd/$name"
+	setsid "$@" >>"$RUN/logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$(pidfile "$name")"
+}
+
+# stop NAME: SIGTERM, then SIGKILL after 10s, by the pid launch recorded.
+stop() {
+	local f
+	f=$(pidfile "$1")
+	[ -f "$f" ] || return 0
+	local pid
+	pid=$(cat "$f")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$f"
+}
+
+# waitfor WHAT SECONDS CMD...: polls CMD until it succeeds.
+waitfor() {
+	local what=$1 secs=$2
+	shift 2
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $end ]; then
+			log "$what not ready after ${secs}s; last log lines:"
+			tail -n 20 "$RUN/logs/"*.log >&2 || true
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
+
+# pause_image builds the sandbox image: a static pause program packed as a
+# one-layer OCI archive.
+pause_image() {
+	[ -f "$CACHE/pause.tar" ] && return 0
+	local dir=$CACHE/pause
+	mkdir -p "$dir"
+	cat >"$dir/main.go" <<'EOT'
+// Command pause is the pod sandbox process: it waits for a stop signal.
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+	<-c
+}
+EOT
+	(cd "$dir" && GOWORK=off GOFLAGS= CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o pause main.go)
+	python3 - "$dir/pause" "$CACHE/pause.tar" <<'EOT'
+import hashlib, io, json, sys, tarfile, gzip, time
+binary, out = sys.argv[1], sys.argv[2]
+layer = io.BytesIO()
+with tarfile.open(fileobj=layer, mode="w") as t:
+    ti = tarfile.TarInfo("pause"); data = open(binary, "rb").read()
+    ti.size, ti.mode, ti.mtime = len(data), 0o755, 0
+    t.addfile(ti, io.BytesIO(data))
+raw = layer.getvalue()
+gz = gzip.compress(raw, mtime=0)
+def d(b): return "sha256:" + hashlib.sha256(b).hexdigest()
+config = json.dumps({"architecture": "amd64", "os": "linux",
+    "config": {"Entrypoint": ["/pause"]},
+    "rootfs": {"type": "layers", "diff_ids": [d(raw)]}}).encode()
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": d(config), "size": len(config)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d(gz), "size": len(gz)}]}).encode()
+index = json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": d(manifest), "size": len(manifest),
+    "annotations": {"io.containerd.image.name": "registry.k8s.io/pause:rtm", "org.opencontainers.image.ref.name": "rtm"}}]}).encode()
+with tarfile.open(out, "w") as t:
+    def add(name, b):
+        ti = tarfile.TarInfo(name); ti.size = len(b); ti.mtime = 0
+        t.addfile(ti, io.BytesIO(b))
+    add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    add("index.json", index)
+    for b in (config, manifest, gz):
+        add("blobs/sha256/" + hashlib.sha256(b).hexdigest(), b)
+EOT
+}
+
+ctr_() { ctr -a "$RUN/containerd/containerd.sock" -n k8s.io "$@"; }
+
+up() {
+	if [ -f "$(pidfile kube-apiserver)" ]; then
+		log "already up (run dir $RUN); run down first"
+		exit 1
+	fi
+	build
+	pause_image
+	for b in bridge host-local portmap loopback; do
+		[ -x "$CNI_BIN/$b" ] || { log "missing CNI plugin $CNI_BIN/$b: apt-get install containernetworking-plugins"; exit 1; }
+	done
+	mkdir -p "$RUN"/{pids,logs,cmd,pki,containerd,cni/net.d,cni/ipam,kubelet,etcd,host}
+	# Host state to restore in down.
+	for k in $SYSCTLS; do sysctl -n "$k" >"$RUN/host/sysctl.$k" 2>/dev/null || true; done
+	for dir in $HOST_DIRS; do [ -e "$dir" ] || echo "$dir" >>"$RUN/host/created-dirs"; done
+
+	cat >"$RUN/containerd/config.toml" <<EOT
+version = 2
+root = "$RUN/containerd/root"
+state = "$RUN/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$RUN/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:rtm"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN"
+    conf_dir = "$RUN/cni/net.d"
+EOT
+	cat >"$RUN/cni/net.d/10-rtm-kube.conflist" <<EOT
+{"cniVersion": "1.0.0", "name": "rtm-kube", "plugins": [
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET"}]], "dataDir": "$RUN/cni/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOT
+	launch containerd containerd --config "$RUN/containerd/config.toml"
+	waitfor containerd 30 ctr -a "$RUN/containerd/containerd.sock" version
+	ctr_ images import "$CACHE/pause.tar" >/dev/null
+
+	local token
+	token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	echo "$token,admin,admin,system:masters" >"$RUN/pki/tokens.csv"
+	chmod 600 "$RUN/pki/tokens.csv"
+	openssl genrsa -out "$RUN/pki/sa.key" 2048 2>/dev/null
+	cat >"$RUN/kubeconfig" <<EOT
+apiVersion: v1
+kind: Config
+clusters:
+- name: rtm-kube
+  cluster: {server: "https://127.0.0.1:$APISERVER_PORT", insecure-skip-tls-verify: true}
+users:
+- name: admin
+  user: {token: "$token"}
+contexts:
+- name: rtm-kube
+  context: {cluster: rtm-kube, user: admin, namespace: rtmanager}
+current-context: rtm-kube
+EOT
+	chmod 600 "$RUN/kubeconfig"
+
+	launch etcd "$BIN/etcd" --name rtm-kube --data-dir "$RUN/etcd" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster "rtm-kube=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" --log-level warn
+	launch kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+		--cert-dir "$RUN/pki" --token-auth-file "$RUN/pki/tokens.csv" --authorization-mode RBAC \
+		--service-account-key-file "$RUN/pki/sa.key" --service-account-signing-key-file "$RUN/pki/sa.key" \
+		--service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.77.0/24 \
+		--kubelet-preferred-address-types InternalIP --allow-privileged=false --profiling=false \
+		--endpoint-reconciler-type none --v 1
+	waitfor kube-apiserver 120 kubectl_ get --raw /readyz
+	launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$RUN/kubeconfig" \
+		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 1)) --leader-elect=false \
+		--service-account-private-key-file "$RUN/pki/sa.key" --use-service-account-credentials=false \
+		--controllers '*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle' --profiling=false --v 1
+	launch kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$RUN/kubeconfig" \
+		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 2)) --leader-elect=false --profiling=false --v 1
+
+	cat >"$RUN/kubelet/config.yaml" <<EOT
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $((KUBELET_PORT - 2))
+cgroupDriver: cgroupfs
+failSwapOn: false
+failCgroupV1: false
+containerRuntimeEndpoint: unix://$RUN/containerd/containerd.sock
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+serializeImagePulls: false
+evictionHard: {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"}
+imageGCHighThresholdPercent: 99
+imageGCLowThresholdPercent: 98
+podPidsLimit: 4096
+maxPods: 250
+EOT
+	launch kubelet "$BIN/kubelet" --config "$RUN/kubelet/config.yaml" --kubeconfig "$RUN/kubeconfig" \
+		--root-dir "$RUN/kubelet/root" --cert-dir "$RUN/kubelet/pki" --node-ip 127.0.0.1 \
+		--hostname-override "$NODE" --v 1
+	waitfor "node $NODE" 120 kubectl_ wait --for=condition=Ready "node/$NODE" --timeout=2s
+	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
+	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
+	env_lines
+}
+
+env_lines() {
+	echo "export KUBECONFIG=$RUN/kubeconfig"
+	echo "export PATH=$BIN:\$PATH"
+	echo "export RTMANAGER_TEST_KUBECONFIG=$RUN/kubeconfig"
+	echo "export RTMANAGER_TEST_KUBE_SCRIPT=$ROOT/scripts/kube.sh"
+}
+
+# load_image IMAGE...: copies local Docker images into the cluster runtime
+# and waits until the node reports them.
+load_image() {
+	for img in "$@"; do
+		docker save "$img" | ctr_ images import --all-platforms - >/dev/null
+	done
+}
+
+restart_apiserver() {
+	stop kube-apiserver
+	local cmd
+	cmd=$(cat "$RUN/cmd/kube-apiserver")
+	eval "launch kube-apiserver $cmd"
+	waitfor kube-apiserver 120 kubectl_ get --raw /readyz
+}
+
+plugin() {
+	local out=$RUN/bin/rtmanager-plugin-kubernetes
+	mkdir -p "$RUN/bin"
+	(cd "$ROOT/plugins/kubernetes" && GOWORK=off CGO_ENABLED=0 go build -trimpath -o "$out" ./cmd/rtmanager-plugin-kubernetes)
+	echo "$out"
+}
+
+# sweep_runtime kills and deletes every task and container of the cluster's
+# own containerd (it holds nothing else).
+sweep_runtime() {
+	local sock=$RUN/containerd/containerd.sock
+	[ -S "$sock" ] || return 0
+	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
+	for id in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$id" >/dev/null 2>&1 || true; done
+}
+
+# clean_iptables deletes the KUBE-* and CNI-* rules and chains the kubelet
+# and the CNI plugins added, in every table, for IPv4 and IPv6.
+clean_iptables() {
+	for ipt in iptables ip6tables; do
+		command -v "$ipt" >/dev/null || continue
+		for table in filter nat mangle; do
+			"$ipt-save" -t "$table" 2>/dev/null | grep -E '^-A ' | grep -E '(KUBE|CNI)-' | while read -r line; do
+				eval "$ipt -w -t $table -D ${line#-A }" 2>/dev/null || true
+			done
+			for chain in $("$ipt-save" -t "$table" 2>/dev/null | grep -oE '^:(KUBE|CNI)-[^ ]+' | tr -d :); do
+				"$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
+			done
+			for chain in $("$ipt-save" -t "$table" 2>/dev/null | grep -oE '^:(KUBE|CNI)-[^ ]+' | tr -d :); do
+				"$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
+			done
+		done
+	done
+}
+
+down() {
+	[ -d "$RUN" ] || { log "not up"; return 0; }
+	# Pods first, while the kubelet can still tear their sandboxes down.
+	if [ -f "$(pidfile kubelet)" ] && kubectl_ get --raw /readyz >/dev/null 2>&1; then
+		for ns in $(kubectl_ get ns -o name 2>/dev/null | cut -d/ -f2); do
+			kubectl_ -n "$ns" get pods -o name 2>/dev/null | while read -r p; do
+				kubectl_ -n "$ns" patch "$p" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+			done
+			kubectl_ -n "$ns" delete pods --all --grace-period=1 --wait=false >/dev/null 2>&1 || true
+		done
+		local end=$((SECONDS + 30))
+		while [ $SECONDS -lt $end ] && [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ]; do sleep 0.5; done
+	fi
+	for c in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+	sweep_runtime
+	stop containerd
+	# Network namespaces and other mounts under the run dir.
+	grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	ip link del "$BRIDGE" 2>/dev/null || true
+	clean_iptables
+	# kubepods cgroups, deepest first.
+	find /sys/fs/cgroup -depth -type d -name 'kubepods*' 2>/dev/null | while read -r top; do
+		find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	done
+	for f in "$RUN"/host/sysctl.*; do
+		[ -f "$f" ] || continue
+		sysctl -qw "${f##*/sysctl.}=$(cat "$f")" 2>/dev/null || true
+	done
+	if [ -f "$RUN/host/created-dirs" ]; then
+		while read -r dir; do rm -rf "$dir"; done <"$RUN/host/created-dirs"
+	fi
+	rm -rf "$RUN"
+}
+
 case "${1:-}" in
 build) build ;;
-*) echo "usage: $0 build|up|down|load-image IMAGE...|plugin" >&2; exit 2 ;;
+up) up ;;
+env) env_lines ;;
+down) down ;;
+load-image) shift; load_image "$@" ;;
+plugin) plugin ;;
+restart-apiserver) restart_apiserver ;;
+*) echo "usage: $0 build|up|env|down|load-image IMAGE...|plugin|restart-apiserver" >&2; exit 2 ;;
 esac
