@@ -2,7 +2,10 @@
 # Runs every test of rtmanager on real components. It installs what is
 # missing (docker.io, containerd, redis-server), starts dockerd, a standalone
 # containerd, redis-server and PostgreSQL 15, runs go vet, the unit and
-# contract suites and the e2e-tagged suites, and stops what it started.
+# contract suites and the e2e-tagged suites, then builds and starts a real
+# single-node Kubernetes cluster (scripts/kube.sh; RTMANAGER_TEST_KUBE=0
+# skips it) for the Kubernetes driver plugin's tests, and stops what it
+# started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -10,12 +13,20 @@ export CI=${CI:-}
 
 eval "$(scripts/services.sh up)"
 cleanup() {
+	if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then scripts/kube.sh down || true; fi
 	# Containers and images tests made, by label, then the services.
 	docker ps -aq --filter label=rtmanager.managed=true 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
 	docker images -q --filter 'reference=rtmanager-test-*' 2>/dev/null | xargs -r docker rmi -f >/dev/null 2>&1 || true
 	scripts/services.sh down
 }
 trap cleanup EXIT
+
+# The cluster binaries build (cold: ~15 min on 2 cores) while the other
+# suites run.
+if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then
+	nice -n 10 scripts/kube.sh build >/tmp/rtm-kube-build.log 2>&1 &
+	kube_build=$!
+fi
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -28,3 +39,11 @@ echo "== go test ./..."
 go test -count=1 -timeout 25m ./...
 echo "== go test -tags e2e ./e2e/..."
 RTMANAGER_TEST_RESTART_DOCKERD=1 go test -count=1 -p 1 -timeout 50m -tags e2e ./e2e/...
+
+if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then
+	echo "== kubernetes: scripts/kube.sh up"
+	wait "$kube_build" || { cat /tmp/rtm-kube-build.log; exit 1; }
+	eval "$(scripts/kube.sh up)"
+	echo "== kubernetes: go vet + go test ./plugins/kubernetes/..."
+	(cd plugins/kubernetes && go vet ./... && go test -count=1 -p 1 -timeout 30m ./...)
+fi
