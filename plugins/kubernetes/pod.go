@@ -132,7 +132,7 @@ func (d *Driver) containerOf(pod *corev1.Pod) ports.Container {
 		c.State, c.ExitCode = ports.StateExited, int(t.ExitCode)
 		c.OOMKilled = t.Reason == "OOMKilled"
 		c.StartedAt, c.FinishedAt = t.StartedAt.Time, t.FinishedAt.Time
-	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || unscheduledDeleted(pod):
 		// Ended before its container ran (deleted, evicted, deadline).
 		c.State, c.ExitCode = ports.StateExited, -1
 		if pod.DeletionTimestamp != nil {
@@ -165,7 +165,13 @@ func exited(pod *corev1.Pod) bool {
 	if st := engineStatus(pod); st != nil && st.State.Terminated != nil {
 		return true
 	}
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || unscheduledDeleted(pod)
+}
+
+// unscheduledDeleted: a pod deleted before it was bound to a node; no
+// kubelet will ever report on it.
+func unscheduledDeleted(pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp != nil && pod.Spec.NodeName == ""
 }
 
 // imageFailure returns why the kubelet cannot get pod's image, if that is
