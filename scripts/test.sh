@@ -46,4 +46,6 @@ if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then
 	eval "$(scripts/kube.sh up)"
 	echo "== kubernetes: go vet + go test ./plugins/kubernetes/..."
 	(cd plugins/kubernetes && go vet ./... && go test -count=1 -p 1 -timeout 30m ./...)
+	echo "== kubernetes: rtmanager on the cluster through the plugin (e2e)"
+	go test -count=1 -timeout 15m -tags e2e -run 'TestKubernetes' ./e2e/blackbox/
 fi
