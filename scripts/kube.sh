@@ -287,7 +287,7 @@ EOT
 	launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 1)) --leader-elect=false \
 		--service-account-private-key-file "$RUN/pki/sa.key" --use-service-account-credentials=false \
-		--controllers '*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle' --profiling=false --v 1
+		--profiling=false --v 1
 	launch kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 2)) --leader-elect=false --profiling=false --v 1
 
@@ -330,11 +330,15 @@ env_lines() {
 	echo "export RTMANAGER_TEST_KUBE_SCRIPT=$ROOT/scripts/kube.sh"
 }
 
-# load_image IMAGE...: copies local Docker images into the cluster runtime
-# and waits until the node reports them.
+# load_image IMAGE...: copies local Docker images (or `docker save`
+# archives, given as file paths) into the cluster's runtime.
 load_image() {
 	for img in "$@"; do
-		docker save "$img" | ctr_ images import --all-platforms - >/dev/null
+		if [ -f "$img" ]; then
+			ctr_ images import "$img" >/dev/null
+		else
+			docker save "$img" | ctr_ images import - >/dev/null
+		fi
 	done
 }
 
