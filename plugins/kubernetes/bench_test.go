@@ -1,0 +1,121 @@
+package kubernetes_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/galaxy-game/rtmanager/adapters/pluginhost"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// TestBenchmarkVsClientGo measures start→running and stop+remove of one
+// game through the plugin host against the same pod created and deleted
+// directly with client-go, alternating, in the same run. It runs only with
+// RTMANAGER_TEST_KUBE_BENCH=N (N rounds) and logs the medians.
+func TestBenchmarkVsClientGo(t *testing.T) {
+	rounds := 0
+	if _, err := fmt.Sscan(os.Getenv("RTMANAGER_TEST_KUBE_BENCH"), &rounds); err != nil || rounds <= 0 {
+		t.Skip("set RTMANAGER_TEST_KUBE_BENCH=N to run N rounds")
+	}
+	c := useCluster(t)
+	ns := c.namespace(t)
+	bin := filepath.Join(t.TempDir(), "rtmanager-plugin-kubernetes")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/rtmanager-plugin-kubernetes").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	h, err := pluginhost.New(context.Background(), pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	c.waitImage(t, h)
+	ctx := context.Background()
+	var plugStart, plugStop, rawStart, rawStop []time.Duration
+	for i := range rounds {
+		spec := ports.ContainerSpec{Name: fmt.Sprintf("rtm-bench-%d", i), Image: c.image, Port: 8080,
+			Labels: map[string]string{ports.LabelManaged: "true", ports.LabelGameID: "bench"}}
+		begin := time.Now()
+		got, err := h.Start(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plugStart = append(plugStart, time.Since(begin))
+		begin = time.Now()
+		if err := h.Stop(ctx, got.ID, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Remove(ctx, got.ID); err != nil {
+			t.Fatal(err)
+		}
+		plugStop = append(plugStop, time.Since(begin))
+
+		s, d := rawPod(t, c, ns, fmt.Sprintf("raw-bench-%d", i))
+		rawStart, rawStop = append(rawStart, s), append(rawStop, d)
+	}
+	med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+	t.Logf("rounds %d: start→running plugin %s vs client-go %s (%.2fx); stop+remove plugin %s vs client-go delete %s (%.2fx)",
+		rounds, med(plugStart), med(rawStart), float64(med(plugStart))/float64(med(rawStart)),
+		med(plugStop), med(rawStop), float64(med(plugStop))/float64(med(rawStop)))
+}
+
+// rawPod creates the engine pod with client-go, waits until its container
+// runs, deletes it (grace 10s) and waits until it is gone.
+func rawPod(t *testing.T, c *cluster, ns, name string) (start, stop time.Duration) {
+	ctx := context.Background()
+	pods := c.cs.CoreV1().Pods(ns)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyNever,
+		Containers: []corev1.Container{{Name: "engine", Image: c.image, ImagePullPolicy: corev1.PullNever,
+			Env: []corev1.EnvVar{{Name: "PORT", Value: "8080"}}}},
+	}}
+	begin := time.Now()
+	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWatch(t, c, ns, name, created.ResourceVersion, func(p *corev1.Pod) bool {
+		return p != nil && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil && p.Status.PodIP != ""
+	})
+	start = time.Since(begin)
+	begin = time.Now()
+	grace := int64(10)
+	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	return start, time.Since(begin)
+}
+
+func waitWatch(t *testing.T, c *cluster, ns, name, rv string, done func(*corev1.Pod) bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w, err := c.cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), ResourceVersion: rv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted && done(p) {
+			return
+		}
+	}
+	t.Fatalf("pod %s never ready", name)
+}
