@@ -199,9 +199,10 @@ func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) err
 	return translate("stop "+id, err)
 }
 
-// Remove implements ports.RuntimeDriver: it kills the engine (a one-second
-// grace), waits for the kubelet to report it ended (bounded, for a dead
-// node), drops the finalizer and waits for the pod to be gone.
+// Remove implements ports.RuntimeDriver: it kills a started engine (a
+// one-second grace), waits for the kubelet to report it ended (bounded, for
+// a dead node), drops the finalizer, deletes the pod at once and waits for
+// it to be gone.
 func (d *Driver) Remove(ctx context.Context, id string) error {
 	err := d.remove(ctx, id)
 	if apierrors.IsNotFound(err) {
@@ -219,7 +220,7 @@ func (d *Driver) remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if !exited(pod) && pod.Spec.NodeName != "" {
+	if !exited(pod) && pod.Spec.NodeName != "" && everRan(pod) {
 		if err := d.delete(ctx, pod, 1); err != nil {
 			return err
 		}
@@ -238,6 +239,13 @@ func (d *Driver) remove(ctx context.Context, id string) error {
 	}
 	_, err = d.waitPod(ctx, id, func(p *corev1.Pod) (bool, error) { return p == nil, nil })
 	return err
+}
+
+// everRan reports whether pod's engine container has been started, so a
+// kubelet has something to kill.
+func everRan(pod *corev1.Pod) bool {
+	st := engineStatus(pod)
+	return st != nil && (st.State.Running != nil || st.State.Terminated != nil || st.ContainerID != "")
 }
 
 // delete deletes pod (by uid) with grace seconds.
