@@ -102,6 +102,20 @@ func (c *cluster) args(ns string) []string {
 	return []string{"--kubeconfig", c.kubeconfig, "--namespace", ns, "--image-pull-policy", "Never", "--stop-timeout", "10s"}
 }
 
+// driver returns an in-process driver on namespace ns.
+func (c *cluster) driver(t *testing.T, ns string) *k8sdriver.Driver {
+	t.Helper()
+	cfg, err := k8sdriver.ParseFlags(c.args(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := k8sdriver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // waitImage waits until the node reports the test engine image, which
 // PrepareImage with pull policy Never checks.
 func (c *cluster) waitImage(t *testing.T, d ports.RuntimeDriver) {
@@ -130,17 +144,7 @@ func (c *cluster) harness(t *testing.T, newDriver func(t *testing.T) ports.Runti
 func TestConformanceInProcess(t *testing.T) {
 	c := useCluster(t)
 	ns := c.namespace(t)
-	newDriver := func(t *testing.T) ports.RuntimeDriver {
-		cfg, err := k8sdriver.ParseFlags(c.args(ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := k8sdriver.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	newDriver := func(t *testing.T) ports.RuntimeDriver { return c.driver(t, ns) }
 	c.waitImage(t, newDriver(t))
 	sdktest.Conformance(t, c.harness(t, newDriver))
 }
@@ -183,14 +187,7 @@ func TestConformanceThroughHost(t *testing.T) {
 func TestPodShape(t *testing.T) {
 	c := useCluster(t)
 	ns := c.namespace(t)
-	cfg, err := k8sdriver.ParseFlags(c.args(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := k8sdriver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := c.driver(t, ns)
 	c.waitImage(t, d)
 	ctx := context.Background()
 	name := "rtm-Game_Ω-7"
