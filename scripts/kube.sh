@@ -32,7 +32,7 @@ dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator
 kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics
 mount-utils pod-security-admission sample-apiserver streaming"
 
-KUBE_CMDS="kube-apiserver kubelet kubectl kube-scheduler kube-controller-manager kube-proxy"
+KUBE_CMDS="kube-apiserver kubelet kubectl kube-scheduler kube-controller-manager"
 
 build() {
 	local want="$KUBE_CMDS etcd"
@@ -65,7 +65,6 @@ import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
