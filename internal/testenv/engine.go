@@ -114,7 +114,19 @@ func buildEngineBinary() (path, binHash string, err error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", "", errors.New("not inside the rtmanager module")
 	}
+	// The rtmanager module root: the current module's, or an ancestor's
+	// when tests run in a nested module (plugins/kubernetes).
 	root := filepath.Dir(gomod)
+	for {
+		if _, err := os.Stat(filepath.Join(root, "e2e", "engine")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "", "", fmt.Errorf("no e2e/engine above %s", gomod)
+		}
+		root = parent
+	}
 	src := filepath.Join(root, "e2e", "engine")
 	srcHash, err := hashTree(src)
 	if err != nil {
