@@ -97,7 +97,7 @@ func eventFromWireMsg(e *driverv1.Event) ports.Event {
 func capsToWire(c ports.Capabilities) *driverv1.CapabilitiesResponse {
 	return &driverv1.CapabilitiesResponse{
 		Name: c.Name, Version: c.Version, Fingerprint: c.Fingerprint,
-		PublishesPorts: c.PublishesPorts, OomEvents: c.OOMEvents,
+		PublishesPorts: c.PublishesPorts, OomEvents: c.OOMEvents, RemoteEndpoints: c.RemoteEndpoints,
 	}
 }
 
