@@ -374,7 +374,7 @@ clean_iptables() {
 		for table in filter nat mangle; do
 			"$ipt-save" -t "$table" 2>/dev/null | grep -E '^-A ' | grep -E '(KUBE|CNI)-' | while read -r line; do
 				eval "$ipt -w -t $table -D ${line#-A }" 2>/dev/null || true
-			done
+			done || true
 			for chain in $("$ipt-save" -t "$table" 2>/dev/null | grep -oE '^:(KUBE|CNI)-[^ ]+' | tr -d :); do
 				"$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
 			done
@@ -392,7 +392,7 @@ down() {
 		for ns in $(kubectl_ get ns -o name 2>/dev/null | cut -d/ -f2); do
 			kubectl_ -n "$ns" get pods -o name 2>/dev/null | while read -r p; do
 				kubectl_ -n "$ns" patch "$p" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
-			done
+			done || true
 			kubectl_ -n "$ns" delete pods --all --grace-period=1 --wait=false >/dev/null 2>&1 || true
 		done
 		local end=$((SECONDS + 30))
@@ -402,13 +402,13 @@ down() {
 	sweep_runtime
 	stop containerd
 	# Network namespaces and other mounts under the run dir.
-	grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	{ grep -o " $RUN[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	ip link del "$BRIDGE" 2>/dev/null || true
 	clean_iptables
 	# kubepods cgroups, deepest first.
 	find /sys/fs/cgroup -depth -type d -name 'kubepods*' 2>/dev/null | while read -r top; do
 		find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-	done
+	done || true
 	for f in "$RUN"/host/sysctl.*; do
 		[ -f "$f" ] || continue
 		sysctl -qw "${f##*/sysctl.}=$(cat "$f")" 2>/dev/null || true
