@@ -317,6 +317,12 @@ EOT
 		--root-dir "$RUN/kubelet/root" --cert-dir "$RUN/kubelet/pki" --node-ip 127.0.0.1 \
 		--hostname-override "$NODE" --v 1
 	waitfor "node $NODE" 120 kubectl_ wait --for=condition=Ready "node/$NODE" --timeout=2s
+	# The kubelet refuses a loopback node IP ("nodeIP can't be loopback
+	# address") and then reports no address at all, which leaves pods
+	# without a hostIP and the API server unable to reach the kubelet for
+	# logs. It keeps addresses it cannot set itself, so set them here.
+	kubectl_ patch node "$NODE" --subresource=status --type merge \
+		-p '{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"'"$NODE"'"}]}}' >/dev/null
 	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
 	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
 	env_lines

@@ -3,9 +3,12 @@ package kubernetes_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -254,5 +257,46 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(200 * time.Millisecond) // poll interval
+	}
+}
+
+// TestHostPortEndpoint: with --endpoint=host-port, engines answer on the
+// node's IP at distinct host ports from the configured range.
+func TestHostPortEndpoint(t *testing.T) {
+	c := useCluster(t)
+	ns := c.namespace(t)
+	cfg, err := k8sdriver.ParseFlags(append(c.args(ns), "--endpoint", "host-port", "--host-ports", "17000-17010"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := k8sdriver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitImage(t, d)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	for i := range 2 {
+		spec := ports.ContainerSpec{Name: "rtm-hp-" + strconv.Itoa(i), Image: c.image, Port: 8080,
+			Labels: map[string]string{ports.LabelManaged: "true", ports.LabelGameID: "hp"}}
+		got, err := d.Start(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Remove(ctx, got.ID) })
+		host, port, err := net.SplitHostPort(got.Endpoint)
+		p, _ := strconv.Atoi(port)
+		if err != nil || host != "127.0.0.1" || p < 17000 || p > 17010 || seen[port] {
+			t.Fatalf("endpoint %q, want 127.0.0.1 and a fresh port in 17000-17010", got.Endpoint)
+		}
+		seen[port] = true
+		waitFor(t, 30*time.Second, "the engine at "+got.Endpoint, func() bool {
+			resp, err := http.Get("http://" + got.Endpoint + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
 	}
 }
