@@ -300,3 +300,40 @@ func TestHostPortEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedByOthers: a pod deleted by someone else (a drain, an
+// eviction, kubectl delete) is gone, not held: the driver reports it
+// removed and Inspect finds nothing. Only Stop adds the finalizer.
+func TestDeletedByOthers(t *testing.T) {
+	c := useCluster(t)
+	ns := c.namespace(t)
+	d := c.driver(t, ns)
+	c.waitImage(t, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	events, err := d.Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Start(ctx, ports.ContainerSpec{Name: "rtm-evicted-1", Image: c.image, Port: 8080,
+		Labels: map[string]string{ports.LabelManaged: "true", ports.LabelGameID: "evicted"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Remove(context.Background(), got.ID) })
+	grace := int64(1)
+	if err := c.cs.CoreV1().Pods(ns).Delete(ctx, got.ID, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	for ev := range events {
+		if ev.ContainerID == got.ID && ev.Type == ports.EventRemoved {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("no removed event for %s", got.ID)
+	}
+	if _, err := d.Inspect(ctx, got.ID); !errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("Inspect of a pod deleted by someone else = %v, want ErrNotFound", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -171,10 +172,11 @@ func (d *Driver) get(ctx context.Context, id string) (*corev1.Pod, error) {
 	return pod, err
 }
 
-// Stop implements ports.RuntimeDriver: it deletes the pod with a grace
-// period of timeout, so the kubelet sends SIGTERM and SIGKILLs after the
-// grace. The pod's finalizer keeps it (terminated, with its exit code)
-// until Remove.
+// Stop implements ports.RuntimeDriver: it adds the driver's finalizer and
+// deletes the pod with a grace period of timeout, so the kubelet sends
+// SIGTERM and SIGKILLs after the grace; the finalizer keeps the pod
+// (terminated, with its exit code) until Remove. Pods carry no finalizer
+// before Stop, so a drain or a delete by someone else removes them.
 func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	pod, err := d.get(ctx, id)
 	if err != nil {
@@ -186,6 +188,9 @@ func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) err
 	grace := int64(math.Ceil(timeout.Seconds()))
 	if grace < 1 {
 		grace = 1 // 0 would delete the pod object at once
+	}
+	if err := d.setFinalizer(ctx, id, true); err != nil {
+		return translate("stop "+id, err)
 	}
 	if err := d.delete(ctx, pod, grace); err != nil {
 		return translate("stop "+id, err)
@@ -231,7 +236,7 @@ func (d *Driver) remove(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	if err := d.dropFinalizer(ctx, id); err != nil {
+	if err := d.setFinalizer(ctx, id, false); err != nil {
 		return err
 	}
 	if err := d.delete(ctx, pod, 0); err != nil && !apierrors.IsNotFound(err) {
@@ -256,23 +261,26 @@ func (d *Driver) delete(ctx context.Context, pod *corev1.Pod, grace int64) error
 	})
 }
 
-// dropFinalizer removes the driver's finalizer from pod id.
-func (d *Driver) dropFinalizer(ctx context.Context, id string) error {
+// setFinalizer adds (on) or removes the driver's finalizer on pod id.
+func (d *Driver) setFinalizer(ctx context.Context, id string, on bool) error {
 	for {
 		pod, err := d.get(ctx, id)
 		if err != nil {
 			return err
 		}
-		var keep []string
+		var want []string
 		for _, f := range pod.Finalizers {
 			if f != Finalizer {
-				keep = append(keep, f)
+				want = append(want, f)
 			}
 		}
-		if len(keep) == len(pod.Finalizers) {
+		if on {
+			want = append(want, Finalizer)
+		}
+		if len(want) == len(pod.Finalizers) && (on == slices.Contains(pod.Finalizers, Finalizer)) {
 			return nil
 		}
-		patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q,"finalizers":%s}}`, pod.ResourceVersion, jsonList(keep))
+		patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q,"finalizers":%s}}`, pod.ResourceVersion, jsonList(want))
 		_, err = d.cs.CoreV1().Pods(d.cfg.Namespace).Patch(ctx, id, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 		if !apierrors.IsConflict(err) {
 			return err
