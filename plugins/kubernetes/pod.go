@@ -48,7 +48,7 @@ func (d *Driver) podFor(spec ports.ContainerSpec, hostPort int) (*corev1.Pod, er
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: PodName(spec.Name), Namespace: d.cfg.Namespace,
-			Labels: labels, Annotations: annotations, Finalizers: []string{Finalizer},
+			Labels: labels, Annotations: annotations,
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
