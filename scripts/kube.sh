@@ -7,6 +7,9 @@
 #   scripts/kube.sh load-image IMAGE.. copy local Docker images into the cluster runtime
 #   scripts/kube.sh plugin             build rtmanager-plugin-kubernetes, print its path
 #   scripts/kube.sh down               stop what up started, undo its host changes
+#   scripts/kube.sh add-node N         start node N (>= 2): its own containerd,
+#                                      kubelet, CNI bridge and cgroup root
+#   scripts/kube.sh restart-apiserver  (tests: the driver must ride it out)
 #
 # The binaries are built from upstream sources through the Go module proxy in a
 # wrapper module outside the project's go.mod, and cached under
@@ -98,8 +101,6 @@ ETCD_PEER_PORT=$((ETCD_PORT + 10))
 APISERVER_PORT=${RTM_KUBE_APISERVER_PORT:-16443}
 KUBELET_PORT=${RTM_KUBE_KUBELET_PORT:-20250}
 POD_SUBNET=${RTM_KUBE_POD_SUBNET:-10.244.77.0/24}
-BRIDGE=rtmkube0
-NODE=rtm-kube-node-1
 CNI_BIN=/usr/lib/cni
 # Host paths the kubelet and CNI write regardless of their root dirs.
 HOST_DIRS="/var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /etc/cni"
@@ -203,7 +204,124 @@ with tarfile.open(out, "w") as t:
 EOT
 }
 
-ctr_() { ctr -a "$RUN/containerd/containerd.sock" -n k8s.io "$@"; }
+# ctr_ runs ctr on the containerd of node $CTR_NODE (default 1).
+ctr_() {
+	local sock=$RUN/containerd/containerd.sock
+	[ "${CTR_NODE:-1}" = 1 ] || sock=$RUN/node$CTR_NODE/containerd/containerd.sock
+	ctr -a "$sock" -n k8s.io "$@"
+}
+
+# nodes lists the cluster's node numbers.
+nodes() {
+	echo 1
+	[ -f "$RUN/host/nodes" ] && cat "$RUN/host/nodes"
+	return 0
+}
+
+# Node n (1, 2, ...) of the cluster: its own containerd (root, state,
+# socket), CNI bridge and subnet, kubelet root dir, ports and cgroup root.
+node_vars() {
+	n=$1
+	dir=$RUN
+	[ "$n" = 1 ] || dir=$RUN/node$n
+	bridge=rtmkube$((n - 1))
+	subnet=10.244.$((76 + n)).0/24
+	[ "$n" != 1 ] || subnet=$POD_SUBNET
+	port=$((KUBELET_PORT + 10 * (n - 1)))
+	node=rtm-kube-node-$n
+	cgroot=/
+	[ "$n" = 1 ] || cgroot=/rtm-kube-node-$n
+}
+
+# node_proc NAME N: the pid name of a per-node process.
+node_proc() { if [ "$2" = 1 ]; then echo "$1"; else echo "$1-$2"; fi; }
+
+start_runtime() {
+	local n dir bridge subnet port node cgroot
+	node_vars "$1"
+	mkdir -p "$dir"/{containerd,cni/net.d,cni/ipam,kubelet}
+	cat >"$dir/containerd/config.toml" <<EOT
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$dir/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:rtm"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN"
+    conf_dir = "$dir/cni/net.d"
+EOT
+	cat >"$dir/cni/net.d/10-rtm-kube.conflist" <<EOT
+{"cniVersion": "1.0.0", "name": "rtm-kube", "plugins": [
+  {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]], "dataDir": "$dir/cni/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOT
+	launch "$(node_proc containerd "$n")" containerd --config "$dir/containerd/config.toml"
+	waitfor "containerd of node $n" 30 ctr -a "$dir/containerd/containerd.sock" version
+	ctr -a "$dir/containerd/containerd.sock" -n k8s.io images import "$CACHE/pause.tar" >/dev/null
+
+}
+
+start_node() {
+	local n dir bridge subnet port node cgroot
+	node_vars "$1"
+	if [ "$cgroot" != / ]; then
+		# The kubelet wants its cgroup root to exist in every hierarchy.
+		for h in /sys/fs/cgroup/*/; do mkdir -p "$h${cgroot#/}"; done
+	fi
+	cat >"$dir/kubelet/config.yaml" <<EOT
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: $port
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $((port - 2))
+cgroupDriver: cgroupfs
+failSwapOn: false
+failCgroupV1: false
+containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+serializeImagePulls: false
+evictionHard: {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"}
+imageGCHighThresholdPercent: 99
+imageGCLowThresholdPercent: 98
+podPidsLimit: 4096
+maxPods: 250
+cgroupRoot: $cgroot
+EOT
+	launch "$(node_proc kubelet "$n")" "$BIN/kubelet" --config "$dir/kubelet/config.yaml" --kubeconfig "$RUN/kubeconfig" \
+		--root-dir "$dir/kubelet/root" --cert-dir "$dir/kubelet/pki" --node-ip 127.0.0.1 \
+		--hostname-override "$node" --v 1
+	waitfor "node $node" 120 kubectl_ wait --for=condition=Ready "node/$node" --timeout=2s
+	# The kubelet refuses a loopback node IP ("nodeIP can't be loopback
+	# address") and then reports no address at all, which leaves pods
+	# without a hostIP and the API server unable to reach the kubelet for
+	# logs. It keeps addresses it cannot set itself, so set them here.
+	kubectl_ patch node "$node" --subresource=status --type merge \
+		-p '{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"'"$node"'"}]}}' >/dev/null
+}
+
+# add_node N: starts node N (>= 2) on the running cluster.
+add_node() {
+	[ "${1:-}" -ge 2 ] 2>/dev/null || { log "add-node needs a node number >= 2"; exit 2; }
+	echo "$1" >>"$RUN/host/nodes"
+	start_runtime "$1"
+	start_node "$1"
+}
 
 up() {
 	if [ -f "$(pidfile kube-apiserver)" ]; then
@@ -220,35 +338,7 @@ up() {
 	for k in $SYSCTLS; do sysctl -n "$k" >"$RUN/host/sysctl.$k" 2>/dev/null || true; done
 	for dir in $HOST_DIRS; do [ -e "$dir" ] || echo "$dir" >>"$RUN/host/created-dirs"; done
 
-	cat >"$RUN/containerd/config.toml" <<EOT
-version = 2
-root = "$RUN/containerd/root"
-state = "$RUN/containerd/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "$RUN/containerd/containerd.sock"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:rtm"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$CNI_BIN"
-    conf_dir = "$RUN/cni/net.d"
-EOT
-	cat >"$RUN/cni/net.d/10-rtm-kube.conflist" <<EOT
-{"cniVersion": "1.0.0", "name": "rtm-kube", "plugins": [
-  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET"}]], "dataDir": "$RUN/cni/ipam"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}
-EOT
-	launch containerd containerd --config "$RUN/containerd/config.toml"
-	waitfor containerd 30 ctr -a "$RUN/containerd/containerd.sock" version
-	ctr_ images import "$CACHE/pause.tar" >/dev/null
+	start_runtime 1
 
 	local token
 	token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -290,39 +380,7 @@ EOT
 	launch kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 2)) --leader-elect=false --profiling=false --v 1
 
-	cat >"$RUN/kubelet/config.yaml" <<EOT
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-address: 127.0.0.1
-port: $KUBELET_PORT
-readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-healthzPort: $((KUBELET_PORT - 2))
-cgroupDriver: cgroupfs
-failSwapOn: false
-failCgroupV1: false
-containerRuntimeEndpoint: unix://$RUN/containerd/containerd.sock
-authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
-authorization: {mode: AlwaysAllow}
-serializeImagePulls: false
-evictionHard: {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"}
-imageGCHighThresholdPercent: 99
-imageGCLowThresholdPercent: 98
-podPidsLimit: 4096
-maxPods: 250
-EOT
-	launch kubelet "$BIN/kubelet" --config "$RUN/kubelet/config.yaml" --kubeconfig "$RUN/kubeconfig" \
-		--root-dir "$RUN/kubelet/root" --cert-dir "$RUN/kubelet/pki" --node-ip 127.0.0.1 \
-		--hostname-override "$NODE" --v 1
-	waitfor "node $NODE" 120 kubectl_ wait --for=condition=Ready "node/$NODE" --timeout=2s
-	# The kubelet refuses a loopback node IP ("nodeIP can't be loopback
-	# address") and then reports no address at all, which leaves pods
-	# without a hostIP and the API server unable to reach the kubelet for
-	# logs. It keeps addresses it cannot set itself, so set them here.
-	kubectl_ patch node "$NODE" --subresource=status --type merge \
-		-p '{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"'"$NODE"'"}]}}' >/dev/null
+	start_node 1
 	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
 	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
 	env_lines
@@ -339,11 +397,13 @@ env_lines() {
 # archives, given as file paths) into the cluster's runtime.
 load_image() {
 	for img in "$@"; do
-		if [ -f "$img" ]; then
-			ctr_ images import "$img" >/dev/null
-		else
-			docker save "$img" | ctr_ images import - >/dev/null
-		fi
+		for CTR_NODE in $(nodes); do
+			if [ -f "$img" ]; then
+				ctr_ images import "$img" >/dev/null
+			else
+				docker save "$img" | ctr_ images import - >/dev/null
+			fi
+		done
 	done
 }
 
@@ -365,8 +425,6 @@ plugin() {
 # sweep_runtime kills and deletes every task and container of the cluster's
 # own containerd (it holds nothing else).
 sweep_runtime() {
-	local sock=$RUN/containerd/containerd.sock
-	[ -S "$sock" ] || return 0
 	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
 	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
 	for id in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$id" >/dev/null 2>&1 || true; done
@@ -402,17 +460,22 @@ down() {
 			kubectl_ -n "$ns" delete pods --all --grace-period=1 --wait=false >/dev/null 2>&1 || true
 		done
 		local end=$((SECONDS + 30))
-		while [ $SECONDS -lt $end ] && [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ]; do sleep 0.5; done
+		for CTR_NODE in $(nodes); do
+			while [ $SECONDS -lt $end ] && [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ]; do sleep 0.5; done
+		done
 	fi
-	for c in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
-	sweep_runtime
-	stop containerd
+	for n in $(nodes); do stop "$(node_proc kubelet "$n")"; done
+	for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+	for CTR_NODE in $(nodes); do
+		sweep_runtime
+		stop "$(node_proc containerd "$CTR_NODE")"
+	done
 	# Network namespaces and other mounts under the run dir.
 	{ grep -o " $RUN[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-	ip link del "$BRIDGE" 2>/dev/null || true
+	for n in $(nodes); do ip link del "rtmkube$((n - 1))" 2>/dev/null || true; done
 	clean_iptables
 	# kubepods cgroups, deepest first.
-	find /sys/fs/cgroup -depth -type d -name 'kubepods*' 2>/dev/null | while read -r top; do
+	find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'kubepods*' -o -name 'rtm-kube-node-*' \) 2>/dev/null | while read -r top; do
 		find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done || true
 	for f in "$RUN"/host/sysctl.*; do
@@ -433,5 +496,6 @@ down) down ;;
 load-image) shift; load_image "$@" ;;
 plugin) plugin ;;
 restart-apiserver) restart_apiserver ;;
-*) echo "usage: $0 build|up|env|down|load-image IMAGE...|plugin|restart-apiserver" >&2; exit 2 ;;
+add-node) shift; add_node "$@" ;;
+*) echo "usage: $0 build|up|env|down|load-image IMAGE...|plugin|restart-apiserver|add-node N" >&2; exit 2 ;;
 esac

@@ -44,6 +44,7 @@ if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then
 	echo "== kubernetes: scripts/kube.sh up"
 	wait "$kube_build" || { cat /tmp/rtm-kube-build.log; exit 1; }
 	eval "$(scripts/kube.sh up)"
+	scripts/kube.sh add-node 2   # a second kubelet: spread and drain tests
 	echo "== kubernetes: go vet + go test ./plugins/kubernetes/..."
 	(cd plugins/kubernetes && go vet ./... && go test -count=1 -p 1 -timeout 30m ./...)
 	echo "== kubernetes: rtmanager on the cluster through the plugin (e2e)"
