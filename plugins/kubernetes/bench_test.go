@@ -119,3 +119,51 @@ func waitWatch(t *testing.T, c *cluster, ns, name, rv string, done func(*corev1.
 	}
 	t.Fatalf("pod %s never ready", name)
 }
+
+// TestBenchmarkList1000 measures what a reconcile pass asks the driver:
+// List of the managed pods, over 1,000 pods, through the plugin host. The
+// pods are real API objects pinned to a node that does not exist, so they
+// stay Pending and cost the machine nothing but etcd space. Runs only with
+// RTMANAGER_TEST_KUBE_BENCH set.
+func TestBenchmarkList1000(t *testing.T) {
+	if os.Getenv("RTMANAGER_TEST_KUBE_BENCH") == "" {
+		t.Skip("set RTMANAGER_TEST_KUBE_BENCH=N to run")
+	}
+	c := useCluster(t)
+	ns := c.namespace(t)
+	ctx := context.Background()
+	const n = 1000
+	begin := time.Now()
+	for i := range n {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rtm-list-%d", i), Labels: map[string]string{
+			"app.kubernetes.io/managed-by": "rtmanager", ports.LabelManaged: "true", ports.LabelGameID: fmt.Sprintf("list-%d", i)}},
+			Spec: corev1.PodSpec{NodeSelector: map[string]string{"rtmanager.test/none": "none"},
+				Containers: []corev1.Container{{Name: "engine", Image: c.image}}}}
+		if _, err := c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("created %d pods in %s", n, time.Since(begin))
+	bin := filepath.Join(t.TempDir(), "rtmanager-plugin-kubernetes")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/rtmanager-plugin-kubernetes").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	h, err := pluginhost.New(ctx, pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	var took []time.Duration
+	for range 5 {
+		begin := time.Now()
+		cs, err := h.List(ctx, map[string]string{ports.LabelManaged: "true"})
+		if err != nil || len(cs) != n {
+			t.Fatalf("List = %d containers, %v; want %d", len(cs), err, n)
+		}
+		took = append(took, time.Since(begin))
+	}
+	slices.Sort(took)
+	t.Logf("List of %d pods through the plugin host: median %s (min %s, max %s)", n, took[2], took[0], took[4])
+	grace := int64(0)
+	_ = c.cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
+}
