@@ -230,6 +230,11 @@ func TestPodShape(t *testing.T) {
 	if ctr.Resources.Limits.Memory().Value() != 64<<20 || ctr.Resources.Limits.Cpu().MilliValue() != 500 {
 		t.Errorf("limits %v", ctr.Resources.Limits)
 	}
+	other := spec
+	other.Labels = map[string]string{ports.LabelManaged: "true", ports.LabelGameID: "another-game"}
+	if _, err := d.Start(ctx, other); !errors.Is(err, ports.ErrConflict) {
+		t.Errorf("Start of the same name with other labels = %v, want ErrConflict", err)
+	}
 	list, err := d.List(ctx, map[string]string{ports.LabelGameID: "Game_Ω"})
 	if err != nil || len(list) != 1 || list[0].ID != got.ID {
 		t.Errorf("List by a label value label syntax cannot hold = %v, %v", list, err)
