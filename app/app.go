@@ -26,7 +26,10 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -52,12 +55,17 @@ type Main struct {
 	remote      bool
 }
 
-// New returns an unopened Main.
+// EmbeddedRedisURLFile is the name, in the data dir, of the file holding
+// the embedded Redis URL with its password (mode 0600).
+const EmbeddedRedisURLFile = "embedded-redis.url"
+
+// New returns an unopened Main. Its logger redacts secrets (URL
+// passwords) from every line, whatever handler logger has.
 func New(cfg config.Config, logger *slog.Logger, version string) *Main {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Main{Config: cfg, Logger: logger, Version: version}
+	return &Main{Config: cfg, Logger: slog.New(redact.Handler(logger.Handler())), Version: version}
 }
 
 // Addr returns the address the HTTP server listens on, once Open returned.
@@ -92,8 +100,21 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	c := m.Config
-	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+	if err := c.CheckExposure(); err != nil {
+		return err
+	}
+	if c.APIToken == "" && !hosts.IsLoopbackAddr(c.HTTPAddr) {
+		m.Logger.Warn("the REST API listens on a non-loopback address without a token (RTMANAGER_INSECURE_NO_AUTH=true): anyone who reaches it controls every game",
+			"addr", c.HTTPAddr)
+	}
+	// The data dir holds the database and the embedded Redis URL file:
+	// private to this user (an existing dir keeps its mode).
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", c.DataDir, err)
+	}
+	if fi, err := os.Stat(c.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		m.Logger.Warn("the data dir is open to other users (it holds the database and the embedded Redis URL file): chmod 700 it",
+			"data_dir", c.DataDir, "mode", fi.Mode().Perm().String())
 	}
 	if m.tel, err = telemetry.New(ctx, telemetry.Config{Version: m.Version, OTLPEndpoint: otlpEndpoint(c), Logger: m.Logger}); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -136,9 +157,15 @@ func (m *Main) openRedis(ctx context.Context) (err error) {
 		}
 		m.closers = append(m.closers, func() error { m.embedded.Close(); return nil })
 		url = m.embedded.URL()
-		m.Logger.Info("embedded redis listening", "url", url)
+		file := filepath.Join(m.Config.DataDir, EmbeddedRedisURLFile)
+		if err := m.embedded.WriteURLFile(file); err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		m.Logger.Info("embedded redis listening (password required; the URL is in the url file)",
+			"addr", m.embedded.Addr(), "url_file", file)
 	}
-	if m.redis, err = redisx.Connect(ctx, url, redisx.Options{ClientName: m.Config.InstanceID}); err != nil {
+	opts := redisx.Options{ClientName: m.Config.InstanceID, MaxLen: int64(m.Config.StreamMaxLen)}
+	if m.redis, err = redisx.Connect(ctx, url, opts); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	m.closers = append(m.closers, func() error { m.redis.Close(); return nil })
@@ -174,27 +201,29 @@ func (m *Main) openDriver(ctx context.Context) error {
 func (m *Main) driverOpener() func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
 	c := m.Config
 	return func(ctx context.Context) (ports.RuntimeDriver, func() error, error) {
+		auth, err := openRegistryAuth(c)
+		if err != nil {
+			return nil, nil, err
+		}
 		switch c.Driver {
 		case config.DriverDocker:
-			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger})
+			d, err := docker.New(ctx, docker.Config{Host: c.DockerHost, HostIP: c.HostIP, Logger: m.Logger,
+				PullTimeout: c.PullTimeout, Auth: auth})
 			if err != nil {
 				return nil, nil, err
 			}
 			return d, d.Close, nil
 		case config.DriverContainerd:
 			d, err := containerd.New(ctx, containerd.Config{Address: c.ContainerdAddress, Namespace: c.ContainerdNamespace,
-				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP})
+				StateDir: filepath.Join(c.DataDir, "containerd"), HostIP: c.HostIP, Auth: auth})
 			if err != nil {
 				return nil, nil, err
 			}
 			return d, d.Close, nil
 		case config.DriverPlugin:
-			// Plugin sockets live under the data dir so the host can clear
-			// stale ones, unless that path is too long for a socket name.
+			// Plugin sockets (and the verified plugin copy) live in a
+			// private dir under the data dir, never in a shared temp dir.
 			sockets := filepath.Join(c.DataDir, "plugin-sockets")
-			if len(sockets) > 80 {
-				sockets = ""
-			}
 			h, err := pluginhost.New(ctx, pluginhost.Config{Path: c.PluginPath, Args: c.PluginArgs, SHA256: c.PluginSHA256,
 				StateDir: filepath.Join(c.DataDir, "plugin"), UnixSocketDir: sockets, Logger: m.Logger})
 			if err != nil {
@@ -217,9 +246,12 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	store := m.tel.WrapStore(m.store)
 	m.services, err = lifecycle.New(lifecycle.Deps{
 		Records: store, Operations: store, Leases: m.redis.Leases(), Driver: m.driver,
-		Health: m.redis.HealthStream(store), Prober: prober, Telemetry: m.tel, Logger: m.Logger,
+		Health: m.redis.HealthStream(), Snapshots: store, Prober: prober, Telemetry: m.tel, Logger: m.Logger,
 		Config: lifecycle.Config{StopTimeout: c.StopTimeout, StartTimeout: c.StartTimeout, LeaseTTL: c.LeaseTTL,
 			EnginePort: c.EnginePort, HostIP: c.HostIP, Allow: c.ImageAllow, Scope: c.Scope,
+			PullPolicy: c.PullPolicy, PullTimeout: c.PullTimeout,
+			EnvDeny: c.EnvDeny, MaxInflight: c.MaxInflight, MaxRuntimes: c.MaxRuntimes, ImageSchemes: imageSchemes(c.Driver),
+			EngineUser: c.EngineUser, ReadOnlyRootFS: c.ReadOnlyRootFS,
 			Limits: ports.Limits{MemoryBytes: c.MemoryLimit, NanoCPUs: c.NanoCPUs, PidsLimit: c.PidsLimit}},
 	})
 	if err != nil {
@@ -250,20 +282,38 @@ func (m *Main) remoteEndpoints(ctx context.Context) bool {
 	return m.remote
 }
 
-// Ready reports whether the store, Redis and the driver answer.
+// readyTimeout bounds one readiness probe of a dependency.
+const readyTimeout = 3 * time.Second
+
+// checks are the dependencies /readyz probes, by the names it reports.
+func (m *Main) checks() []rest.Check {
+	bounded := func(probe func(ctx context.Context) error) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			return probe(ctx)
+		}
+	}
+	return []rest.Check{
+		{Name: "database", Probe: bounded(m.store.Ping)},
+		{Name: "redis", Probe: bounded(m.redis.Ping)},
+		{Name: "driver", Probe: bounded(func(ctx context.Context) error {
+			_, err := m.driver.Capabilities(ctx)
+			return err
+		})},
+	}
+}
+
+// Ready reports whether the database, Redis and the driver answer; the
+// error names each one that does not.
 func (m *Main) Ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := m.store.Ping(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
+	var errs []error
+	for _, c := range m.checks() {
+		if err := c.Probe(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+		}
 	}
-	if err := m.redis.Ping(ctx); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	if _, err := m.driver.Capabilities(ctx); err != nil {
-		return fmt.Errorf("driver: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Run serves the REST API and runs the ingress and the background loops
@@ -272,12 +322,14 @@ func (m *Main) Ready(ctx context.Context) error {
 // ingress stops reading and finishes its jobs, the loops stop.
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
-	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken, Ready: m.Ready,
-		Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
-	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Operations: m.store, Concurrency: c.StreamConcurrency,
-		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, Logger: m.Logger})
+	handler := rest.New(rest.Config{Services: m.services, Store: m.tel.WrapStore(m.store), Token: c.APIToken,
+		AllowedHosts: c.AllowedHosts, Checks: m.checks(), Metrics: m.tel.Handler(), Logger: m.Logger, Telemetry: m.tel,
+		Streams: ctx})
+	srv := rest.NewHTTPServer(handler)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	srv.ErrorLog = slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
+	worker, err := ingress.New(ingress.Config{Queue: m.queue, Services: m.services, Concurrency: c.StreamConcurrency,
+		ClaimIdle: c.ClaimIdle, StopGrace: c.ShutdownTimeout, MaxDeliveries: c.MaxDeliveries, Telemetry: m.tel, Logger: m.Logger})
 	if err != nil {
 		return fmt.Errorf("ingress: %w", err)
 	}
@@ -327,10 +379,11 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	mon := m.services.NewMonitor(c.ProbeFailures)
 	every := func(name string, d time.Duration, now bool, f func(context.Context)) {
 		wg.Add(1)
+		pass := func() { ports.Guard(ctx, m.tel, m.Logger, name, func() { f(ctx) }) }
 		go func() {
 			defer wg.Done()
 			if now {
-				f(ctx)
+				pass()
 			}
 			t := time.NewTicker(d)
 			defer t.Stop()
@@ -339,7 +392,7 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					f(ctx)
+					pass()
 				}
 			}
 		}()
@@ -357,6 +410,7 @@ func (m *Main) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			m.Logger.Warn("janitor pass", "err", err)
 		}
 	})
+	m.startImageGC(ctx, every)
 	every("probe", c.ProbeInterval, false, func(ctx context.Context) {
 		if err := mon.ProbeAll(ctx); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("probe pass", "err", err)
@@ -387,7 +441,7 @@ func (m *Main) watchEvents(ctx context.Context, mon *lifecycle.Monitor) {
 		}
 		subscribed := time.Now()
 		for ev := range events {
-			mon.HandleEvent(ctx, ev)
+			ports.Guard(ctx, m.tel, m.Logger, "events", func() { mon.HandleEvent(ctx, ev) })
 		}
 		// A stream that ends at once must not make this loop spin.
 		if time.Since(subscribed) < time.Second {
@@ -416,4 +470,14 @@ func (m *Main) Close() error {
 	}
 	m.closers = nil
 	return errors.Join(errs...)
+}
+
+// imageSchemes returns the image reference schemes driver runs besides
+// registry references: plugins (the process plugin) run file:// images;
+// Docker and containerd only registry references.
+func imageSchemes(driver string) []string {
+	if driver == config.DriverPlugin {
+		return []string{core.FileScheme}
+	}
+	return nil
 }

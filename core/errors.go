@@ -22,6 +22,8 @@ const (
 	CodeStartFailed        Code = "start_failed"
 	CodeServiceUnavailable Code = "service_unavailable"
 	CodeInternal           Code = "internal"
+	CodeCapacityExceeded   Code = "capacity_exceeded"
+	CodeUnsupported        Code = "unsupported"
 	CodeReplayNoOp         Code = "replay_no_op"
 )
 
@@ -37,6 +39,8 @@ var codeHTTP = map[Code]int{
 	CodeStartFailed:        http.StatusBadGateway,
 	CodeServiceUnavailable: http.StatusServiceUnavailable,
 	CodeInternal:           http.StatusInternalServerError,
+	CodeCapacityExceeded:   http.StatusTooManyRequests,
+	CodeUnsupported:        http.StatusNotImplemented,
 	CodeReplayNoOp:         http.StatusOK,
 }
 
@@ -44,7 +48,7 @@ var codeHTTP = map[Code]int{
 func Codes() []Code {
 	return []Code{CodeInvalidRequest, CodeUnauthorized, CodeForbidden, CodeNotFound,
 		CodeConflict, CodeImageUnavailable, CodeStartFailed, CodeServiceUnavailable,
-		CodeInternal, CodeReplayNoOp}
+		CodeInternal, CodeCapacityExceeded, CodeUnsupported, CodeReplayNoOp}
 }
 
 // Known reports whether c is one of the stable codes.

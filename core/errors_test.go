@@ -14,7 +14,7 @@ func TestCodeHTTPStatus(t *testing.T) {
 		core.CodeInvalidRequest: 400, core.CodeUnauthorized: 401, core.CodeForbidden: 403,
 		core.CodeNotFound: 404, core.CodeConflict: 409, core.CodeImageUnavailable: 422,
 		core.CodeStartFailed: 502, core.CodeServiceUnavailable: 503, core.CodeInternal: 500,
-		core.CodeReplayNoOp: 200,
+		core.CodeCapacityExceeded: 429, core.CodeUnsupported: 501, core.CodeReplayNoOp: 200,
 	}
 	if len(core.Codes()) != len(want) {
 		t.Fatalf("Codes() has %d codes, want %d", len(core.Codes()), len(want))

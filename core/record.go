@@ -39,9 +39,11 @@ func (r Record) Stopped(now time.Time) Record {
 	return r
 }
 
-// Removed returns r moved to removed: no container exists any more.
+// Removed returns r moved to removed: no container exists any more, and
+// the job env is dropped — a removed record keeps no secrets (SPEC §2).
+// Every move to removed goes through here.
 func (r Record) Removed(now time.Time) Record {
-	r.Status, r.ContainerID, r.Endpoint = StatusRemoved, "", ""
+	r.Status, r.ContainerID, r.Endpoint, r.Env = StatusRemoved, "", "", nil
 	r.RemovedAt, r.LastOpAt = timePtr(now), now
 	return r
 }

@@ -26,7 +26,7 @@ func TestRecordMoves(t *testing.T) {
 		t.Fatalf("second Starting = %+v", r2)
 	}
 	r = r.Removed(t0.Add(4 * time.Second))
-	if r.Status != core.StatusRemoved || r.ContainerID != "" || r.RemovedAt == nil || !r.LastOpAt.Equal(t0.Add(4*time.Second)) {
+	if r.Status != core.StatusRemoved || r.ContainerID != "" || r.Env != nil || r.RemovedAt == nil || !r.LastOpAt.Equal(t0.Add(4*time.Second)) {
 		t.Fatalf("Removed = %+v", r)
 	}
 }

@@ -22,51 +22,6 @@ func TestValidateGameID(t *testing.T) {
 	}
 }
 
-func TestValidateImageRef(t *testing.T) {
-	for _, ref := range []string{"engine:1", "registry.local:5000/games/chess@sha256:abc", "file:///opt/engine"} {
-		if err := core.ValidateImageRef(ref); err != nil {
-			t.Errorf("ValidateImageRef(%q) = %v", ref, err)
-		}
-	}
-	for _, ref := range []string{"", "a b", "a\tb", "a\nb", "\x7f", strings.Repeat("x", 513), "\xff"} {
-		if err := core.ValidateImageRef(ref); core.CodeOf(err) != core.CodeInvalidRequest {
-			t.Errorf("ValidateImageRef(%q) = %v, want invalid_request", ref, err)
-		}
-	}
-}
-
-func TestValidateEnv(t *testing.T) {
-	many := map[string]string{}
-	for i := range 65 {
-		many["K"+strings.Repeat("x", i)] = "v"
-	}
-	tests := []struct {
-		name string
-		env  map[string]string
-		ok   bool
-	}{
-		{"nil", nil, true},
-		{"plain", map[string]string{"MODE": "ranked", "_X1": ""}, true},
-		{"reserved GAME_ID", map[string]string{"GAME_ID": "x"}, false},
-		{"reserved PORT", map[string]string{"PORT": "1"}, false},
-		{"digit first", map[string]string{"1A": "x"}, false},
-		{"empty name", map[string]string{"": "x"}, false},
-		{"dash", map[string]string{"A-B": "x"}, false},
-		{"NUL in value", map[string]string{"A": "x\x00"}, false},
-		{"huge value", map[string]string{"A": strings.Repeat("x", 4097)}, false},
-		{"long name", map[string]string{strings.Repeat("A", 129): "x"}, false},
-		{"too many", many, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := core.ValidateEnv(tt.env)
-			if tt.ok != (err == nil) || (err != nil && core.CodeOf(err) != core.CodeInvalidRequest) {
-				t.Errorf("ValidateEnv = %v, want ok=%v", err, tt.ok)
-			}
-		})
-	}
-}
-
 func TestParse(t *testing.T) {
 	for _, s := range []string{"game_finished", "game_cancelled", "admin_request", "idle_timeout", "restart", "patch", "shutdown"} {
 		if r, err := core.ParseStopReason(s); err != nil || r.String() != s {

@@ -97,12 +97,18 @@ const (
 	ReasonShutdown      StopReason = "shutdown"
 )
 
+// StopReasons returns every stop reason in a fixed order.
+func StopReasons() []StopReason {
+	return []StopReason{ReasonGameFinished, ReasonGameCancelled, ReasonAdminRequest, ReasonIdleTimeout,
+		ReasonRestart, ReasonPatch, ReasonShutdown}
+}
+
 // ParseStopReason returns the reason named s or an invalid_request error.
 func ParseStopReason(s string) (StopReason, error) {
-	switch r := StopReason(s); r {
-	case ReasonGameFinished, ReasonGameCancelled, ReasonAdminRequest, ReasonIdleTimeout,
-		ReasonRestart, ReasonPatch, ReasonShutdown:
-		return r, nil
+	for _, r := range StopReasons() {
+		if string(r) == s {
+			return r, nil
+		}
 	}
 	return "", Errorf(CodeInvalidRequest, "unknown stop reason %q", s)
 }

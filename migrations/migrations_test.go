@@ -190,3 +190,52 @@ func TestMigrateConcurrent(t *testing.T) {
 		t.Errorf("after concurrent Migrate: %+v still pending", st.Pending)
 	}
 }
+
+// TestClearRemovedEnv: the v2 migration clears the job env that records
+// removed by older versions still hold, and leaves every other record's
+// env alone. The migration is marked unapplied after seeding so it runs
+// over rows written with the full schema.
+func TestClearRemovedEnv(t *testing.T) {
+	const step = "20261126130000"
+	for name, open := range databases() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := migrations.Migrate(ctx, db); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			now := time.Now().UTC()
+			for _, r := range []struct{ game, status, env string }{
+				{"old-removed", "removed", `{"API_SECRET":"hunter2"}`},
+				{"old-stopped", "stopped", `{"API_SECRET":"keep"}`},
+				{"old-running", "running", `{"MODE":"ranked"}`},
+			} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO runtime_records
+					(game_id, status, env, created_at, last_op_at) VALUES (?, ?, ?, ?, ?)`,
+					r.game, r.status, r.env, now, now); err != nil {
+					t.Fatalf("seed %s: %v", r.game, err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, "DELETE FROM "+migrations.TableName+" WHERE name = ?", step); err != nil {
+				t.Fatalf("mark %s unapplied: %v", step, err)
+			}
+			if st := mustStatus(t, db); len(st.Pending) != 1 || st.Pending[0].Name != step {
+				t.Fatalf("pending = %+v, want only %s", st.Pending, step)
+			}
+			if err := migrations.Migrate(ctx, db); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			want := map[string]string{"old-removed": "{}", "old-stopped": `{"API_SECRET":"keep"}`, "old-running": `{"MODE":"ranked"}`}
+			for game, env := range want {
+				var got string
+				if err := db.NewRaw("SELECT env FROM runtime_records WHERE game_id = ?", game).Scan(ctx, &got); err != nil {
+					t.Fatalf("read %s: %v", game, err)
+				}
+				if got != env {
+					t.Errorf("%s env = %s, want %s", game, got, env)
+				}
+			}
+		})
+	}
+}

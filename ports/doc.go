@@ -21,4 +21,7 @@ var (
 	ErrImageUnavailable = errors.New("image unavailable")
 	// ErrInvalid: the adapter rejected its input (a bad spec, a bad cursor).
 	ErrInvalid = errors.New("invalid")
+	// ErrCapacity: a conditional write found its capacity limit reached
+	// and wrote nothing (RecordStore.Reserve).
+	ErrCapacity = errors.New("capacity reached")
 )

@@ -2,7 +2,10 @@ package ports
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
 )
 
 // Container labels every driver sets on the containers rtmanager creates.
@@ -18,7 +21,41 @@ const (
 )
 
 // DefaultScope is the scope of containers that carry no LabelScope.
-const DefaultScope = "default"
+const DefaultScope = core.DefaultScope
+
+// ownerLabels are the labels that say which deployment, game, generation
+// and image a container belongs to.
+var ownerLabels = []string{LabelScope, LabelGameID, LabelGeneration, LabelImageRef}
+
+// CheckOwner returns nil when existing, the labels of a container named
+// like spec, says the container is rtmanager's and belongs to the same
+// scope, game, generation and image as spec (a missing or empty scope is
+// DefaultScope on either side). Otherwise it returns an error wrapping
+// ErrConflict: Start must then leave that container untouched (SPEC §11).
+func CheckOwner(spec ContainerSpec, existing map[string]string) error {
+	if existing[LabelManaged] != "true" {
+		return fmt.Errorf("%w: name %s is taken by a container rtmanager does not manage", ErrConflict, spec.Name)
+	}
+	for _, k := range ownerLabels {
+		want, got := spec.Labels[k], existing[k]
+		if k == LabelScope {
+			want, got = ScopeOf(spec.Labels), ScopeOf(existing)
+		}
+		if want != got {
+			return fmt.Errorf("%w: name %s is taken by a container with %s=%q, not %q", ErrConflict, spec.Name, k, got, want)
+		}
+	}
+	return nil
+}
+
+// ScopeOf returns the scope container labels name: LabelScope, or
+// DefaultScope when it is missing or empty.
+func ScopeOf(labels map[string]string) string {
+	if s := labels[LabelScope]; s != "" {
+		return s
+	}
+	return DefaultScope
+}
 
 // Limits are the resource limits of one container; zero means unlimited.
 type Limits struct {
@@ -30,9 +67,9 @@ type Limits struct {
 
 // ContainerSpec is what a driver needs to create and start one container.
 type ContainerSpec struct {
-	// Name is unique per container: rtm-<game_id>-<generation>, at most 76
-	// bytes (containerd's limit on ids: a 64-char game id leaves room for
-	// generations up to 9,999,999).
+	// Name is unique per container: core.ContainerName, i.e.
+	// rtm-[<scope>-]<game_id>-<generation>, a valid containerd identifier
+	// of at most 76 bytes.
 	Name  string
 	Image string
 	// Env is passed to the engine as is; the driver adds PORT.
@@ -44,6 +81,12 @@ type ContainerSpec struct {
 	Port   int
 	HostIP string
 	Limits Limits
+	// User is the numeric uid:gid the engine runs as (RTMANAGER_ENGINE_USER);
+	// empty keeps the image's user.
+	User string
+	// ReadOnlyRootFS mounts the root filesystem read-only with a tmpfs at
+	// /tmp (RTMANAGER_READ_ONLY_ROOTFS).
+	ReadOnlyRootFS bool
 }
 
 // ContainerState is a driver-neutral container state.
@@ -120,6 +163,14 @@ type Capabilities struct {
 	// cluster driver returns pod or node addresses); rtmanager then probes
 	// the endpoint the driver returned wherever it is.
 	RemoteEndpoints bool
+	// Logs: the driver implements LogSource.
+	Logs bool
+	// LogTimes: the driver's logs keep when each line was written, so
+	// LogOptions.Since and Timestamps work; without it they are
+	// ErrUnsupported.
+	LogTimes bool
+	// Stats: the driver implements StatsSource.
+	Stats bool
 }
 
 // RuntimeDriver runs game engine containers. Every method that names a
@@ -133,10 +184,12 @@ type RuntimeDriver interface {
 	// Start creates and starts a container from spec and returns it running,
 	// with Name and Image equal to the spec's. It is idempotent by
 	// spec.Name: a container of that name that already runs is returned as
-	// is, and one that does not run is replaced. Errors:
-	// ErrImageUnavailable, ErrInvalid (e.g. an empty name or image),
-	// ErrUnavailable; any other error means the container could not be
-	// created or started, and the driver has removed what it created.
+	// is, and one that does not run is replaced, but only when CheckOwner
+	// accepts its labels; otherwise Start returns ErrConflict and leaves it
+	// untouched. Errors: ErrConflict, ErrImageUnavailable, ErrInvalid (e.g.
+	// an empty name or image), ErrUnavailable; any other error means the
+	// container could not be created or started, and the driver has removed
+	// what it created.
 	Start(ctx context.Context, spec ContainerSpec) (Container, error)
 	// Stop sends SIGTERM, waits up to timeout, then SIGKILLs (the exit code
 	// is then 137), and returns once the container has exited. Stopping an

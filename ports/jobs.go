@@ -28,6 +28,10 @@ type Job struct {
 	Fields map[string]string
 	// Deliveries counts how often the entry was delivered (1 the first time).
 	Deliveries int64
+	// Seq is the job's order across both job streams, taken from ID by the
+	// queue (zero when ID is not an entry id); core refuses a job older than
+	// one it already decided for the same game.
+	Seq core.JobSeq
 }
 
 // JobResult is the runtime:job_results entry for one job.
@@ -62,7 +66,9 @@ type JobQueue interface {
 	Complete(ctx context.Context, job Job, r JobResult) error
 	// Touch tells the group this consumer is still handling jobs (which it
 	// read or claimed), resetting their idle time so no other consumer
-	// claims them while they run; a job no longer pending is skipped.
+	// claims them while they run. A touch is not a delivery: it leaves the
+	// delivery count as it is. A job no longer pending, or now pending on
+	// another consumer (which claimed it), is skipped.
 	// Errors: ErrUnavailable.
 	Touch(ctx context.Context, jobs []Job) error
 	// Pending returns the number of pending entries per job stream.

@@ -7,10 +7,13 @@ import (
 	"github.com/galaxy-game/rtmanager/core"
 )
 
-// HealthPublisher publishes a health event to runtime:health_events and
-// upserts the game's health snapshot. Callers treat it as best-effort.
+// HealthPublisher appends health events to runtime:health_events; it does
+// nothing else (core upserts the game's snapshot in the SnapshotStore).
+// Callers treat it as best-effort. The contract suite is ports/healthtest.
 type HealthPublisher interface {
-	// Publish records ev. Errors: ErrUnavailable.
+	// Publish appends ev; a zero OccurredAt is set to now and nil Details
+	// are published as an empty object. Errors: ErrInvalid when Details
+	// cannot be encoded as JSON (nothing is published), ErrUnavailable.
 	Publish(ctx context.Context, ev core.HealthEvent) error
 }
 
@@ -33,6 +36,14 @@ type Telemetry interface {
 	HealthEvent(ctx context.Context, t core.HealthEventType)
 	// Span starts a trace span named name; end finishes it with err.
 	Span(ctx context.Context, name string) (_ context.Context, end func(err error))
+	// Panicked counts one panic recovered in where (a loop or worker name,
+	// see Guard).
+	Panicked(ctx context.Context, where string)
+	// ImagePull records one image pull that ran (not a caller that joined
+	// a pull in progress) with its result (success, not_found,
+	// unauthorized, unreachable, timeout, error, local_fallback) and
+	// duration.
+	ImagePull(ctx context.Context, result string, d time.Duration)
 }
 
 // NopTelemetry implements Telemetry by doing nothing.
@@ -51,5 +62,11 @@ func (NopTelemetry) HealthEvent(context.Context, core.HealthEventType) {}
 func (NopTelemetry) Span(ctx context.Context, _ string) (context.Context, func(error)) {
 	return ctx, func(error) {}
 }
+
+// Panicked implements Telemetry.
+func (NopTelemetry) Panicked(context.Context, string) {}
+
+// ImagePull implements Telemetry.
+func (NopTelemetry) ImagePull(context.Context, string, time.Duration) {}
 
 var _ Telemetry = NopTelemetry{}

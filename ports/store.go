@@ -51,6 +51,13 @@ type RecordStore interface {
 	// CountByStatus returns how many records are in each status. Errors:
 	// ErrUnavailable.
 	CountByStatus(ctx context.Context) (map[core.Status]int, error)
+	// Reserve writes a start's reservation next like Create (expect nil)
+	// or Swap (expect set), but only while fewer than limit records of
+	// other games are running or starting. The count and the write are one
+	// atomic step for every writer of the store, on every instance; limit
+	// 0 or less means no limit. Errors: ErrCapacity when the limit is
+	// reached (nothing is written); otherwise those of Create or Swap.
+	Reserve(ctx context.Context, expect *Expect, next core.Record, limit int) error
 }
 
 // OperationLog is the append-only audit of operation attempts.

@@ -59,6 +59,8 @@ The game demo-1 runs at http://$endpoint — try:
   curl http://$endpoint/healthz
   curl http://$API/api/v1/internal/runtimes/demo-1
   curl -H 'Content-Type: application/json' -X POST http://$API/api/v1/internal/runtimes/demo-1/stop -d '{"reason":"admin_request"}'
+Stream jobs go through the embedded Redis (its password-protected URL is in the data dir):
+  redis-cli -u "\$(cat ${RTMANAGER_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/rtmanager}/embedded-redis.url)" XRANGE runtime:job_results - +
 rtmanager (pid $pid) writes JSON logs (to ${LOG:-stderr}); status page at http://$API/status, metrics at http://$API/metrics.
 MSG
 if [ "${RTM_RUN_DETACH:-}" = 1 ]; then

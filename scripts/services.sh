@@ -29,10 +29,18 @@ install_missing() {
 	command -v dockerd >/dev/null || need+=(docker.io)
 	command -v containerd >/dev/null || need+=(containerd)
 	command -v redis-server >/dev/null || need+=(redis-server)
+	# The image tests run their own registry (internal/testenv/registry.go).
+	command -v docker-registry >/dev/null || need+=(docker-registry)
+	command -v htpasswd >/dev/null || need+=(apache2-utils)
 	if ((${#need[@]})); then
 		log "installing ${need[*]}"
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	fi
+	# The package's own registry service (0.0.0.0:5000, no auth) must not
+	# be left running: the tests start private ones on loopback.
+	if [[ " ${need[*]} " == *" docker-registry "* ]]; then
+		service docker-registry stop >/dev/null 2>&1 || true
 	fi
 }
 

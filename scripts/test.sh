@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of rtmanager on real components. It installs what is
-# missing (docker.io, containerd, redis-server), starts dockerd, a standalone
+# missing (docker.io, containerd, redis-server, chromium), starts dockerd, a standalone
 # containerd, redis-server and PostgreSQL 15, runs go vet, the unit and
 # contract suites and the e2e-tagged suites, then builds and starts a real
 # single-node Kubernetes cluster (scripts/kube.sh; RTMANAGER_TEST_KUBE=0
@@ -11,11 +11,32 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 export CI=${CI:-}
 
+# promtool and the Prometheus server (Debian package prometheus) for the
+# deploy/prometheus checks. policy-rc.d keeps the package's own service
+# (it would listen on :9090 on every interface) from starting.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+	guard=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+	fi
+	rc=0
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || rc=$?
+	if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi
+	if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+	[ "$rc" = 0 ] || { echo "apt-get install prometheus failed"; exit "$rc"; }
+fi
+# Headless Chromium for the status-page browser test (app.TestStatusPageInChromium).
+if ! command -v chromium >/dev/null; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 eval "$(scripts/services.sh up)"
 cleanup() {
 	if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then scripts/kube.sh down || true; fi
 	# Containers and images tests made, by label, then the services.
 	docker ps -aq --filter label=rtmanager.managed=true 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+	docker ps -aq --filter label=rtmanager.test=deploy-image 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+	docker volume ls -q --filter label=rtmanager.test=deploy-image 2>/dev/null | xargs -r docker volume rm -f >/dev/null 2>&1 || true
 	docker images -q --filter 'reference=rtmanager-test-*' 2>/dev/null | xargs -r docker rmi -f >/dev/null 2>&1 || true
 	scripts/services.sh down
 }
@@ -35,9 +56,12 @@ echo "== go vet"
 go vet ./...
 go vet -tags e2e ./e2e/...
 go vet -tags bench ./e2e/bench/
+(cd deploy/check && GOFLAGS=-mod=mod go vet ./...)
 echo "== go test ./..."
 go test -count=1 -timeout 25m ./...
-echo "== go test -tags e2e ./e2e/..."
+echo "== deploy/check (Grafana dashboard and rule names against a running rtmanager)"
+(cd deploy/check && GOFLAGS=-mod=mod go test -count=1 -timeout 10m ./...)
+echo "== go test -tags e2e ./e2e/... (e2e/deploy: image, promtool, Prometheus, release)"
 RTMANAGER_TEST_RESTART_DOCKERD=1 go test -count=1 -p 1 -timeout 50m -tags e2e ./e2e/...
 
 if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then

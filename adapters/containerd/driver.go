@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/galaxy-game/rtmanager/internal/logrotate"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -75,6 +78,9 @@ type Config struct {
 	// ports.ErrImageUnavailable instead of waiting on an unreachable
 	// registry.
 	PullMissing bool
+	// Auth holds the registry credentials pulls send (RTMANAGER_REGISTRY_AUTH);
+	// nil sends none.
+	Auth *registryauth.File
 	// DialTimeout bounds one connection attempt to the socket (the
 	// client waits that long for a missing socket to appear) and the
 	// back-off between reconnections; DefaultDialTimeout when zero.
@@ -97,6 +103,8 @@ type Driver struct {
 	ports map[int]time.Time
 	// now is the clock of port reservations.
 	now func() time.Time
+	// stopRotation ends the log rotation loop.
+	stopRotation context.CancelFunc
 }
 
 // portHold is how long an allocated port stays reserved: far longer than
@@ -149,12 +157,19 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		c.Close()
 		return nil, fmt.Errorf("containerd driver: %s: %w", cfg.Address, translate(err))
 	}
+	// The shim writes the task logs; this bounds them (10 MB × 3).
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopRotation = stop
+	go logrotate.Run(rctx, filepath.Join(logDir(cfg.StateDir), "*.log"), func(err error) {
+		slog.Warn("containerd driver: rotate engine logs", "err", err)
+	})
 	return d, nil
 }
 
-// Close closes the connection to the daemon; cancel the contexts of
-// running Events streams first. Containers keep running.
+// Close stops log rotation and closes the connection to the daemon; cancel
+// the contexts of running Events streams first. Containers keep running.
 func (d *Driver) Close() error {
+	d.stopRotation()
 	return d.client.Close()
 }
 
@@ -175,6 +190,8 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Version:     v.Version,
 		Fingerprint: fingerprint + "/" + d.cfg.Namespace,
 		OOMEvents:   true,
+		Logs:        true,
+		Stats:       true,
 	}, nil
 }
 
@@ -212,14 +229,7 @@ func (d *Driver) image(ctx context.Context, ref string) (client.Image, error) {
 	img, err := d.client.GetImage(ctx, name)
 	switch {
 	case errdefs.IsNotFound(err) && d.cfg.PullMissing:
-		img, err = d.client.Pull(ctx, name, client.WithPullUnpack, client.WithPullSnapshotter(d.cfg.Snapshotter))
-		if err != nil {
-			if isUnavailable(err) {
-				return nil, fmt.Errorf("pull %s: %w", name, translate(err))
-			}
-			return nil, fmt.Errorf("pull %s: %w: %w", name, ports.ErrImageUnavailable, err)
-		}
-		return img, nil
+		return d.pull(ctx, name)
 	case errdefs.IsNotFound(err):
 		return nil, fmt.Errorf("image %s is not present: %w", name, ports.ErrImageUnavailable)
 	case err != nil:

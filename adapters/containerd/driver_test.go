@@ -82,6 +82,7 @@ var (
 // and returns the short ref it was built under.
 func engineImage(t *testing.T) string {
 	t.Helper()
+	ref := testenv.EngineImage(t)
 	tarball := testenv.EngineTarball(t)
 	d := newDriver(t)
 	importOnce.Do(func() {
@@ -92,7 +93,7 @@ func engineImage(t *testing.T) string {
 	if importErr != nil {
 		t.Fatalf("ImportImage: %v", importErr)
 	}
-	return testenv.EngineImageRef
+	return ref
 }
 
 // dropNamespace removes the test namespace (containers, images, the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	client "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
+	"github.com/galaxy-game/rtmanager/internal/logrotate"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -133,7 +133,7 @@ func (d *Driver) remove(ctx context.Context, ctr client.Container) error {
 		return fmt.Errorf("delete container: %w", translate(err))
 	}
 	if p := labels[LabelLogPath]; p != "" && filepath.Base(p) == ctr.ID()+".log" {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := logrotate.Remove(p); err != nil {
 			return fmt.Errorf("remove log: %w", err)
 		}
 	}

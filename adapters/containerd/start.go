@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/api/types/runc/options"
@@ -20,6 +21,7 @@ import (
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -33,8 +35,10 @@ const cleanupTimeout = 30 * time.Second
 // Start creates and starts the container spec.Name on the host network with
 // a freshly allocated loopback port in PORT, and returns it running. A
 // container of that name whose task runs is returned as is; one without a
-// running task is deleted and created anew. Whatever Start created is
-// removed again when a later step fails. Errors: ports.ErrInvalid,
+// running task is deleted and created anew; either only when
+// ports.CheckOwner accepts its labels, else Start fails with
+// ports.ErrConflict and leaves it alone. Whatever Start created is
+// removed again when a later step fails. Errors: ports.ErrConflict, ports.ErrInvalid,
 // ports.ErrImageUnavailable, ports.ErrUnavailable, or any other error when
 // the container could not be created or started.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (_ ports.Container, err error) {
@@ -52,6 +56,9 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (_ ports.C
 	if existing, err := d.client.LoadContainer(ctx, spec.Name); err == nil {
 		c, err := d.inspect(ctx, existing, false)
 		if err != nil {
+			return ports.Container{}, err
+		}
+		if err := ports.CheckOwner(spec, c.Labels); err != nil {
 			return ports.Container{}, err
 		}
 		if c.State == ports.StateRunning {
@@ -93,13 +100,17 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (_ ports.C
 	labels[LabelLogPath] = logPath
 	labels[LabelImage] = spec.Image
 
+	opts, err := specOpts(img, spec, port)
+	if err != nil {
+		return ports.Container{}, err
+	}
 	ctr, err := d.client.NewContainer(ctx, spec.Name,
 		client.WithImage(img),
 		client.WithSnapshotter(d.cfg.Snapshotter),
 		client.WithNewSnapshot(spec.Name, img),
 		client.WithRuntime(runtimeName, &options.Options{Root: runcRoot(d.cfg.StateDir)}),
 		client.WithContainerLabels(labels),
-		client.WithNewSpec(specOpts(img, spec, port)...),
+		client.WithNewSpec(opts...),
 	)
 	if errdefs.IsAlreadyExists(err) {
 		// Another start of the same name won the race; its snapshot is not ours.
@@ -141,8 +152,9 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (_ ports.C
 
 // specOpts builds the OCI spec of one engine container: the image's
 // config, host network, the engine's environment and the hardening of
-// SPEC §5.
-func specOpts(img client.Image, spec ports.ContainerSpec, port int) []oci.SpecOpts {
+// SPEC §5 and §11 (spec.User, a read-only root with a tmpfs /tmp).
+// Errors: ports.ErrInvalid for a user that is not numeric uid:gid.
+func specOpts(img client.Image, spec ports.ContainerSpec, port int) ([]oci.SpecOpts, error) {
 	env := make([]string, 0, len(spec.Env)+1)
 	keys := make([]string, 0, len(spec.Env))
 	for k := range spec.Env {
@@ -159,7 +171,7 @@ func specOpts(img client.Image, spec ports.ContainerSpec, port int) []oci.SpecOp
 		oci.WithImageConfig(img),
 		oci.WithEnv(env),
 		oci.WithHostNamespace(specs.NetworkNamespace),
-		oci.WithHostname(spec.Name),
+		oci.WithHostname(hostname(spec.Name)),
 		oci.WithCapabilities([]string{}),
 		withNoAmbientCapabilities,
 		oci.WithNoNewPrivileges,
@@ -178,7 +190,41 @@ func specOpts(img client.Image, spec ports.ContainerSpec, port int) []oci.SpecOp
 	if p := spec.Limits.PidsLimit; p > 0 {
 		opts = append(opts, oci.WithPidsLimit(p))
 	}
-	return opts
+	if spec.User != "" {
+		uid, gid, err := core.ParseEngineUser(spec.User)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, err)
+		}
+		opts = append(opts, withUser(uid, gid))
+	}
+	if spec.ReadOnlyRootFS {
+		opts = append(opts, oci.WithRootFSReadonly(), oci.WithMounts([]specs.Mount{{
+			Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "nodev", "mode=1777", "size=65536k"},
+		}}))
+	}
+	return opts, nil
+}
+
+// hostname is the container's hostname: its name, cut to the 63 bytes the
+// kernel accepts (a name may have 76).
+func hostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:63], "._-")
+}
+
+// withUser runs the engine as uid:gid without the supplementary groups the
+// image's user may have brought (root's among them).
+func withUser(uid, gid uint32) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		s.Process.User = specs.User{UID: uid, GID: gid}
+		return nil
+	}
 }
 
 // withNoAmbientCapabilities clears the ambient set WithCapabilities keeps.

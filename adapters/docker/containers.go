@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
+	"github.com/galaxy-game/rtmanager/internal/logrotate"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -30,7 +31,9 @@ const pollInterval = 50 * time.Millisecond
 
 // Start creates and starts a container for spec, or returns the running
 // container already named spec.Name. A non-running container of that name
-// is removed and recreated. A missing image is pulled once.
+// is removed and recreated. Either only when ports.CheckOwner accepts its
+// labels: otherwise it is left alone and Start fails with
+// ports.ErrConflict. A missing image is pulled once.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, err error) {
 	defer wrap(&err, "docker: start %s", spec.Name)
 	if spec.Name == "" || spec.Image == "" || spec.Port <= 0 || spec.Port > math.MaxUint16 {
@@ -42,12 +45,16 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 			return c, fmt.Errorf("%w: host ip: %v", ports.ErrInvalid, err)
 		}
 	}
-	pulled := false
+	pulled, netChecked := false, false
 	for attempt := 0; ; attempt++ {
 		existing, err := d.cli.ContainerInspect(ctx, spec.Name, client.ContainerInspectOptions{})
+		var owner error
+		if err == nil {
+			owner = ports.CheckOwner(spec, existing.Container.Config.Labels)
+		}
 		switch {
-		case err == nil && existing.Container.Config.Labels[ports.LabelManaged] != "true":
-			return c, fmt.Errorf("name taken by container %s, which rtmanager does not manage", existing.Container.ID)
+		case owner != nil:
+			return c, fmt.Errorf("container %s: %w", existing.Container.ID, owner)
 		case err == nil && existing.Container.State != nil && existing.Container.State.Running:
 			return d.toContainer(existing.Container), nil
 		case err == nil:
@@ -58,12 +65,22 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 			return c, translate(err)
 		}
 
-		created, err := d.cli.ContainerCreate(ctx, d.createOptions(spec, hostIP))
+		netID, err := d.networkID(ctx)
+		if err != nil {
+			return c, err
+		}
+		created, err := d.cli.ContainerCreate(ctx, d.createOptions(spec, hostIP, netID))
 		switch {
 		case err == nil:
 			return d.startCreated(ctx, created.ID)
 		case cerrdefs.IsConflict(err) && attempt < 2:
 			continue // created concurrently under the same name: look again
+		case cerrdefs.IsNotFound(err) && !netChecked:
+			// The image or the network is missing: look for the network
+			// again first (someone may have deleted it).
+			d.forgetNetwork()
+			netChecked = true
+			continue
 		case cerrdefs.IsNotFound(err) && !pulled:
 			// The image is missing: pull it once, then create again.
 			if err := d.prepare(ctx, spec.Image); err != nil {
@@ -90,7 +107,7 @@ func (d *Driver) startCreated(ctx context.Context, id string) (ports.Container, 
 		}
 		return ports.Container{}, err
 	}
-	if _, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+	if err := d.containerStart(ctx, id); err != nil {
 		return fail(startErr(err))
 	}
 	got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
@@ -122,7 +139,7 @@ func startErr(err error) error {
 }
 
 // createOptions renders spec with rtmanager's conventions and hardening.
-func (d *Driver) createOptions(spec ports.ContainerSpec, hostIP netip.Addr) client.ContainerCreateOptions {
+func (d *Driver) createOptions(spec ports.ContainerSpec, hostIP netip.Addr, netID string) client.ContainerCreateOptions {
 	port, _ := network.PortFrom(uint16(spec.Port), network.TCP)
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
@@ -148,26 +165,46 @@ func (d *Driver) createOptions(spec ports.ContainerSpec, hostIP netip.Addr) clie
 		pids := spec.Limits.PidsLimit
 		res.PidsLimit = &pids
 	}
+	readOnly := spec.ReadOnlyRootFS || d.cfg.ReadonlyRootfs
+	var tmpfs map[string]string
+	if readOnly {
+		tmpfs = map[string]string{"/tmp": tmpfsOptions}
+	}
 	return client.ContainerCreateOptions{
 		Name: spec.Name,
 		Config: &container.Config{
 			Image:        spec.Image,
 			Env:          env,
 			Labels:       labels,
+			User:         spec.User,
 			ExposedPorts: network.PortSet{port: {}},
 		},
 		HostConfig: &container.HostConfig{
+			NetworkMode:    container.NetworkMode(netID),
 			PortBindings:   network.PortMap{port: {{HostIP: hostIP}}}, // no HostPort: Docker allocates one
 			RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
 			CapDrop:        []string{"ALL"},
 			SecurityOpt:    []string{"no-new-privileges"},
 			Privileged:     false,
-			ReadonlyRootfs: d.cfg.ReadonlyRootfs,
+			ReadonlyRootfs: readOnly,
+			Tmpfs:          tmpfs,
 			Init:           &init,
 			Resources:      res,
+			LogConfig: container.LogConfig{Type: "json-file",
+				Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles}},
 		},
 	}
 }
+
+// Engine log rotation (SPEC §11): json-file, 10 MB per file, 3 files,
+// the limits the other drivers apply through logrotate.
+var (
+	logMaxSize  = strconv.Itoa(logrotate.MaxBytes>>20) + "m"
+	logMaxFiles = strconv.Itoa(logrotate.Files)
+)
+
+// tmpfsOptions mount the writable /tmp of a read-only root filesystem.
+const tmpfsOptions = "rw,nosuid,nodev,size=64m"
 
 // Stop asks Docker to stop id: SIGTERM, SIGKILL after timeout (rounded up
 // to whole seconds, the API's unit), and returns once it has exited.

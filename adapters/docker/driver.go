@@ -6,11 +6,14 @@
 // errors carry github.com/containerd/errdefs classes, which the driver
 // translates into the ports sentinels.
 //
-// Containers follow SPEC §5: named spec.Name, labelled with spec.Labels and
-// rtmanager.managed=true, the engine port published on 127.0.0.1 (or the
-// configured host IP) with a port Docker allocates, no privileges, all
-// capabilities dropped, no-new-privileges, limits from the spec, and no
-// restart policy (rtmanager, not Docker, decides what runs).
+// Containers follow SPEC §5 and §11: named spec.Name, labelled with
+// spec.Labels and rtmanager.managed=true, on the bridge network
+// "rtmanager" with inter-container traffic off, the engine port published
+// on 127.0.0.1 (or the configured host IP) with a port Docker allocates, no
+// privileges, all capabilities dropped, no-new-privileges, limits from the
+// spec, json-file logs rotated at 10 MB × 3, spec.User and a read-only root
+// filesystem with a tmpfs /tmp when asked, and no restart policy
+// (rtmanager, not Docker, decides what runs).
 package docker
 
 import (
@@ -20,12 +23,15 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	"github.com/galaxy-game/rtmanager/internal/redact"
+	"github.com/galaxy-game/rtmanager/internal/registryauth"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -42,10 +48,17 @@ type Config struct {
 	// Init runs Docker's init (tini) as PID 1 in every container, so
 	// signals reach an engine that does not handle them as PID 1.
 	Init bool
-	// ReadonlyRootfs mounts containers' root filesystems read-only.
+	// ReadonlyRootfs mounts every container's root filesystem read-only
+	// (with a tmpfs /tmp), as spec.ReadOnlyRootFS does for one container.
 	ReadonlyRootfs bool
+	// Network is the bridge network engines are attached to, created with
+	// inter-container traffic off when missing; DefaultNetwork when empty.
+	Network string
 	// PullTimeout bounds one image pull (default 30s).
 	PullTimeout time.Duration
+	// Auth holds the registry credentials pulls send (RTMANAGER_REGISTRY_AUTH);
+	// nil sends none.
+	Auth *registryauth.File
 	// Logger receives event-stream reconnection notes (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -57,6 +70,9 @@ type Driver struct {
 	hostIP netip.Addr
 	cfg    Config
 	log    *slog.Logger
+
+	netMu sync.Mutex
+	netID string // the engine network's id once known
 }
 
 // New connects to the Docker Engine at cfg.Host and negotiates the API
@@ -73,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.PullTimeout <= 0 {
 		cfg.PullTimeout = 30 * time.Second
 	}
+	if cfg.Network == "" {
+		cfg.Network = DefaultNetwork
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -82,11 +101,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	cli, err := client.New(opt)
 	if err != nil {
-		return nil, fmt.Errorf("docker: client for %q: %w: %v", cfg.Host, ports.ErrInvalid, err)
+		return nil, fmt.Errorf("docker: client for %q: %w: %v", redact.URL(cfg.Host), ports.ErrInvalid, redact.Error(err))
 	}
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker: connect %s: %w", cfg.Host, translate(err))
+		return nil, fmt.Errorf("docker: connect %s: %w", redact.URL(cfg.Host), redact.Error(translate(err)))
 	}
 	return &Driver{cli: cli, hostIP: hostIP, cfg: cfg, log: cfg.Logger.With("driver", "docker")}, nil
 }
@@ -108,6 +127,9 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 		Fingerprint:    info.Info.ID,
 		PublishesPorts: true,
 		OOMEvents:      true,
+		Logs:           true,
+		LogTimes:       true,
+		Stats:          true,
 	}, nil
 }
 
@@ -132,18 +154,8 @@ func (d *Driver) prepare(ctx context.Context, image string) (err error) {
 	}
 	pullCtx, cancel := context.WithTimeout(ctx, d.cfg.PullTimeout)
 	defer cancel()
-	resp, err := d.cli.ImagePull(pullCtx, image, client.ImagePullOptions{})
-	if err == nil {
-		err = resp.Wait(pullCtx)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if client.IsErrConnectionFailed(err) {
-			return translate(err)
-		}
-		return fmt.Errorf("%w: pull: %w", ports.ErrImageUnavailable, err)
+	if err := d.pull(pullCtx, image); err != nil {
+		return err
 	}
 	if _, err := d.cli.ImageInspect(ctx, image); err != nil {
 		if cerrdefs.IsNotFound(err) {

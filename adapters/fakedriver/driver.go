@@ -186,9 +186,8 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Con
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if old := d.byName(spec.Name); old != nil {
-		if !sameOwner(old.c.Labels, spec.Labels) {
-			return ports.Container{}, fmt.Errorf("fake driver: start %s: the container of that name belongs to another scope, game, generation or image: %w",
-				spec.Name, ports.ErrConflict)
+		if err := ports.CheckOwner(spec, old.c.Labels); err != nil {
+			return ports.Container{}, fmt.Errorf("fake driver: start: %w", err)
 		}
 		if old.c.State == ports.StateRunning {
 			return copyContainer(old.c), nil
@@ -402,29 +401,6 @@ func (d *Driver) delete(c *container) {
 	d.exit(c, KillExitCode, false)
 	delete(d.containers, c.c.ID)
 	d.emit(c, ports.EventRemoved, 0)
-}
-
-// sameOwnerLabels are the labels that must match for Start to adopt or
-// replace an existing container of the spec's name (SPEC §11 "Scopes").
-var sameOwnerLabels = []string{ports.LabelManaged, ports.LabelGameID, ports.LabelGeneration, ports.LabelImageRef}
-
-// sameOwner reports whether labels have and want name one deployment
-// scope (a missing scope label is the default scope), game, generation and
-// image.
-func sameOwner(have, want map[string]string) bool {
-	for _, k := range sameOwnerLabels {
-		if have[k] != want[k] {
-			return false
-		}
-	}
-	return scopeOf(have) == scopeOf(want)
-}
-
-func scopeOf(labels map[string]string) string {
-	if s := labels[ports.LabelScope]; s != "" {
-		return s
-	}
-	return ports.DefaultScope
 }
 
 func hasLabels(have, want map[string]string) bool {

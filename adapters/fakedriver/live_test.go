@@ -26,7 +26,6 @@ func TestStartConflict(t *testing.T) {
 		{"OtherGame", func(l map[string]string) { l[ports.LabelGameID] = "other" }, false, ports.ErrConflict},
 		{"OtherGeneration", func(l map[string]string) { l[ports.LabelGeneration] = "2" }, true, ports.ErrConflict},
 		{"OtherImage", func(l map[string]string) { l[ports.LabelImageRef] = "engine:2" }, false, ports.ErrConflict},
-		{"Unmanaged", func(l map[string]string) { delete(l, ports.LabelManaged) }, false, ports.ErrConflict},
 		{"DefaultScopeSpelledOut", func(l map[string]string) { l[ports.LabelScope] = ports.DefaultScope }, false, nil},
 		{"OtherLabelsDoNotMatter", func(l map[string]string) { l["team"] = "blue" }, false, nil},
 	}

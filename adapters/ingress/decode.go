@@ -62,10 +62,9 @@ func DecodeStart(fields map[string]string) (lifecycle.StartInput, error) {
 	}
 	in := lifecycle.StartInput{GameID: game, ImageRef: image}
 	if raw := fields[FieldEnv]; raw != "" {
+		// Names and values are checked by the start service
+		// (core.ValidateEnv), the one env check REST shares.
 		if in.Env, err = decodeEnv(raw); err != nil {
-			return lifecycle.StartInput{}, err
-		}
-		if err := core.ValidateEnv(in.Env); err != nil {
 			return lifecycle.StartInput{}, err
 		}
 	}

@@ -51,6 +51,7 @@ type env struct {
 	t       *testing.T
 	ctx     context.Context
 	raw     rueidis.Client
+	client  *redis.Client
 	streams redis.Streams
 	queue   ports.JobQueue
 	store   *memory.Store
@@ -114,13 +115,13 @@ func newEnv(t *testing.T, url string, tweak func(*ingress.Config)) *env {
 	driver.AddImage(image, fakedriver.Behavior{})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := mustServices(t, store, leases, driver)
-	cfg := ingress.Config{Queue: q, Services: svc, Operations: store, Concurrency: 4, Block: 50 * time.Millisecond,
+	cfg := ingress.Config{Queue: q, Services: svc, Concurrency: 4, Block: 50 * time.Millisecond,
 		ClaimIdle: 300 * time.Millisecond, ConflictRetry: 10 * time.Second, StopGrace: 10 * time.Second,
 		StartStream: streams.StartJobs, StopStream: streams.StopJobs, Logger: quiet}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	return &env{t: t, ctx: ctx, raw: raw, streams: streams, queue: q, store: store, leases: leases,
+	return &env{t: t, ctx: ctx, raw: raw, client: c, streams: streams, queue: q, store: store, leases: leases,
 		driver: driver, cfg: cfg}
 }
 
@@ -140,7 +141,7 @@ func (l *countingLeases) TryAcquire(ctx context.Context, game, token string, ttl
 func mustServices(t *testing.T, store *memory.Store, leases ports.LeaseStore, driver ports.RuntimeDriver) *lifecycle.Services {
 	t.Helper()
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: leases,
-		Driver: driver, Health: memory.NewHealthRecorder(store),
+		Driver: driver, Health: memory.NewHealthRecorder(), Snapshots: store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: lifecycle.Config{StartTimeout: 5 * time.Second, StopTimeout: time.Second}})
 	if err != nil {
@@ -159,15 +160,21 @@ type blockingDriver struct {
 
 func (d blockingDriver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Container, error) {
 	d.calls.Add(1)
+	hold(ctx, d.entered, d.release)
+	return d.RuntimeDriver.Start(ctx, spec)
+}
+
+// hold signals entered (without blocking) and waits until release is
+// closed or ctx ends.
+func hold(ctx context.Context, entered chan<- struct{}, release <-chan struct{}) {
 	select {
-	case d.entered <- struct{}{}:
+	case entered <- struct{}{}:
 	default:
 	}
 	select {
-	case <-d.release:
+	case <-release:
 	case <-ctx.Done():
 	}
-	return d.RuntimeDriver.Start(ctx, spec)
 }
 
 // newBlockingServices returns services whose driver Start blocks (see
@@ -181,25 +188,64 @@ func newBlockingServices(t *testing.T, e *env, entered chan<- struct{}, release 
 // deliveries returns the delivery count of the pending entry key ("<stream>
 // <id>"), 0 when it is not pending.
 func (e *env) deliveries(key string) int64 {
+	n, _ := e.pendingEntry(key)
+	return n
+}
+
+// idle returns how long the pending entry key has been idle, 0 when it is
+// not pending.
+func (e *env) idle(key string) time.Duration {
+	_, d := e.pendingEntry(key)
+	return d
+}
+
+// pendingEntry returns the delivery count and idle time of the pending
+// entry key ("<stream> <id>"); zeros when it is not pending.
+func (e *env) pendingEntry(key string) (deliveries int64, idle time.Duration) {
 	e.t.Helper()
 	stream, id, _ := strings.Cut(key, " ")
 	rows, err := e.raw.Do(e.ctx, e.raw.B().Xpending().Key(stream).Group(ports.ConsumerGroup).
 		Start(id).End(id).Count(1).Build()).ToArray()
 	if err != nil || len(rows) == 0 {
-		return 0
+		return 0, 0
 	}
 	f, err := rows[0].ToArray()
 	if err != nil || len(f) < 4 {
-		return 0
+		return 0, 0
 	}
+	ms, _ := f[2].AsInt64()
 	n, _ := f[3].AsInt64()
-	return n
+	return n, time.Duration(ms) * time.Millisecond
+}
+
+// newLossyEnv is newEnv whose worker loses its first result write and
+// gives up at once, so the job it ran stays pending for a claim; a zero
+// claimIdle keeps newEnv's.
+func newLossyEnv(t *testing.T, url string, claimIdle time.Duration) (*env, *failingQueue) {
+	fq := &failingQueue{}
+	fq.failures.Store(1)
+	e := newEnv(t, url, func(c *ingress.Config) {
+		fq.JobQueue = c.Queue
+		c.Queue = fq
+		c.CompleteRetry = time.Millisecond
+		if claimIdle > 0 {
+			c.ClaimIdle = claimIdle
+		}
+	})
+	return e, fq
 }
 
 // start runs the worker until the test ends or stopWorker is called.
 func (e *env) start() {
 	e.t.Helper()
-	w, err := ingress.New(e.cfg)
+	e.stop = e.run(e.cfg)
+}
+
+// run starts a worker with cfg until the test ends or the returned stop is
+// called.
+func (e *env) run(cfg ingress.Config) (stop func()) {
+	e.t.Helper()
+	w, err := ingress.New(cfg)
 	if err != nil {
 		e.t.Fatalf("ingress.New: %v", err)
 	}
@@ -207,7 +253,7 @@ func (e *env) start() {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	var stopped atomic.Bool
-	e.stop = func() {
+	stop = func() {
 		if stopped.Swap(true) {
 			return
 		}
@@ -221,7 +267,8 @@ func (e *env) start() {
 			e.t.Errorf("Run did not return after cancel")
 		}
 	}
-	e.t.Cleanup(e.stop)
+	e.t.Cleanup(stop)
+	return stop
 }
 
 // add appends an entry to stream and returns its key, "<stream> <id>":

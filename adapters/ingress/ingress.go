@@ -20,13 +20,23 @@
 //     this one, are claimed and handled; the worker touches the entries it
 //     is handling every ClaimIdle/3 so they never go idle, and a claimed
 //     entry that it is still handling is skipped.
+//   - A job delivered more than MaxDeliveries times (RTMANAGER_MAX_DELIVERIES)
+//     is dead-lettered: it gets a failure result with internal and is
+//     acknowledged without being run again. A panic while handling a job
+//     is recovered, logged and counted; the job stays pending, so a job
+//     that panics every time is dead-lettered after MaxDeliveries claims.
 //   - Jobs of one game run one after another in stream-id order within an
 //     instance, so a start followed by a stop of the same game is not
-//     reordered by the pool.
+//     reordered by the pool. Across instances and redeliveries core keeps
+//     the order: the job's Seq goes into lifecycle.Meta, and a job older
+//     than one already decided for the game ends in conflict.
 //   - When Run's context ends the worker stops reading, lets jobs already
 //     running finish for up to StopGrace (their operations are not
 //     cancelled before that), and leaves jobs not yet started, or waiting on
 //     a lease, pending for a claim.
+//
+// The states and the four timers (claim, heartbeat, conflict retry,
+// complete retry) are described in docs/architecture.md.
 package ingress
 
 import (
@@ -57,10 +67,6 @@ type Config struct {
 	Queue ports.JobQueue
 	// Services are the lifecycle services jobs run against. Required.
 	Services *lifecycle.Services
-	// Operations is read for jobs delivered more than once, so one that a
-	// newer job of the same game already overtook is not applied; nil
-	// skips that check.
-	Operations ports.OperationLog
 	// Concurrency is the number of jobs handled at once.
 	Concurrency int
 	// Block is how long one Read waits for new entries.
@@ -79,6 +85,12 @@ type Config struct {
 	// CompleteRetry is how long writing one result is retried before the
 	// job is left pending for a claim.
 	CompleteRetry time.Duration
+	// MaxDeliveries is how often a job may be delivered before it is
+	// dead-lettered (RTMANAGER_MAX_DELIVERIES); 0 means
+	// DefaultMaxDeliveries.
+	MaxDeliveries int
+	// Telemetry counts recovered panics; nil means ports.NopTelemetry.
+	Telemetry ports.Telemetry
 	// StartStream and StopStream are the job streams' names as the queue
 	// reports them in Job.Stream; empty means the names of SPEC §4.
 	StartStream string
@@ -112,6 +124,15 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.MaxDeliveries < 0 {
+		return nil, fmt.Errorf("ingress: negative MaxDeliveries %d", cfg.MaxDeliveries)
+	}
+	if cfg.MaxDeliveries == 0 {
+		cfg.MaxDeliveries = DefaultMaxDeliveries
+	}
+	if cfg.Telemetry == nil {
+		cfg.Telemetry = ports.NopTelemetry{}
 	}
 	for _, d := range []struct {
 		v   *time.Duration
@@ -178,7 +199,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		var err error
 		if !time.Now().Before(nextClaim) {
 			nextClaim = time.Now().Add(claimEvery)
-			jobs, err = w.cfg.Queue.Claim(ctx, w.cfg.ClaimIdle, n)
+			jobs, err = w.fetch(ctx, whereClaim, func() ([]ports.Job, error) { return w.cfg.Queue.Claim(ctx, w.cfg.ClaimIdle, n) })
 			if err != nil && ctx.Err() == nil {
 				w.log.WarnContext(ctx, "claim idle jobs", "err", err)
 			}
@@ -186,7 +207,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		if len(jobs) == 0 {
 			block := min(w.cfg.Block, max(time.Until(nextClaim), time.Millisecond))
-			jobs, err = w.cfg.Queue.Read(ctx, n, block)
+			jobs, err = w.fetch(ctx, whereRead, func() ([]ports.Job, error) { return w.cfg.Queue.Read(ctx, n, block) })
 		}
 		if err != nil && len(jobs) == 0 {
 			give(slots, n)
@@ -200,7 +221,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		fails.reset()
-		sortByID(jobs)
+		w.sortBySeq(jobs)
 		started := 0
 		for _, job := range jobs {
 			if started == n {
@@ -242,9 +263,11 @@ func (w *Worker) heartbeat(ctx context.Context, done chan<- struct{}) {
 		if len(jobs) == 0 {
 			continue
 		}
-		if err := w.cfg.Queue.Touch(ctx, jobs); err != nil && ctx.Err() == nil {
-			w.log.WarnContext(ctx, "touch jobs in flight", "jobs", len(jobs), "err", err)
-		}
+		ports.Guard(ctx, w.cfg.Telemetry, w.log, whereHeartbeat, func() {
+			if err := w.cfg.Queue.Touch(ctx, jobs); err != nil && ctx.Err() == nil {
+				w.log.WarnContext(ctx, "touch jobs in flight", "jobs", len(jobs), "err", err)
+			}
+		})
 	}
 }
 
@@ -345,7 +368,7 @@ func (w *Worker) dispatch(runCtx, jobCtx context.Context, wg *sync.WaitGroup, sl
 				"job_stream", job.Stream, "job_id", job.ID)
 			return
 		}
-		w.process(runCtx, jobCtx, job)
+		w.handle(runCtx, jobCtx, job)
 	}()
 	return true
 }

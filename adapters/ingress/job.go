@@ -1,11 +1,10 @@
 package ingress
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +36,7 @@ func (w *Worker) process(runCtx, jobCtx context.Context, job ports.Job) {
 // execute decodes the job and runs it, retrying while the game's lease is
 // busy. ok is false when it gave up without a result.
 func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports.JobResult, ok bool) {
-	meta := lifecycle.Meta{Source: core.SourceStream, SourceRef: job.ID}
+	meta := lifecycle.Meta{Source: core.SourceStream, SourceRef: job.ID, Seq: job.Seq}
 	var kind core.OpKind
 	var run func(quiet bool) (lifecycle.Result, error)
 	var game string
@@ -73,17 +72,6 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 			Outcome: core.OutcomeFailure, ErrorCode: core.CodeOf(err), ErrorMessage: core.MessageOf(err)}, true
 	}
 
-	if job.Deliveries > 1 {
-		if newer := w.supersededBy(jobCtx, game, job.ID); newer != "" {
-			msg := fmt.Sprintf("job %s was redelivered after the newer stream job %s of game %q was handled; it is not applied",
-				job.ID, newer, game)
-			w.log.InfoContext(jobCtx, "superseded job dropped", "job_stream", job.Stream, "job_id", job.ID,
-				"game_id", game, "newer_job", newer)
-			return ports.JobResult{GameID: game, OpKind: kind, Outcome: core.OutcomeFailure,
-				ErrorCode: core.CodeConflict, ErrorMessage: msg}, true
-		}
-	}
-
 	deadline := time.Now().Add(w.cfg.ConflictRetry)
 	wait := backoff{base: 50 * time.Millisecond, limit: time.Second}
 	for {
@@ -113,34 +101,6 @@ func (w *Worker) execute(runCtx, jobCtx context.Context, job ports.Job) (r ports
 		return ports.JobResult{GameID: game, OpKind: kind, Outcome: res.Outcome, ErrorCode: res.ErrorCode,
 			ErrorMessage: res.ErrorMessage, ContainerID: res.Record.ContainerID, Endpoint: res.Record.Endpoint}, true
 	}
-}
-
-// supersededBy returns the entry id of a newer stream job of game that
-// was already decided, or "". A job delivered again after a
-// crash or a claim must not undo what a later job did (a start redelivered
-// after the game's later stop). Stream entry ids of both job streams come
-// from the same Redis clock, so they order jobs across the streams. Without
-// an operation log, or when it cannot be read, nothing is superseded.
-func (w *Worker) supersededBy(ctx context.Context, game, id string) string {
-	if w.cfg.Operations == nil || game == "" {
-		return ""
-	}
-	entries, err := w.cfg.Operations.ListOperations(ctx, game, 50)
-	if err != nil {
-		w.log.WarnContext(ctx, "read operation log for a redelivered job", "game_id", game, "err", err)
-		return ""
-	}
-	for _, e := range entries {
-		// A newer job that was decided (success, not_found, a conflict…)
-		// saw and set the game's state after this one; one that met an
-		// outage decided nothing.
-		decided := e.ErrorCode != core.CodeServiceUnavailable && e.ErrorCode != core.CodeInternal
-		if e.OpSource == core.SourceStream && decided &&
-			(e.OpKind == core.OpStart || e.OpKind == core.OpStop) && compareIDs(e.SourceRef, id) > 0 {
-			return e.SourceRef
-		}
-	}
-	return ""
 }
 
 // complete writes r and acknowledges job, retrying for CompleteRetry. If it
@@ -215,34 +175,22 @@ func clip(s string) string {
 	return strings.ToValidUTF8(s, "")
 }
 
-// sortByID orders jobs by stream entry id ("ms-seq"), i.e. by the time the
-// producers added them, across both streams.
-func sortByID(jobs []ports.Job) {
-	slices.SortStableFunc(jobs, func(a, b ports.Job) int { return compareIDs(a.ID, b.ID) })
+// sortBySeq orders jobs by their stream order (the time the producers
+// added them), across both streams; a start and a stop with the same id
+// run start first, as core.JobNewer orders them.
+func (w *Worker) sortBySeq(jobs []ports.Job) {
+	slices.SortStableFunc(jobs, func(a, b ports.Job) int {
+		if c := a.Seq.Compare(b.Seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(w.streamRank(a), w.streamRank(b))
+	})
 }
 
-func compareIDs(a, b string) int {
-	am, as := splitID(a)
-	bm, bs := splitID(b)
-	if am != bm {
-		return cmpU(am, bm)
+// streamRank orders the job streams for jobs with the same id.
+func (w *Worker) streamRank(j ports.Job) int {
+	if j.Stream == w.cfg.StartStream {
+		return 0
 	}
-	return cmpU(as, bs)
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func splitID(id string) (uint64, uint64) {
-	ms, seq, _ := strings.Cut(id, "-")
-	m, _ := strconv.ParseUint(ms, 10, 64)
-	s, _ := strconv.ParseUint(seq, 10, 64)
-	return m, s
+	return 1
 }

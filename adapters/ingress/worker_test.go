@@ -172,13 +172,7 @@ func TestTransitionConflictIsNotRetried(t *testing.T) {
 
 func TestRedeliveredJobReplays(t *testing.T) {
 	eachBackend(t, func(t *testing.T, url string) {
-		fq := &failingQueue{}
-		fq.failures.Store(1)
-		e := newEnv(t, url, func(c *ingress.Config) {
-			fq.JobQueue = c.Queue
-			c.Queue = fq
-			c.CompleteRetry = time.Millisecond
-		})
+		e, _ := newLossyEnv(t, url, 0)
 		e.start()
 		id := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
 		r := e.waitResults(1)[id]
@@ -206,14 +200,7 @@ func TestRedeliveredJobReplays(t *testing.T) {
 // game was handled must not start the game again.
 func TestSupersededRedeliveryIsDropped(t *testing.T) {
 	eachBackend(t, func(t *testing.T, url string) {
-		fq := &failingQueue{}
-		fq.failures.Store(1)
-		e := newEnv(t, url, func(c *ingress.Config) {
-			fq.JobQueue = c.Queue
-			c.Queue = fq
-			c.CompleteRetry = time.Millisecond
-			c.ClaimIdle = time.Second
-		})
+		e, fq := newLossyEnv(t, url, time.Second)
 		e.start()
 		startID := e.add(e.streams.StartJobs, "game_id", "g1", "image_ref", image)
 		e.waitFor("the start to run", func() bool { return e.driver.Calls("Start") == 1 && fq.failures.Load() == 0 })

@@ -2,8 +2,10 @@ package memory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/internal/faults"
 	"github.com/galaxy-game/rtmanager/core"
@@ -15,12 +17,10 @@ import (
 const MethodPublish = "Publish"
 
 // HealthRecorder is an in-memory ports.HealthPublisher: it records every
-// published event and, when it has a snapshot store, upserts the event's
-// snapshot there, as the Redis publisher does with the SQL store. Its
+// published event, as the Redis publisher appends it to the stream. Its
 // embedded fault Set fails Publish on demand and counts its calls.
 type HealthRecorder struct {
 	*faults.Set
-	snapshots ports.SnapshotStore
 
 	mu     sync.Mutex
 	events []core.HealthEvent
@@ -28,15 +28,14 @@ type HealthRecorder struct {
 
 var _ ports.HealthPublisher = (*HealthRecorder)(nil)
 
-// NewHealthRecorder returns a recorder that upserts snapshots into
-// snapshots; nil only records events.
-func NewHealthRecorder(snapshots ports.SnapshotStore) *HealthRecorder {
-	return &HealthRecorder{Set: faults.New("memory health recorder", MethodPublish), snapshots: snapshots}
+// NewHealthRecorder returns an empty recorder.
+func NewHealthRecorder() *HealthRecorder {
+	return &HealthRecorder{Set: faults.New("memory health recorder", MethodPublish)}
 }
 
-// Publish implements ports.HealthPublisher. The event is recorded first,
-// like an entry appended to the stream; a failing snapshot upsert is then
-// returned wrapped.
+// Publish implements ports.HealthPublisher as the Redis publisher does: a
+// zero OccurredAt is set to now, nil Details are recorded empty, and
+// Details that do not encode as JSON are refused with ErrInvalid.
 func (h *HealthRecorder) Publish(ctx context.Context, ev core.HealthEvent) error {
 	if err := faults.Enter(h.Set, MethodPublish); err != nil {
 		return err
@@ -44,16 +43,19 @@ func (h *HealthRecorder) Publish(ctx context.Context, ev core.HealthEvent) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory health recorder: publish %s for %q: %w", ev.Type, ev.GameID, err)
 	}
+	if _, err := json.Marshal(ev.Details); err != nil {
+		return fmt.Errorf("memory health recorder: publish %s for %q: details: %w: %w", ev.Type, ev.GameID, ports.ErrInvalid, err)
+	}
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = time.Now().UTC()
+	}
 	ev.Details = copyDetails(ev.Details)
+	if ev.Details == nil {
+		ev.Details = map[string]any{}
+	}
 	h.mu.Lock()
 	h.events = append(h.events, ev)
 	h.mu.Unlock()
-	if h.snapshots == nil {
-		return nil
-	}
-	if err := h.snapshots.UpsertSnapshot(ctx, ev.Snapshot()); err != nil {
-		return fmt.Errorf("memory health recorder: upsert snapshot of %q: %w", ev.GameID, err)
-	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ const (
 	MethodSwap            = "Swap"
 	MethodList            = "List"
 	MethodCountByStatus   = "CountByStatus"
+	MethodReserve         = "Reserve"
 	MethodAppendOperation = "AppendOperation"
 	MethodListOperations  = "ListOperations"
 	MethodUpsertSnapshot  = "UpsertSnapshot"
@@ -54,7 +55,7 @@ var _ ports.Store = (*Store)(nil)
 func NewStore() *Store {
 	return &Store{
 		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
-			MethodCountByStatus, MethodAppendOperation, MethodListOperations,
+			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodListOperations,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
 		snapshots: map[string]core.HealthSnapshot{},
@@ -114,6 +115,45 @@ func (s *Store) Swap(ctx context.Context, expect ports.Expect, next core.Record)
 	if got := ports.ExpectOf(cur); got != expect {
 		return fmt.Errorf("memory store: swap record %q: expected %+v, found %+v: %w",
 			next.GameID, expect, got, ports.ErrConflict)
+	}
+	next = copyRecord(next)
+	next.CreatedAt = cur.CreatedAt
+	s.records[next.GameID] = next
+	return nil
+}
+
+// Reserve implements ports.RecordStore: under the store's lock, it counts
+// the running and starting records of other games, then creates or swaps.
+func (s *Store) Reserve(ctx context.Context, expect *ports.Expect, next core.Record, limit int) error {
+	if err := s.enter(ctx, MethodReserve); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit > 0 {
+		n := 0
+		for id, r := range s.records {
+			if id != next.GameID && (r.Status == core.StatusRunning || r.Status == core.StatusStarting) {
+				n++
+			}
+		}
+		if n >= limit {
+			return fmt.Errorf("memory store: reserve record %q: %d of %d runtimes running or starting: %w",
+				next.GameID, n, limit, ports.ErrCapacity)
+		}
+	}
+	cur, ok := s.records[next.GameID]
+	switch {
+	case expect == nil && ok:
+		return fmt.Errorf("memory store: reserve record %q: %w", next.GameID, ports.ErrConflict)
+	case expect == nil:
+		s.records[next.GameID] = copyRecord(next)
+		return nil
+	case !ok:
+		return fmt.Errorf("memory store: reserve record %q: %w", next.GameID, ports.ErrNotFound)
+	case ports.ExpectOf(cur) != *expect:
+		return fmt.Errorf("memory store: reserve record %q: expected %+v, found %+v: %w",
+			next.GameID, *expect, ports.ExpectOf(cur), ports.ErrConflict)
 	}
 	next = copyRecord(next)
 	next.CreatedAt = cur.CreatedAt

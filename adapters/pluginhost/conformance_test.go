@@ -3,10 +3,10 @@ package pluginhost_test
 import (
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/pluginhost"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
+	"github.com/galaxy-game/rtmanager/plugins/sdk/sdktest"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/drivertest"
 )
@@ -14,9 +14,21 @@ import (
 // TestConformance runs the driver conformance suite against the process
 // plugin through the host: a real plugin binary, a real gRPC boundary. All
 // hosts of a run share one state dir, as managers share one runtime.
-// RestartRuntime SIGKILLs the case's plugins and waits for the respawn.
+// RestartRuntime SIGKILLs the case's plugins and waits for the respawn,
+// through the public sdktest.RestartPlugin an integrator uses.
 func TestConformance(t *testing.T) {
-	bin := processPlugin(t)
+	conformance(t, processPlugin(t))
+}
+
+// TestConformanceChildPlugin runs the suite against testdata/probeplugin,
+// the process driver plus a child process in the plugin's group (as a
+// plugin wrapping `docker events` has): PluginProcessGroup proves the host
+// ends it when the plugin crashes and when the host closes.
+func TestConformanceChildPlugin(t *testing.T) {
+	conformance(t, probePlugin(t))
+}
+
+func conformance(t *testing.T, bin string) {
 	stateDir := t.TempDir()
 	var mu sync.Mutex
 	hosts := map[*testing.T][]*pluginhost.Host{}
@@ -38,14 +50,7 @@ func TestConformance(t *testing.T) {
 			mu.Lock()
 			hs := hosts[t]
 			mu.Unlock()
-			for _, h := range hs {
-				old := pluginhost.PluginPID(h)
-				killPlugin(t, h)
-				waitFor(t, 30*time.Second, "the plugin to be respawned", func() bool {
-					pid := pluginhost.PluginPID(h)
-					return pid != 0 && pid != old
-				})
-			}
+			sdktest.RestartPlugin(t, hs...)
 		},
 	})
 }

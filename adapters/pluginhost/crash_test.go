@@ -46,7 +46,7 @@ func runManager() {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	fmt.Println("READY", pluginhost.PluginPID(h), c.ID, c.Endpoint)
+	fmt.Println("READY", h.PluginPID(), c.ID, c.Endpoint)
 	select {}
 }
 

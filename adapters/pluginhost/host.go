@@ -2,8 +2,8 @@
 // that runs a driver plugin binary with hashicorp/go-plugin and calls it over
 // the gRPC driver protocol (plugins/proto/driver/v1).
 //
-// The host verifies the binary's SHA-256 before every launch when one is
-// configured, forwards the plugin's logs into slog, and supervises the
+// The host runs only a verified copy of the binary when a SHA-256 is
+// configured (see Isolation below), forwards the plugin's logs into slog, and supervises the
 // plugin: when it dies the host notices (go-plugin ends the client's
 // context; Client() would keep returning the stale client, so the host
 // never reuses it), answers every call with an error wrapping
@@ -20,19 +20,29 @@
 // Config.StateDir and adopts live engines by pid and start time. Engines
 // keep running throughout; only the control channel is new.
 //
-// Killing. The host kills only its own plugin, through go-plugin's
-// Client.Kill, which signals the exec.Cmd it started (an os.Process, which on
-// Linux holds a pidfd), never a pid looked up later.
+// Killing. Each plugin runs in its own process group (its pid is the group
+// id). The host ends its plugin through go-plugin's Client.Kill, which
+// signals the exec.Cmd it started, then SIGKILLs the rest of the group, so a
+// plugin's own children (a `docker events` it spawned) never outlive it.
+// Linux does not reuse a pid while it names a live process group, so the
+// group signal reaches only the plugin's descendants that kept its group.
+//
+// Isolation (SPEC §11). A plugin gets an allow-listed environment (see
+// envAllow), never rtmanager's RTMANAGER_* configuration and secrets; it
+// talks over go-plugin AutoMTLS on a unix socket in Config.UnixSocketDir,
+// which must be a private (0700) directory of rtmanager's own; and when
+// Config.SHA256 is set, the host copies the binary into a private directory
+// once, verifying the bytes it wrote, and every launch and respawn executes
+// that copy: replacing the file at Config.Path after New changes nothing
+// that runs.
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -45,7 +55,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/galaxy-game/rtmanager/plugins/driverplugin"
-	"github.com/galaxy-game/rtmanager/plugins/sdk"
 )
 
 // Config configures a Host.
@@ -57,16 +66,20 @@ type Config struct {
 	// SHA256 is the expected hex SHA-256 of Path (RTMANAGER_PLUGIN_SHA256).
 	// When set, a binary that does not match is never run.
 	SHA256 string
-	// Env is added to the plugin's environment (which otherwise is the
-	// host's).
+	// Env is added to the plugin's environment, which otherwise holds only
+	// the allow-listed variables of the host's (PATH, HOME, TMPDIR, LANG,
+	// LC_*, TZ, USER, LOGNAME). Names starting with RTMANAGER_ are refused.
 	Env []string
 	// StateDir is passed to the plugin in sdk.EnvStateDir; plugins keep
 	// their durable state there. Created if missing. Optional.
 	StateDir string
 	// UnixSocketDir is where the plugin creates its gRPC socket
-	// (PLUGIN_UNIX_SOCKET_DIR); empty means the system temp dir. Set it to
-	// a directory of rtmanager's own: New removes the sockets in it that
-	// plugins which died without cleaning up left behind.
+	// (PLUGIN_UNIX_SOCKET_DIR) and where the verified copy of the binary
+	// lives. Required, at most 90 bytes (a socket path's limit), created
+	// 0700 if missing; an existing one must be a directory owned by this
+	// user (its mode is set to 0700). rtmanager uses
+	// <RTMANAGER_DATA_DIR>/plugin-sockets. New removes the sockets in it
+	// that plugins which died without cleaning up left behind.
 	UnixSocketDir string
 	// Logger receives the host's and the plugin's log lines; nil means
 	// slog.Default().
@@ -83,6 +96,9 @@ type Host struct {
 	cfg      Config
 	log      *slog.Logger
 	checksum []byte
+	exe      string   // what runs: Config.Path, or its verified copy
+	exeDir   string   // the private directory of the verified copy, if any
+	exeLock  *os.File // flocked while this host uses exeDir
 
 	mu      sync.Mutex
 	client  *plugin.Client       // nil while the plugin is down
@@ -129,18 +145,31 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		}
 		h.checksum = sum
 	}
-	for _, dir := range []string{cfg.StateDir, cfg.UnixSocketDir} {
-		if dir != "" {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, fmt.Errorf("pluginhost: %w", err)
-			}
+	if err := checkEnv(cfg.Env); err != nil {
+		return nil, err
+	}
+	if cfg.UnixSocketDir == "" || len(cfg.UnixSocketDir) > maxSocketDir {
+		return nil, fmt.Errorf("pluginhost: UnixSocketDir %q: %w", cfg.UnixSocketDir, errSocketDir)
+	}
+	if err := privateDir(cfg.UnixSocketDir); err != nil {
+		return nil, fmt.Errorf("pluginhost: UnixSocketDir: %w", err)
+	}
+	if cfg.StateDir != "" {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("pluginhost: %w", err)
 		}
 	}
-	if cfg.UnixSocketDir != "" {
-		removeStaleSockets(cfg.UnixSocketDir)
+	removeStaleSockets(cfg.UnixSocketDir)
+	removeStaleCopies(cfg.UnixSocketDir)
+	h.exe = path
+	if h.checksum != nil {
+		if h.exe, h.exeDir, h.exeLock, err = copyVerified(path, cfg.UnixSocketDir, h.checksum); err != nil {
+			return nil, fmt.Errorf("pluginhost: %w", err)
+		}
 	}
 	pc, drv, err := h.launchCtx(ctx)
 	if err != nil {
+		h.removeCopy()
 		return nil, fmt.Errorf("pluginhost: start %s: %w", path, err)
 	}
 	h.client, h.driver = pc, drv
@@ -168,34 +197,26 @@ func (h *Host) launchCtx(ctx context.Context) (*plugin.Client, *driverplugin.Cli
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.pc != nil {
-				r.pc.Kill()
+				killClient(r.pc)
 			}
 		}()
 		return nil, nil, ctx.Err()
 	}
 }
 
-// launch verifies the binary, starts it and dispenses the driver.
+// launch starts the plugin (the verified copy when a checksum is
+// configured) in its own process group and dispenses the driver.
 func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
 	var secure *plugin.SecureConfig
 	if h.checksum != nil {
-		if err := verify(h.cfg.Path, h.checksum); err != nil {
-			return nil, nil, err
-		}
-		// go-plugin checks again right before exec, narrowing the window
-		// in which the file could be swapped.
+		// The copy is private, so this never fails unless someone with
+		// rtmanager's own rights changed it: go-plugin hashes it again
+		// right before exec.
 		secure = &plugin.SecureConfig{Checksum: h.checksum, Hash: sha256.New()}
 	}
-	cmd := exec.Command(h.cfg.Path, h.cfg.Args...)
-	// The host's environment, then Config.Env, then what the host sets:
-	// os/exec keeps the last value of a duplicated key.
-	cmd.Env = append(os.Environ(), h.cfg.Env...)
-	if h.cfg.StateDir != "" {
-		cmd.Env = append(cmd.Env, sdk.EnvStateDir+"="+h.cfg.StateDir)
-	}
-	if h.cfg.UnixSocketDir != "" {
-		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+h.cfg.UnixSocketDir)
-	}
+	cmd := exec.Command(h.exe, h.cfg.Args...)
+	cmd.Env = pluginEnv(os.Environ(), h.cfg.Env, h.cfg.StateDir, h.cfg.UnixSocketDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  driverplugin.Handshake,
 		VersionedPlugins: driverplugin.VersionedPlugins,
@@ -204,41 +225,25 @@ func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLog(h.log),
 		StartTimeout:     h.cfg.StartTimeout,
-		SkipHostEnv:      true, // already in cmd.Env, before Config.Env
+		AutoMTLS:         true,
+		SkipHostEnv:      true, // cmd.Env is the whole environment
 	})
 	rpc, err := pc.Client()
 	if err != nil {
-		pc.Kill()
+		killClient(pc)
 		return nil, nil, err
 	}
 	raw, err := rpc.Dispense(driverplugin.PluginName)
 	if err != nil {
-		pc.Kill()
+		killClient(pc)
 		return nil, nil, err
 	}
 	drv, ok := raw.(*driverplugin.Client)
 	if !ok {
-		pc.Kill()
+		killClient(pc)
 		return nil, nil, fmt.Errorf("plugin dispensed %T, want a driver", raw)
 	}
 	return pc, drv, nil
-}
-
-// verify compares the SHA-256 of path with want.
-func verify(path string, want []byte) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return fmt.Errorf("checksum %s: %w", path, err)
-	}
-	if got := sum.Sum(nil); !bytes.Equal(got, want) {
-		return fmt.Errorf("refusing to run %s: its SHA-256 is %x, configured %x", path, got, want)
-	}
-	return nil
 }
 
 // supervise waits for the plugin to die and respawns it with backoff until
@@ -261,7 +266,7 @@ func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
 		h.mu.Unlock()
 		h.log.Warn("driver plugin exited; restarting it")
 		removeSocket(pc)
-		pc.Kill() // reap and end go-plugin's goroutines
+		killClient(pc) // its children, then reap and end go-plugin's goroutines
 
 		var err error
 		backoff := h.cfg.MinBackoff
@@ -286,7 +291,7 @@ func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
-			pc.Kill()
+			killClient(pc)
 			return
 		}
 		h.client, h.driver, h.downErr = pc, drv, nil
@@ -341,8 +346,9 @@ func (h *Host) Close() error {
 	h.client, h.driver = nil, nil
 	h.mu.Unlock()
 	if pc != nil {
-		pc.Kill()
+		killClient(pc)
 	}
 	h.wg.Wait()
+	h.removeCopy()
 	return nil
 }

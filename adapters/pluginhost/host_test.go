@@ -1,7 +1,6 @@
 package pluginhost_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,7 +86,7 @@ func TestPluginCrash(t *testing.T) {
 		t.Fatalf("Events: %v", err)
 	}
 	c := startEngine(t, h, "crash-engine")
-	pid := pluginhost.PluginPID(h)
+	pid := h.PluginPID()
 
 	hidden := bin + ".away"
 	if err := os.Rename(bin, hidden); err != nil {
@@ -120,7 +118,7 @@ func TestPluginCrash(t *testing.T) {
 		_, err := h.Capabilities(ctxT(t))
 		return err == nil
 	})
-	if got := pluginhost.PluginPID(h); got == pid || got == 0 {
+	if got := h.PluginPID(); got == pid || got == 0 {
 		t.Errorf("plugin pid after respawn = %d, want a new process (old %d)", got, pid)
 	}
 	if left, _ := filepath.Glob(filepath.Join(sockets, "plugin*")); len(left) != 1 {
@@ -218,12 +216,13 @@ func TestChecksum(t *testing.T) {
 	}
 }
 
-// TestProtocolVersion: a plugin speaking protocol version 2 is refused.
+// TestProtocolVersion: a plugin speaking only an unknown protocol version
+// (3) is refused.
 func TestProtocolVersion(t *testing.T) {
-	bin := buildPlugin(t, "adapters/pluginhost/testdata/v2plugin")
+	bin := buildPlugin(t, "adapters/pluginhost/testdata/v3plugin")
 	_, err := pluginhost.New(ctxT(t), pluginhost.Config{Path: bin, UnixSocketDir: t.TempDir(), Logger: testLogger()})
 	if err == nil || !strings.Contains(err.Error(), "incompatible API version") {
-		t.Fatalf("New with a protocol 2 plugin = %v, want an incompatible API version error", err)
+		t.Fatalf("New with a protocol 3 plugin = %v, want an incompatible API version error", err)
 	}
 	t.Logf("refused: %v", err)
 }
@@ -240,28 +239,10 @@ func TestNotAPlugin(t *testing.T) {
 // engineImageRef is the test engine as a process-driver image reference.
 func engineImageRef(t *testing.T) string { return "file://" + testenv.EngineBinary(t) }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPluginLogs: the plugin's log lines reach the host's slog logger with
 // their level, message and attributes.
 func TestPluginLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newHost(t, pluginhost.Config{Path: processPlugin(t), StateDir: t.TempDir(), Logger: logger})
 	c := startEngine(t, h, "log-engine")

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -97,21 +96,11 @@ func newHost(tb testing.TB, cfg pluginhost.Config) *pluginhost.Host {
 	return h
 }
 
-// killPlugin SIGKILLs h's plugin process. os.FindProcess holds a pidfd on
-// Linux, and the plugin is the host's unreaped child until it dies, so the
-// signal cannot reach another process.
+// killPlugin SIGKILLs h's plugin process, as a crash would.
 func killPlugin(tb testing.TB, h *pluginhost.Host) {
 	tb.Helper()
-	pid := pluginhost.PluginPID(h)
-	if pid == 0 {
-		tb.Fatalf("no plugin process to kill")
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		tb.Fatalf("find plugin %d: %v", pid, err)
-	}
-	if err := p.Signal(syscall.SIGKILL); err != nil {
-		tb.Fatalf("kill plugin %d: %v", pid, err)
+	if _, err := h.KillPlugin(); err != nil {
+		tb.Fatalf("kill plugin: %v", err)
 	}
 }
 

@@ -9,8 +9,10 @@
 // "MAXLEN ~ n" (Options.MaxLen, default 100000). Approximate trimming lets
 // Redis drop whole macro nodes, so a stream may briefly hold somewhat more
 // than n entries; readers that fall further behind than n entries lose the
-// oldest ones. The job streams are never trimmed by rtmanager: producers own
-// them.
+// oldest ones. The job streams are not trimmed: instead each job entry is
+// deleted (XDEL) by the same script that writes its result and acks it, as
+// it may carry secrets in env (SPEC §4 retention); entries not yet handled
+// stay.
 package redis
 
 import (
@@ -21,6 +23,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -115,7 +118,7 @@ type Client struct {
 func Connect(ctx context.Context, url string, opts Options) (*Client, error) {
 	co, err := rueidis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse url: %w: %w", ports.ErrInvalid, err)
+		return nil, fmt.Errorf("redis: parse url: %w: %w", ports.ErrInvalid, redact.Error(err))
 	}
 	co.ForceSingleClient = true
 	co.DisableCache = true

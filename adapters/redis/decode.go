@@ -3,6 +3,7 @@ package redis
 import (
 	"github.com/redis/rueidis"
 
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -66,7 +67,9 @@ func decodeEntries(stream string, entries []rueidis.RedisMessage, deliveries int
 		if err != nil || id == "" {
 			continue
 		}
-		job := ports.Job{Stream: stream, ID: id, Fields: map[string]string{}, Deliveries: deliveries}
+		// Redis entry ids always parse; a zero Seq would only mean "unordered".
+		seq, _ := core.ParseJobSeq(id)
+		job := ports.Job{Stream: stream, ID: id, Seq: seq, Fields: map[string]string{}, Deliveries: deliveries}
 		if len(parts) > 1 {
 			if kv, err := parts[1].ToArray(); err == nil {
 				for i := 0; i+1 < len(kv); i += 2 {

@@ -8,6 +8,7 @@ import (
 	"github.com/alicebob/miniredis/v2/server"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -65,25 +66,12 @@ func TestReadOddReplies(t *testing.T) {
 		t.Fatalf("Read: %v", err)
 	}
 	want := []ports.Job{
-		{Stream: s.StartJobs, ID: "1-1", Fields: map[string]string{"game_id": "g1"}, Deliveries: 1},
-		{Stream: s.StartJobs, ID: "1-2", Fields: map[string]string{}, Deliveries: 1},
-		{Stream: s.StartJobs, ID: "1-3", Fields: map[string]string{}, Deliveries: 1},
-		{Stream: s.StartJobs, ID: "1-5", Fields: map[string]string{"ok": "yes"}, Deliveries: 1},
+		{Stream: s.StartJobs, ID: "1-1", Seq: core.JobSeq{Millis: 1, Seq: 1}, Fields: map[string]string{"game_id": "g1"}, Deliveries: 1},
+		{Stream: s.StartJobs, ID: "1-2", Seq: core.JobSeq{Millis: 1, Seq: 2}, Fields: map[string]string{}, Deliveries: 1},
+		{Stream: s.StartJobs, ID: "1-3", Seq: core.JobSeq{Millis: 1, Seq: 3}, Fields: map[string]string{}, Deliveries: 1},
+		{Stream: s.StartJobs, ID: "1-5", Seq: core.JobSeq{Millis: 1, Seq: 5}, Fields: map[string]string{"ok": "yes"}, Deliveries: 1},
 	}
 	if d := cmp.Diff(want, jobs); d != "" {
 		t.Fatalf("jobs (-want +got):\n%s", d)
-	}
-}
-
-func TestCompareIDs(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want int
-	}{
-		{"1-0", "1-0", 0}, {"1-1", "1-0", 1}, {"2-0", "10-0", -1}, {"10-0", "9-99", 1}, {"5", "5-0", 0},
-	} {
-		if got := compareIDs(c.a, c.b); got != c.want {
-			t.Errorf("compareIDs(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
-		}
 	}
 }

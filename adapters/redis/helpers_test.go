@@ -108,9 +108,24 @@ func xrange(tb testing.TB, c *Client, stream string) []map[string]string {
 	return out
 }
 
+// entryIDs returns the id of every entry of stream, oldest first.
+func entryIDs(tb testing.TB, c *Client, stream string) []string {
+	tb.Helper()
+	entries, err := c.rc.Do(testCtx(tb), c.rc.B().Xrange().Key(stream).Start("-").End("+").Build()).AsXRange()
+	if err != nil {
+		tb.Fatalf("XRANGE %s: %v", stream, err)
+	}
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
 // queueFixture builds a queuetest fixture on url.
 func queueFixture(t *testing.T, url string) queuetest.Fixture {
 	opts := scratchOptions(t, url)
+	opts.MaxLen = 20
 	admin := MustConnect(t, url, opts)
 	s := admin.Streams()
 	return queuetest.Fixture{
@@ -126,6 +141,8 @@ func queueFixture(t *testing.T, url string) queuetest.Fixture {
 		},
 		Add:     func(stream string, fields map[string]string) string { return xadd(t, admin, stream, fields) },
 		Results: func() []map[string]string { return xrange(t, admin, s.JobResults) },
+		IDs:     func(stream string) []string { return entryIDs(t, admin, stream) },
+		MaxLen:  opts.MaxLen,
 		DestroyGroup: func() {
 			for _, st := range []string{s.StartJobs, s.StopJobs} {
 				err := admin.rc.Do(testCtx(t), admin.rc.B().XgroupDestroy().Key(st).Group(s.Group).Build()).Error()

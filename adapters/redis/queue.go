@@ -16,10 +16,12 @@ import (
 const maxClaimRounds = 16
 
 // completeScript acknowledges a job and, only if that acknowledgement
-// removed the entry from the group's pending list, appends its result.
-// KEYS: job stream, results stream. ARGV: group, job id, maxlen ("0" = no
-// trimming), then the result's field/value pairs. It returns 1 when it
-// wrote a result and 0 when the job was not pending (already completed).
+// removed the entry from the group's pending list, appends its result and
+// deletes the job entry from its stream (SPEC §4 retention: a job entry
+// may carry secrets in env, so it does not outlive its result). KEYS: job
+// stream, results stream. ARGV: group, job id, maxlen ("0" = no trimming),
+// then the result's field/value pairs. It returns 1 when it wrote a result
+// and 0 when the job was not pending (already completed).
 var completeScript = rueidis.NewLuaScript(`
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then
   return 0
@@ -29,7 +31,40 @@ if ARGV[3] == '0' then
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
 end
+redis.call('XDEL', KEYS[1], ARGV[2])
 return 1`)
+
+// claimScript runs one XAUTOCLAIM and reads the delivery counter of every
+// entry it claimed, atomically, so Job.Deliveries of a claimed job is the
+// count Redis keeps (the dead-letter rule depends on it). KEYS: job
+// stream. ARGV: group, consumer, min idle (ms), start, count. It returns
+// {next cursor, entries, delivery counts in the order of entries}; an
+// entry Redis reports as nil (deleted while pending, Redis 6.2) counts 0.
+var claimScript = rueidis.NewLuaScript(`
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local counts = {}
+for i, e in ipairs(r[2]) do
+  counts[i] = 0
+  if e then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    if p[1] then counts[i] = p[1][4] end
+  end
+end
+return {r[1], r[2], counts}`)
+
+// touchScript resets the idle time of entries this consumer still owns,
+// keeping each one's delivery counter as it is (XCLAIM … RETRYCOUNT with
+// the current count: a touch is not a delivery, whatever a server does
+// with JUSTID). An entry no longer pending, or now owned by another
+// consumer, is left alone. KEYS: job stream. ARGV: group, consumer, ids.
+var touchScript = rueidis.NewLuaScript(`
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'RETRYCOUNT', p[1][4], 'JUSTID')
+  end
+end
+return 0`)
 
 // Queue implements ports.JobQueue for one consumer of the job streams'
 // consumer group.
@@ -48,9 +83,8 @@ return 1`)
 // results may then appear twice.
 //
 // Job.Deliveries is 1 for entries from Read. For claimed entries it is the
-// delivery counter XPENDING reports right after the claim, best effort: if
-// that lookup fails, or another consumer claimed the entry again in
-// between, it is 2 (delivered before, and now once more).
+// delivery counter Redis keeps for the entry (every claim adds one; touches
+// do not), read in the same script as the claim.
 type Queue struct {
 	c        *Client
 	consumer string
@@ -86,9 +120,6 @@ func (c *Client) Queue(ctx context.Context, consumer string) (*Queue, error) {
 	}
 	return q, nil
 }
-
-// Consumer returns the queue's consumer name.
-func (q *Queue) Consumer() string { return q.consumer }
 
 // ensureGroups creates the group on every job stream that lacks it.
 func (q *Queue) ensureGroups(ctx context.Context) error {
@@ -223,24 +254,19 @@ func (q *Queue) Claim(ctx context.Context, minIdle time.Duration, count int) ([]
 		if err != nil {
 			return nil, fmt.Errorf("redis: claim jobs on %s: %w", s, unavailable(err))
 		}
-		q.setDeliveries(ctx, s, jobs)
 		all = append(all, jobs...)
 		q.pruneConsumers(ctx, s, minIdle)
 	}
 	return all, nil
 }
 
-// Touch implements ports.JobQueue: one XCLAIM … 0 JUSTID RETRYCOUNT <n>
-// per job to this consumer resets its idle time and keeps its delivery
-// count (RETRYCOUNT, because not every server honours JUSTID's promise not
-// to count a delivery).
+// Touch implements ports.JobQueue with touchScript, one call per job: it
+// resets the idle time of the jobs this consumer still owns and keeps
+// their delivery counters.
 func (q *Queue) Touch(ctx context.Context, jobs []ports.Job) error {
-	rc := q.c.rc
 	for _, j := range jobs {
-		n := max(j.Deliveries, 1)
-		cmd := rc.B().Xclaim().Key(j.Stream).Group(q.c.streams.Group).Consumer(q.consumer).MinIdleTime("0").
-			Id(j.ID).Retrycount(n).Justid().Build()
-		if err := rc.Do(ctx, cmd).Error(); err != nil && !redisErrPrefix(err, "NOGROUP") {
+		err := touchScript.Exec(ctx, q.c.rc, []string{j.Stream}, []string{q.c.streams.Group, q.consumer, j.ID}).Error()
+		if err != nil && !redisErrPrefix(err, "NOGROUP") {
 			return fmt.Errorf("redis: touch job %s on %s: %w", j.ID, j.Stream, unavailable(err))
 		}
 	}
@@ -280,21 +306,19 @@ func (q *Queue) pruneConsumers(ctx context.Context, stream string, minIdle time.
 	}
 }
 
-// claim walks XAUTOCLAIM's cursor on stream until it has count entries or
-// reaches the end of the pending list.
+// claim walks XAUTOCLAIM's cursor on stream (claimScript) until it has
+// count entries or reaches the end of the pending list.
 func (q *Queue) claim(ctx context.Context, stream string, minIdle time.Duration, count int) ([]ports.Job, error) {
-	rc := q.c.rc
 	idle := strconv.FormatInt(max(int64(minIdle/time.Millisecond), 0), 10)
 	cursor := "0-0"
 	var jobs []ports.Job
 	for round := 0; round < maxClaimRounds && len(jobs) < count; round++ {
-		cmd := rc.B().Xautoclaim().Key(stream).Group(q.c.streams.Group).Consumer(q.consumer).
-			MinIdleTime(idle).Start(cursor).Count(int64(count - len(jobs))).Build()
-		parts, err := rc.Do(ctx, cmd).ToArray()
+		args := []string{q.c.streams.Group, q.consumer, idle, cursor, strconv.Itoa(count - len(jobs))}
+		parts, err := claimScript.Exec(ctx, q.c.rc, []string{stream}, args).ToArray()
 		if err != nil {
 			return nil, err
 		}
-		if len(parts) < 2 {
+		if len(parts) < 3 {
 			return nil, fmt.Errorf("xautoclaim: reply has %d parts", len(parts))
 		}
 		next, err := parts[0].ToString()
@@ -305,7 +329,11 @@ func (q *Queue) claim(ctx context.Context, stream string, minIdle time.Duration,
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return nil, err
 		}
-		jobs = append(jobs, decodeEntries(stream, entries, 2)...)
+		counts, err := parts[2].ToArray()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return nil, err
+		}
+		jobs = append(jobs, claimed(stream, entries, counts)...)
 		if next == "0-0" || next == cursor {
 			break
 		}
@@ -314,70 +342,44 @@ func (q *Queue) claim(ctx context.Context, stream string, minIdle time.Duration,
 	return jobs, nil
 }
 
-// setDeliveries fills Deliveries of jobs just claimed from stream from
-// XPENDING, best effort (see Queue).
-func (q *Queue) setDeliveries(ctx context.Context, stream string, jobs []ports.Job) {
-	if len(jobs) == 0 {
-		return
-	}
-	rc := q.c.rc
-	lo, hi := jobs[0].ID, jobs[0].ID
-	for _, j := range jobs[1:] {
-		if compareIDs(j.ID, lo) < 0 {
-			lo = j.ID
-		}
-		if compareIDs(j.ID, hi) > 0 {
-			hi = j.ID
-		}
-	}
-	cmd := rc.B().Xpending().Key(stream).Group(q.c.streams.Group).Start(lo).End(hi).
-		Count(int64(len(jobs))).Consumer(q.consumer).Build()
-	rows, err := rc.Do(ctx, cmd).ToArray()
-	if err != nil {
-		return
-	}
-	counts := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		f, err := r.ToArray()
-		if err != nil || len(f) < 4 {
+// claimed decodes the entries of one claimScript reply with their delivery
+// counts; a count that is missing or not positive is taken as 2 (delivered
+// before, and now once more).
+func claimed(stream string, entries, counts []rueidis.RedisMessage) []ports.Job {
+	var jobs []ports.Job
+	for i, e := range entries {
+		decoded := decodeEntries(stream, []rueidis.RedisMessage{e}, 2)
+		if len(decoded) == 0 {
 			continue
 		}
-		id, err1 := f[0].ToString()
-		n, err2 := f[3].AsInt64()
-		if err1 == nil && err2 == nil {
-			counts[id] = n
+		if i < len(counts) {
+			if n, err := counts[i].AsInt64(); err == nil && n > 0 {
+				decoded[0].Deliveries = n
+			}
 		}
+		jobs = append(jobs, decoded...)
 	}
-	for i := range jobs {
-		if n, ok := counts[jobs[i].ID]; ok && n > 0 {
-			jobs[i].Deliveries = n
-		}
-	}
+	return jobs
 }
 
-// Complete implements ports.JobQueue; see CompleteOnce.
-func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) error {
-	_, err := q.CompleteOnce(ctx, job, r)
-	return err
-}
-
-// CompleteOnce acknowledges job and appends r to the results stream in one
-// Lua script: the XADD runs only if the XACK removed the entry from the
-// group's pending list, so however many consumers complete the same job
-// (after a claim), exactly one result is written. It reports whether this
-// call wrote it; false means the job was already completed, or is not
-// pending at all (its group was re-created), and is not an error.
+// Complete implements ports.JobQueue: it acknowledges job, appends r to
+// the results stream and deletes the job entry from its stream in one Lua
+// script. The XADD and XDEL run only if the XACK removed the entry from
+// the group's pending list, so however many consumers complete the same
+// job (after a claim), exactly one result is written; a job already
+// completed, or not pending at all (its group was re-created), writes
+// nothing and is not an error.
 //
 // The result carries job.Stream and job.ID as job_stream and job_id (r's
 // own JobStream and JobID must be empty or equal to them), and finished_at
 // as RFC 3339 UTC (now when r.FinishedAt is zero). Errors: ErrInvalid,
 // ErrUnavailable.
-func (q *Queue) CompleteOnce(ctx context.Context, job ports.Job, r ports.JobResult) (bool, error) {
+func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) error {
 	if job.Stream == "" || job.ID == "" {
-		return false, fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
+		return fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
 	}
 	if (r.JobStream != "" && r.JobStream != job.Stream) || (r.JobID != "" && r.JobID != job.ID) {
-		return false, fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
+		return fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
 			job.Stream, job.ID, r.JobStream, r.JobID, ports.ErrInvalid)
 	}
 	finished := r.FinishedAt
@@ -396,11 +398,10 @@ func (q *Queue) CompleteOnce(ctx context.Context, job ports.Job, r ports.JobResu
 		"endpoint", r.Endpoint,
 		"finished_at", formatTime(finished),
 	}
-	n, err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).AsInt64()
-	if err != nil {
-		return false, fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
+	if err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).Error(); err != nil {
+		return fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
 	}
-	return n == 1, nil
+	return nil
 }
 
 // Pending implements ports.JobQueue with the XPENDING summary of each job
@@ -435,36 +436,3 @@ func (q *Queue) Pending(ctx context.Context) (map[string]int64, error) {
 
 // formatTime renders t as RFC 3339 in UTC with up to nanosecond precision.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// compareIDs orders two stream entry ids ("ms-seq").
-func compareIDs(a, b string) int {
-	am, as := splitID(a)
-	bm, bs := splitID(b)
-	switch {
-	case am != bm:
-		if am < bm {
-			return -1
-		}
-		return 1
-	case as != bs:
-		if as < bs {
-			return -1
-		}
-		return 1
-	}
-	return 0
-}
-
-// splitID splits a stream id into its millisecond and sequence parts;
-// unparsable parts are 0.
-func splitID(id string) (uint64, uint64) {
-	for i := 0; i < len(id); i++ {
-		if id[i] == '-' {
-			ms, _ := strconv.ParseUint(id[:i], 10, 64)
-			seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
-			return ms, seq
-		}
-	}
-	ms, _ := strconv.ParseUint(id, 10, 64)
-	return ms, 0
-}

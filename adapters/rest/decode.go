@@ -149,7 +149,7 @@ func decodeStop(data []byte) (StopBody, error) {
 		return b, err
 	}
 	if b.Reason == "" {
-		return b, invalid("reason is required: one of game_finished, game_cancelled, admin_request, idle_timeout, restart, patch, shutdown")
+		return b, invalid("reason is required: one of %s", oneOf(core.StopReasons()))
 	}
 	return b, nil
 }
@@ -194,7 +194,7 @@ func parseListQuery(raw string) (ports.ListQuery, error) {
 	if s, ok := vals["status"]; ok {
 		st, err := core.ParseStatus(s)
 		if err != nil {
-			return q, invalid("status %q is not one of starting, running, stopped, removed", truncate(s, 80))
+			return q, invalid("status %q is not one of %s", truncate(s, 80), oneOf(core.Statuses()))
 		}
 		q.Status = st
 	}
@@ -275,4 +275,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return fmt.Sprintf("%s… (%d bytes)", strings.ToValidUTF8(s[:n], ""), len(s))
+}
+
+// oneOf lists vocabulary values for an error message: "a, b, c".
+func oneOf[T ~string](values []T) string {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
+	}
+	return strings.Join(names, ", ")
 }

@@ -2,14 +2,12 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
-	"github.com/galaxy-game/rtmanager/ports"
 )
 
 func gameID(r *http.Request) string { return chi.URLParam(r, "game_id") }
@@ -117,18 +115,15 @@ func (s *server) cleanup(w http.ResponseWriter, r *http.Request) {
 	s.operate(w, r, res, err)
 }
 
-// storeError translates a store error of a read into a coded error;
-// notFound is the message of a not_found answer.
-func storeError(what string, err error, notFound string) error {
-	switch {
-	case errors.Is(err, ports.ErrNotFound) && notFound != "":
-		return core.Errorf(core.CodeNotFound, "%s", notFound)
-	case errors.Is(err, ports.ErrInvalid):
-		return core.Errorf(core.CodeInvalidRequest, "%s: %v", what, err)
-	case errors.Is(err, ports.ErrUnavailable):
-		return core.Errorf(core.CodeServiceUnavailable, "%s: %v", what, err)
+// readError codes a store error of a read through core's one table
+// (lifecycle.PortError); notFound, when set, is the message of a not_found
+// answer.
+func readError(what string, err error, notFound string) error {
+	coded := lifecycle.PortError(what, err)
+	if coded.Code == core.CodeNotFound && notFound != "" {
+		coded.Message = notFound
 	}
-	return core.Errorf(core.CodeInternal, "%s: %v", what, err)
+	return coded
 }
 
 func (s *server) getRuntime(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +134,7 @@ func (s *server) getRuntime(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := s.store.Get(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, storeError("load runtime", err, "game "+quote(id)+" has no runtime"))
+		s.writeError(w, r, readError("load runtime", err, "game "+quote(id)+" has no runtime"))
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, runtimeOf(rec))
@@ -153,7 +148,7 @@ func (s *server) listRuntimes(w http.ResponseWriter, r *http.Request) {
 	}
 	recs, next, err := s.store.List(r.Context(), q)
 	if err != nil {
-		s.writeError(w, r, storeError("list runtimes", err, ""))
+		s.writeError(w, r, readError("list runtimes", err, ""))
 		return
 	}
 	out := RuntimeList{Items: make([]Runtime, 0, len(recs)), NextCursor: encodeCursor(next)}
@@ -179,12 +174,12 @@ func (s *server) listOperations(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := s.store.ListOperations(r.Context(), id, limit)
 	if err != nil {
-		s.writeError(w, r, storeError("list operations", err, ""))
+		s.writeError(w, r, readError("list operations", err, ""))
 		return
 	}
 	if len(entries) == 0 {
 		if _, err := s.store.Get(r.Context(), id); err != nil {
-			s.writeError(w, r, storeError("load runtime", err, "game "+quote(id)+" has no runtime and no operations"))
+			s.writeError(w, r, readError("load runtime", err, "game "+quote(id)+" has no runtime and no operations"))
 			return
 		}
 	}
@@ -203,7 +198,7 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	snap, err := s.store.GetSnapshot(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, storeError("load health snapshot", err, "game "+quote(id)+" has no health snapshot"))
+		s.writeError(w, r, readError("load health snapshot", err, "game "+quote(id)+" has no health snapshot"))
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, snapshotOf(snap))

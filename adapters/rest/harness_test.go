@@ -24,6 +24,8 @@ import (
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/docs"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // Images the harness registers with the fake driver.
@@ -75,27 +77,53 @@ type options struct {
 	maxBody int64
 	ready   func(context.Context) error
 	metrics http.Handler
+	hosts   hosts.Allowed
+	bodyTTL time.Duration
+	log     *slog.Logger
+	// deps, when set, adjusts the lifecycle dependencies before New.
+	deps func(*lifecycle.Deps)
+	// driver replaces the fake driver (e.g. a real Docker driver).
+	driver       ports.RuntimeDriver
+	maxFollowers int
 }
 
 func newEnv(tb testing.TB, o options) *env {
 	tb.Helper()
 	e := &env{store: memory.NewStore(), leases: memory.NewLeases(nil), driver: fakedriver.New(nil), tel: &spans{}}
-	e.health = memory.NewHealthRecorder(e.store)
+	e.health = memory.NewHealthRecorder()
 	e.driver.AddImage(imageOK, fakedriver.Behavior{})
 	e.driver.AddImage(imageOK2, fakedriver.Behavior{})
 	e.driver.AddImage(imageBroken, fakedriver.Behavior{StartErr: io.ErrClosedPipe})
 	e.driver.AddImage(imageDies, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := lifecycle.New(lifecycle.Deps{
-		Records: e.store, Operations: e.store, Leases: e.leases, Driver: e.driver, Health: e.health,
-		Prober: e.driver.Prober(), Logger: log,
-		Config: lifecycle.Config{Allow: o.allow, StartTimeout: time.Second, ReadyPoll: time.Millisecond},
-	})
+	log := o.log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var drv ports.RuntimeDriver = e.driver
+	var prober ports.Prober = e.driver.Prober()
+	startTimeout := time.Second
+	if o.driver != nil {
+		drv, prober, startTimeout = o.driver, nil, time.Minute
+	}
+	deps := lifecycle.Deps{
+		Records: e.store, Operations: e.store, Leases: e.leases, Driver: drv, Health: e.health, Snapshots: e.store,
+		Prober: prober, Logger: log,
+		Config: lifecycle.Config{Allow: o.allow, StartTimeout: startTimeout, ReadyPoll: time.Millisecond},
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	svc, err := lifecycle.New(deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var checks []rest.Check
+	if o.ready != nil {
+		checks = []rest.Check{{Name: "store", Probe: o.ready}}
+	}
 	e.handler = rest.New(rest.Config{Services: svc, Store: e.store, Token: o.token, MaxBodyBytes: o.maxBody,
-		Ready: o.ready, Metrics: o.metrics, Logger: log, Telemetry: e.tel})
+		AllowedHosts: o.hosts, BodyTimeout: o.bodyTTL, Checks: checks, Metrics: o.metrics, Logger: log, Telemetry: e.tel,
+		MaxFollowers: o.maxFollowers})
 	return e
 }
 
@@ -132,7 +160,9 @@ func (r reply) code(tb testing.TB) string {
 	return b.Error.Code
 }
 
-// req builds a request; body may be nil, a string or a value to marshal.
+// req builds a request as a local client sends it: Host 127.0.0.1:8080
+// from a loopback peer, Content-Type application/json on every POST. body
+// may be nil, a string or a value to marshal.
 func req(tb testing.TB, method, path string, body any, header ...string) *http.Request {
 	tb.Helper()
 	var rd io.Reader
@@ -150,7 +180,8 @@ func req(tb testing.TB, method, path string, body any, header ...string) *http.R
 		rd = bytes.NewReader(data)
 	}
 	r := httptest.NewRequest(method, path, rd)
-	if rd != nil {
+	r.Host, r.RemoteAddr = "127.0.0.1:8080", "127.0.0.1:40000"
+	if rd != nil || method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
@@ -217,6 +248,8 @@ type spans struct {
 func (s *spans) OperationDone(context.Context, core.OperationEntry, time.Duration) {}
 func (s *spans) LeaseAcquire(context.Context, time.Duration)                       {}
 func (s *spans) HealthEvent(context.Context, core.HealthEventType)                 {}
+func (s *spans) Panicked(context.Context, string)                                  {}
+func (s *spans) ImagePull(context.Context, string, time.Duration)                  {}
 func (s *spans) Span(ctx context.Context, name string) (context.Context, func(error)) {
 	s.mu.Lock()
 	s.names = append(s.names, name)

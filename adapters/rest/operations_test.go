@@ -2,6 +2,8 @@ package rest_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -15,6 +17,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/adapters/rest"
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 const api = "/api/v1/internal/runtimes/"
@@ -91,7 +94,7 @@ func TestErrorStatuses(t *testing.T) {
 			status: 401, code: "unauthorized"},
 		{name: "unauthorized with wrong token", opts: options{token: "s3cret"}, method: http.MethodGet, path: api + "g",
 			header: []string{"Authorization", "Bearer s3cre"}, status: 401, code: "unauthorized"},
-		{name: "forbidden image", opts: options{allow: core.ImageAllow{"games/*"}}, method: http.MethodPost,
+		{name: "forbidden image", opts: options{allow: core.MustParseImageAllow("games/*")}, method: http.MethodPost,
 			path: api + "g/start", body: map[string]any{"image_ref": "evil/miner:1"}, status: 403, code: "forbidden"},
 		{name: "not found runtime", method: http.MethodGet, path: api + "nope", status: 404, code: "not_found"},
 		{name: "not found stop", method: http.MethodPost, path: api + "nope/stop",
@@ -117,8 +120,14 @@ func TestErrorStatuses(t *testing.T) {
 			method: http.MethodPost, path: api + "g/start", body: map[string]any{"image_ref": imageOK}, status: 503, code: "service_unavailable"},
 		{name: "record store down on read", setup: func(t *testing.T, e *env) { e.store.FailNext(memory.MethodGet, nil) },
 			method: http.MethodGet, path: api + "g", status: 503, code: "service_unavailable"},
-		{name: "store bug on read", setup: func(t *testing.T, e *env) { e.store.FailNext(memory.MethodList, context.Canceled) },
+		{name: "store bug on read", setup: func(t *testing.T, e *env) { e.store.FailNext(memory.MethodList, errors.New("syntax error")) },
 			method: http.MethodGet, path: "/api/v1/internal/runtimes", status: 500, code: "internal"},
+		// Reads code store errors through core's one table, as operations do.
+		{name: "store timeout on read", setup: func(t *testing.T, e *env) { e.store.FailNext(memory.MethodList, context.DeadlineExceeded) },
+			method: http.MethodGet, path: "/api/v1/internal/runtimes", status: 503, code: "service_unavailable"},
+		{name: "store rejects a read", setup: func(t *testing.T, e *env) {
+			e.store.FailNext(memory.MethodListOperations, fmt.Errorf("bad key: %w", ports.ErrInvalid))
+		}, method: http.MethodGet, path: api + "g/operations", status: 400, code: "invalid_request"},
 		{name: "panic in handler", opts: options{ready: func(context.Context) error { panic("boom") }},
 			method: http.MethodGet, path: "/readyz", status: 500, code: "internal"},
 	}

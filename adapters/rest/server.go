@@ -22,6 +22,7 @@ import (
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/docs"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -30,9 +31,6 @@ const BasePath = "/api/v1/internal"
 
 // DefaultMaxBodyBytes caps request bodies when Config.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 64 << 10
-
-// readyTimeout bounds one /readyz check.
-const readyTimeout = 5 * time.Second
 
 // Request and response headers of the API.
 const (
@@ -51,10 +49,18 @@ type Config struct {
 	// Token, when not empty, is the bearer token every API request must
 	// carry. /healthz, /readyz, /metrics and /openapi.yaml stay open.
 	Token string
+	// AllowedHosts are the Host names served besides loopback ones; any
+	// other Host is forbidden (DNS rebinding). /healthz and /readyz answer
+	// every Host, for orchestrators that probe by pod address.
+	AllowedHosts hosts.Allowed
 	// MaxBodyBytes caps request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Ready answers /readyz: nil means ready. A nil Ready is always ready.
-	Ready func(ctx context.Context) error
+	// BodyTimeout bounds reading one POST body; zero means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// Checks are the dependencies /readyz probes, all at once; none means
+	// always ready.
+	Checks []Check
 	// Metrics serves /metrics; nil answers 404.
 	Metrics http.Handler
 	// Logger defaults to slog.Default().
@@ -62,20 +68,38 @@ type Config struct {
 	// Telemetry opens one span per request, named "REST <METHOD> <route>";
 	// it defaults to ports.NopTelemetry.
 	Telemetry ports.Telemetry
+	// Streams ends long-lived answers (logs follow streams) when it is
+	// done, e.g. when the service shuts down; nil means never.
+	Streams context.Context
+	// MaxFollowers caps concurrent logs follow streams; zero means
+	// DefaultMaxFollowers.
+	MaxFollowers int
+}
+
+// Check is one dependency /readyz probes.
+type Check struct {
+	// Name is what /readyz lists when the probe fails, e.g. "redis".
+	Name string
+	// Probe returns nil when the dependency answers.
+	Probe func(ctx context.Context) error
 }
 
 // server serves the API; its methods are the handlers.
 type server struct {
-	svc      *lifecycle.Services
-	store    ports.Store
-	token    [sha256.Size]byte
-	auth     bool
-	maxBody  int64
-	ready    func(ctx context.Context) error
-	metrics  http.Handler
-	log      *slog.Logger
-	tel      ports.Telemetry
-	newReqID func() string
+	svc         *lifecycle.Services
+	store       ports.Store
+	token       [sha256.Size]byte
+	auth        bool
+	allowed     hosts.Allowed
+	maxBody     int64
+	bodyTimeout time.Duration
+	ready       readiness
+	metrics     http.Handler
+	log         *slog.Logger
+	tel         ports.Telemetry
+	newReqID    func() string
+	streams     context.Context
+	followers   chan struct{}
 }
 
 // New returns the API handler. It panics when Services or Store is nil or
@@ -88,12 +112,27 @@ func New(cfg Config) http.Handler {
 		panic("rest: nil Store")
 	case cfg.MaxBodyBytes < 0:
 		panic("rest: negative MaxBodyBytes")
+	case cfg.BodyTimeout < 0:
+		panic("rest: negative BodyTimeout")
+	case cfg.MaxFollowers < 0:
+		panic("rest: negative MaxFollowers")
 	}
 	s := &server{svc: cfg.Services, store: cfg.Store, auth: cfg.Token != "", token: sha256.Sum256([]byte(cfg.Token)),
-		maxBody: cfg.MaxBodyBytes, ready: cfg.Ready, metrics: cfg.Metrics, log: cfg.Logger,
-		tel: cfg.Telemetry, newReqID: rand.Text}
+		allowed: cfg.AllowedHosts, maxBody: cfg.MaxBodyBytes, bodyTimeout: cfg.BodyTimeout,
+		ready: readiness{checks: cfg.Checks}, metrics: cfg.Metrics, log: cfg.Logger, tel: cfg.Telemetry, newReqID: rand.Text}
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	s.streams = cfg.Streams
+	if s.streams == nil {
+		s.streams = context.Background()
+	}
+	if cfg.MaxFollowers == 0 {
+		cfg.MaxFollowers = DefaultMaxFollowers
+	}
+	s.followers = make(chan struct{}, cfg.MaxFollowers)
+	if s.bodyTimeout == 0 {
+		s.bodyTimeout = DefaultBodyTimeout
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -117,11 +156,16 @@ func (s *server) routes() http.Handler {
 	}))
 	s.handle(r, http.MethodGet, "/healthz", s.healthz)
 	s.handle(r, http.MethodGet, "/readyz", s.readyz)
-	s.handle(r, http.MethodGet, "/metrics", s.serveMetrics)
-	s.handle(r, http.MethodGet, "/openapi.yaml", s.openapi)
-	r.With(s.authenticate).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
+	r.Group(func(r chi.Router) {
+		r.Use(s.guardHost)
+		s.handle(r, http.MethodGet, "/metrics", s.serveMetrics)
+		s.handle(r, http.MethodGet, "/openapi.yaml", s.openapi)
+		r.With(s.authenticatePage).Method(http.MethodGet, "/status", s.instrument("/status", s.status))
+		r.With(s.authenticatePage).Method(http.MethodGet, "/status/games/{game_id}",
+			s.instrument("/status/games/{game_id}", s.statusGame))
+	})
 	r.Route(BasePath, func(r chi.Router) {
-		r.Use(s.authenticate, s.checkHeaders)
+		r.Use(s.guardHost, s.authenticate, s.checkHeaders, s.guardAdmin, s.requireJSON)
 		s.handle(r, http.MethodGet, "/runtimes", s.listRuntimes)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}", s.getRuntime)
 		s.handle(r, http.MethodDelete, "/runtimes/{game_id}", s.cleanup)
@@ -131,6 +175,9 @@ func (s *server) routes() http.Handler {
 		s.handle(r, http.MethodPost, "/runtimes/{game_id}/patch", s.patch)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}/operations", s.listOperations)
 		s.handle(r, http.MethodGet, "/runtimes/{game_id}/health", s.health)
+		s.handle(r, http.MethodPost, "/images/pull", s.pullImage)
+		s.handle(r, http.MethodGet, "/runtimes/{game_id}/logs", s.logs)
+		s.handle(r, http.MethodGet, "/runtimes/{game_id}/stats", s.stats)
 	})
 	return r
 }
@@ -141,7 +188,7 @@ const unmatched = "(unmatched)"
 // handle registers h for method and pattern, instrumented.
 func (s *server) handle(r chi.Router, method, pattern string, h http.HandlerFunc) {
 	route := pattern
-	if strings.HasPrefix(pattern, "/runtimes") {
+	if strings.HasPrefix(pattern, "/runtimes") || strings.HasPrefix(pattern, "/images") {
 		route = BasePath + pattern
 	}
 	r.Method(method, pattern, s.instrument(route, h))
@@ -323,13 +370,9 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		defer cancel()
-		if err := s.ready(ctx); err != nil {
-			s.writeError(w, r, core.Errorf(core.CodeServiceUnavailable, "not ready: %v", err))
-			return
-		}
+	if failing := s.ready.check(r.Context(), s.log); len(failing) > 0 {
+		s.writeJSON(w, r, http.StatusServiceUnavailable, Status{Status: "unavailable", Failing: failing})
+		return
 	}
 	s.writeJSON(w, r, http.StatusOK, Status{Status: "ok"})
 }

@@ -26,7 +26,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .6
 <h1>rtmanager</h1>
 <p class="counts">{{range .Counts}}<span class="{{.Status}}">{{.Status}}: <b>{{.N}}</b></span>{{end}}</p>
 <table><thead><tr><th>game</th><th>status</th><th>generation</th><th>image</th><th>endpoint</th><th>last operation</th></tr></thead><tbody>
-{{range .Runtimes}}<tr><td><a href="/api/v1/internal/runtimes/{{.GameID}}/operations"><code>{{.GameID}}</code></a></td>
+{{range .Runtimes}}<tr><td><a href="/status/games/{{.GameID}}"><code>{{.GameID}}</code></a></td>
 <td class="{{.Status}}">{{.Status}}</td><td>{{.Generation}}</td><td><code>{{.ImageRef}}</code></td>
 <td>{{if .Endpoint}}<code>{{.Endpoint}}</code>{{end}}</td><td>{{.LastOpAt.UTC.Format "2006-01-02 15:04:05"}}</td></tr>
 {{else}}<tr><td colspan="6">no runtimes</td></tr>{{end}}
@@ -41,13 +41,14 @@ type statusCount struct {
 	N      int
 }
 
-// status serves the HTML status page. It sits behind the same bearer
-// authentication as the API.
+// status serves the HTML status page, each game linked to its own page.
+// It accepts the API token as a bearer token or, from a browser, as the
+// HTTP Basic password (authenticatePage).
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	counts, err := s.store.CountByStatus(ctx)
 	if err != nil {
-		s.writeError(w, r, storeError("count runtimes", err, ""))
+		s.writeError(w, r, readError("count runtimes", err, ""))
 		return
 	}
 	data := struct {
@@ -65,14 +66,13 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		q.Status = st
 		page, next, err := s.store.List(ctx, q)
 		if err != nil {
-			s.writeError(w, r, storeError("list runtimes", err, ""))
+			s.writeError(w, r, readError("list runtimes", err, ""))
 			return
 		}
 		data.Runtimes = append(data.Runtimes, page...)
 		data.Truncated = data.Truncated || next != ""
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	pageSecurity(w.Header())
 	if err := statusPage.Execute(w, data); err != nil {
 		s.log.WarnContext(ctx, "render status page", "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 )
 
 // Runtime is the JSON representation of a runtime record. The job
@@ -82,9 +83,12 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// Status is the body of /healthz and a ready /readyz.
+// Status is the body of /healthz and /readyz: "ok", or "unavailable"
+// with the names of the failing dependencies (never their error text,
+// which may name hosts and users; it goes to the log).
 type Status struct {
-	Status string `json:"status"`
+	Status  string   `json:"status"`
+	Failing []string `json:"failing,omitempty"`
 }
 
 // utc returns t in UTC, or nil when t is zero; JSON renders it in RFC 3339.
@@ -160,8 +164,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // writeCode writes an error body with an explicit status, for the few
-// answers whose status is not the code's own (405).
+// answers whose status is not the code's own (405, 415). A URL password
+// in the message (a driver or store error quoting its address) is masked.
 func (s *server) writeCode(w http.ResponseWriter, r *http.Request, status int, code core.Code, msg string) {
+	msg = redact.String(msg)
 	if code == core.CodeInternal {
 		s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", msg)
 	}

@@ -127,9 +127,14 @@ func (s *Store) Swap(ctx context.Context, expect ports.Expect, next core.Record)
 	if err != nil {
 		return err
 	}
-	res, err := s.db.NewUpdate().Model(&row).
+	return swapRow(ctx, s.db, expect, &row)
+}
+
+// swapRow is Swap's conditional UPDATE on db (the store or a transaction).
+func swapRow(ctx context.Context, db bun.IDB, expect ports.Expect, row *recordRow) error {
+	res, err := db.NewUpdate().Model(row).
 		ExcludeColumn("game_id", "created_at").
-		Where("game_id = ?", next.GameID).
+		Where("game_id = ?", row.GameID).
 		Where("status = ?", string(expect.Status)).
 		Where("current_container_id = ?", expect.ContainerID).
 		Where("generation = ?", expect.Generation).
@@ -146,7 +151,7 @@ func (s *Store) Swap(ctx context.Context, expect ports.Expect, next core.Record)
 	}
 	// Records are never deleted, so a record missing now was missing when
 	// the UPDATE ran.
-	exists, err := s.db.NewSelect().Model((*recordRow)(nil)).Where("game_id = ?", next.GameID).Exists(ctx)
+	exists, err := db.NewSelect().Model((*recordRow)(nil)).Where("game_id = ?", row.GameID).Exists(ctx)
 	switch {
 	case err != nil:
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/migrations"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -129,7 +130,7 @@ func OpenConfig(ctx context.Context, cfg Config) (_ *Store, err error) {
 func openPostgres(cfg Config) (db, bestEffort *bun.DB, err error) {
 	cc, err := pgx.ParseConfig(cfg.URL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ports.ErrInvalid, err)
+		return nil, nil, fmt.Errorf("%w: %w", ports.ErrInvalid, redact.Error(err))
 	}
 	// bun renders arguments into the query text, so every query is new to
 	// the server: the simple protocol saves the prepare round trip and the

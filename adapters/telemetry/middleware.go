@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -157,6 +158,13 @@ func (s store) Swap(ctx context.Context, expect ports.Expect, next core.Record) 
 	return s.next.Swap(ctx, expect, next)
 }
 
+// Reserve implements ports.RecordStore.
+func (s store) Reserve(ctx context.Context, expect *ports.Expect, next core.Record, limit int) (err error) {
+	ctx, end := s.span(ctx, "Reserve", next.GameID)
+	defer func() { end(err) }()
+	return s.next.Reserve(ctx, expect, next, limit)
+}
+
 // List implements ports.RecordStore.
 func (s store) List(ctx context.Context, q ports.ListQuery) (_ []core.Record, _ string, err error) {
 	ctx, end := s.span(ctx, "List", "")
@@ -216,6 +224,7 @@ func endPortSpan(span trace.Span, err error) {
 	case errors.Is(err, ports.ErrConflict):
 		span.SetAttributes(attribute.String("result", "conflict"))
 	default:
+		err = redact.Error(err) // span data leaves the process
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}

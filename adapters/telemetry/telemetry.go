@@ -36,6 +36,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -48,6 +49,8 @@ const (
 	MetricHealthEvents      = "rtmanager_health_events_total"
 	MetricStreamPending     = "rtmanager_stream_pending"
 	MetricRuntimes          = "rtmanager_runtimes"
+	// MetricPanics counts panics recovered by ports.Guard, by where.
+	MetricPanics = "rtmanager_panics_total"
 )
 
 // instrumentationName is the meter and tracer name.
@@ -94,6 +97,10 @@ type Telemetry struct {
 	leaseAcquire metric.Float64Histogram
 	driverCall   metric.Float64Histogram
 	healthEvents metric.Int64Counter
+	panics       metric.Int64Counter
+
+	imagePulls        metric.Int64Counter
+	imagePullDuration metric.Float64Histogram
 
 	mu       sync.Mutex
 	pending  func(context.Context) (map[string]int64, error)
@@ -142,7 +149,7 @@ func New(ctx context.Context, cfg Config) (_ *Telemetry, err error) {
 		texp, err := otlptracegrpc.New(ctx, eopt)
 		if err != nil {
 			_ = t.meters.Shutdown(ctx)
-			return nil, fmt.Errorf("otlp trace exporter %q: %w", cfg.OTLPEndpoint, err)
+			return nil, fmt.Errorf("otlp trace exporter %q: %w", redact.URL(cfg.OTLPEndpoint), redact.Error(err))
 		}
 		topts = append(topts, sdktrace.WithBatcher(texp))
 	}
@@ -164,16 +171,16 @@ func New(ctx context.Context, cfg Config) (_ *Telemetry, err error) {
 func endpointOption(endpoint string) (otlptracegrpc.Option, error) {
 	if !strings.Contains(endpoint, "://") {
 		if _, _, err := net.SplitHostPort(endpoint); err != nil {
-			return nil, fmt.Errorf("otlp endpoint %q: want a URL or host:port: %w", endpoint, err)
+			return nil, fmt.Errorf("otlp endpoint %q: want a URL or host:port: %w", redact.String(endpoint), redact.Error(err))
 		}
 		return otlptracegrpc.WithEndpoint(endpoint), nil
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("otlp endpoint: %w", err)
+		return nil, fmt.Errorf("otlp endpoint: %w", redact.Error(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("otlp endpoint %q: want http:// or https:// with a host", endpoint)
+		return nil, fmt.Errorf("otlp endpoint %q: want http:// or https:// with a host", redact.URL(endpoint))
 	}
 	return otlptracegrpc.WithEndpointURL(endpoint), nil
 }
@@ -200,6 +207,10 @@ func (t *Telemetry) instruments() error {
 	t.healthEvents, err = m.Int64Counter(MetricHealthEvents,
 		metric.WithDescription("Published health events."))
 	add(err)
+	t.panics, err = m.Int64Counter(MetricPanics,
+		metric.WithDescription("Panics recovered in stream workers and background loops."))
+	add(err)
+	add(t.imageInstruments(m))
 	_, err = m.Int64ObservableGauge(MetricStreamPending,
 		metric.WithDescription("Pending (delivered, unacknowledged) entries per job stream."),
 		metric.WithInt64Callback(t.observePending))
@@ -219,13 +230,6 @@ func (t *Telemetry) instruments() error {
 func (t *Telemetry) Handler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
 }
-
-// Tracer returns the tracer spans are started with, for adapters that
-// want spans of their own (the REST middleware).
-func (t *Telemetry) Tracer() trace.Tracer { return t.tracer }
-
-// TracerProvider returns the tracer provider, e.g. for otel.SetTracerProvider.
-func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tracers }
 
 // Shutdown flushes pending spans and metrics and stops both providers.
 // Errors: the exporters' flush errors, or ctx's.
@@ -257,6 +261,11 @@ func (t *Telemetry) HealthEvent(ctx context.Context, typ core.HealthEventType) {
 	t.healthEvents.Add(ctx, 1, metric.WithAttributes(attribute.String("event_type", string(typ))))
 }
 
+// Panicked implements ports.Telemetry.
+func (t *Telemetry) Panicked(ctx context.Context, where string) {
+	t.panics.Add(ctx, 1, metric.WithAttributes(attribute.String("where", where)))
+}
+
 // Span implements ports.Telemetry. A failure ends the span with an error
 // status and an error_code attribute; a replay_no_op is not a failure.
 func (t *Telemetry) Span(ctx context.Context, name string) (context.Context, func(error)) {
@@ -268,6 +277,7 @@ func (t *Telemetry) Span(ctx context.Context, name string) (context.Context, fun
 func endSpan(span trace.Span, err error) {
 	if code := core.CodeOf(err); err != nil && !code.Success() {
 		span.SetAttributes(attribute.String("error_code", string(code)))
+		err = redact.Error(err) // span data leaves the process
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}

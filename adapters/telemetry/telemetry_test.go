@@ -96,6 +96,8 @@ func TestExpositionNames(t *testing.T) {
 		Outcome: core.OutcomeFailure, ErrorCode: core.CodeConflict}, 1500*time.Millisecond)
 	tel.LeaseAcquire(ctx, 2*time.Millisecond)
 	tel.HealthEvent(ctx, core.EventContainerStarted)
+	tel.Panicked(ctx, "ingress_job")
+	tel.ImagePull(ctx, "unauthorized", 250*time.Millisecond)
 	d := tel.WrapDriver(stubDriver{})
 	if _, err := d.Start(ctx, ports.ContainerSpec{Name: "rtm-g-1"}); err != nil {
 		t.Fatal(err)
@@ -116,8 +118,11 @@ func TestExpositionNames(t *testing.T) {
 		"rtmanager_lease_acquire_duration_seconds": "histogram",
 		"rtmanager_driver_call_duration_seconds":   "histogram",
 		"rtmanager_health_events_total":            "counter",
+		"rtmanager_panics_total":                   "counter",
 		"rtmanager_stream_pending":                 "gauge",
 		"rtmanager_runtimes":                       "gauge",
+		"rtmanager_image_pulls_total":              "counter",
+		"rtmanager_image_pull_duration_seconds":    "histogram",
 	}
 	types := typeNames(got)
 	for name, typ := range want {
@@ -135,11 +140,14 @@ func TestExpositionNames(t *testing.T) {
 		`rtmanager_operation_duration_seconds_count{op_kind="start"} 1`,
 		`rtmanager_operation_duration_seconds_sum{op_kind="start"} 1.5`,
 		`rtmanager_health_events_total{event_type="container_started"} 1`,
+		`rtmanager_panics_total{where="ingress_job"} 1`,
 		`rtmanager_driver_call_duration_seconds_count{call="start"} 1`,
 		`rtmanager_driver_call_duration_seconds_count{call="stop"} 1`,
 		`rtmanager_stream_pending{stream="runtime:start_jobs"} 3`,
 		`rtmanager_runtimes{status="running"} 0`,
 		`rtmanager_lease_acquire_duration_seconds_count 1`,
+		`rtmanager_image_pulls_total{result="unauthorized"} 1`,
+		`rtmanager_image_pull_duration_seconds_sum{result="unauthorized"} 0.25`,
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("exposition lacks %q", line)

@@ -35,7 +35,7 @@ func TestTraceREST_Operation_DriverStore(t *testing.T) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	traced := tel.WrapStore(store)
 	svc, err := lifecycle.New(lifecycle.Deps{Records: traced, Operations: traced, Leases: memory.NewLeases(nil),
-		Driver: tel.WrapDriver(drv), Health: memory.NewHealthRecorder(store), Telemetry: tel, Logger: quiet})
+		Driver: tel.WrapDriver(drv), Health: memory.NewHealthRecorder(), Snapshots: store, Telemetry: tel, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/hosts"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 )
 
 // Prefix is the prefix of every environment variable.
@@ -53,7 +55,16 @@ type Config struct {
 	PluginArgs          []string
 	PluginSHA256        string
 	APIToken            string
+	AllowedHosts        hosts.Allowed
+	InsecureNoAuth      bool
 	ImageAllow          core.ImageAllow
+	EnvDeny             core.EnvDeny
+	PullPolicy          core.PullPolicy
+	PullTimeout         time.Duration
+	RegistryAuth        string
+	ImageGCAfter        time.Duration
+	MaxRuntimes         int
+	MaxInflight         int
 	StopTimeout         time.Duration
 	StartTimeout        time.Duration
 	LeaseTTL            time.Duration
@@ -63,6 +74,8 @@ type Config struct {
 	MemoryLimit         int64
 	NanoCPUs            int64
 	PidsLimit           int64
+	EngineUser          string
+	ReadOnlyRootFS      bool
 	ReconcileInterval   time.Duration
 	ProbeInterval       time.Duration
 	ProbeFailures       int
@@ -70,6 +83,8 @@ type Config struct {
 	OrphanGrace         time.Duration
 	ClaimIdle           time.Duration
 	StreamConcurrency   int
+	MaxDeliveries       int
+	StreamMaxLen        int
 	ShutdownTimeout     time.Duration
 	DataDir             string
 	InstanceID          string
@@ -88,6 +103,15 @@ type Key struct {
 
 // Env returns the key's environment variable name.
 func (k Key) Env() string { return Prefix + k.Name }
+
+// quote returns v for an error message: quoted with its secrets masked,
+// or not at all for the API token.
+func (k Key) quote(v string) string {
+	if k.Name == "API_TOKEN" {
+		return "(hidden)"
+	}
+	return strconv.Quote(redact.String(v))
+}
 
 // Keys returns every key in documentation order.
 func Keys() []Key { return keys }
@@ -116,7 +140,7 @@ func Load(lookup func(string) (string, bool), path string) (Config, error) {
 			v = k.Default
 		}
 		if err := k.set(&c, v); err != nil {
-			return Config{}, fmt.Errorf("config: %s=%q: %w", k.Env(), v, err)
+			return Config{}, fmt.Errorf("config: %s=%s: %w", k.Env(), k.quote(v), redact.Error(err))
 		}
 	}
 	if err := c.finish(); err != nil {
@@ -180,11 +204,27 @@ func (c *Config) finish() error {
 	if c.Driver == DriverPlugin && c.PluginPath == "" {
 		return fmt.Errorf("%sPLUGIN_PATH: required when %sDRIVER=plugin", Prefix, Prefix)
 	}
+	if c.ImageGCAfter > 0 && len(c.ImageAllow) == 0 {
+		return fmt.Errorf("%sIMAGE_GC_AFTER=%s: needs a non-empty %sIMAGE_ALLOW (image GC removes only allow-listed images)",
+			Prefix, c.ImageGCAfter, Prefix)
+	}
 	if c.StopTimeout >= c.LeaseTTL {
 		return fmt.Errorf("%sLEASE_TTL=%s: must exceed %sSTOP_TIMEOUT=%s so a stop cannot outlive its lease unrenewed",
 			Prefix, c.LeaseTTL, Prefix, c.StopTimeout)
 	}
 	return nil
+}
+
+// CheckExposure is the rule `serve` applies before it listens (SPEC §11):
+// without an API token the HTTP API may listen only on a loopback address,
+// unless InsecureNoAuth says the operator means it. It is not part of Load
+// because `migrate` does not listen.
+func (c Config) CheckExposure() error {
+	if hosts.IsLoopbackAddr(c.HTTPAddr) || c.APIToken != "" || c.InsecureNoAuth {
+		return nil
+	}
+	return fmt.Errorf("config: %sHTTP_ADDR=%q is not a loopback address and %sAPI_TOKEN is empty: set a token, "+
+		"listen on 127.0.0.1, or set %sINSECURE_NO_AUTH=true to serve the API to anyone who reaches it", Prefix, c.HTTPAddr, Prefix, Prefix)
 }
 
 func defaultDataDir() (string, error) {
@@ -278,9 +318,23 @@ func hostPort(v string) error {
 	return nil
 }
 
+// loopbackHost checks that host:port v names a loopback IP address or
+// localhost.
+func loopbackHost(v string) error {
+	host, _, _ := net.SplitHostPort(v)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("must be a loopback address (127.0.0.1, ::1 or localhost): the embedded Redis is for this host only")
+	}
+	return nil
+}
+
 func checkURL(v string, schemes ...string) error {
 	u, err := url.Parse(v)
 	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // the url.Error repeats the URL, password and all
+		}
 		return fmt.Errorf("not a URL: %v", err)
 	}
 	if !slices.Contains(schemes, u.Scheme) {

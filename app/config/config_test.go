@@ -54,7 +54,7 @@ func TestEnvOverFileOverDefault(t *testing.T) {
 	if c.StopTimeout != 4*time.Second || c.StartTimeout != 7*time.Second {
 		t.Errorf("stop %s start %s", c.StopTimeout, c.StartTimeout)
 	}
-	if len(c.ImageAllow) != 2 || !c.ImageAllow.Allows("tools/x") || len(c.PluginArgs) != 2 {
+	if len(c.ImageAllow) != 2 || c.ImageAllow.Check("tools/x") != nil || len(c.PluginArgs) != 2 {
 		t.Errorf("allow %q args %q", c.ImageAllow, c.PluginArgs)
 	}
 }
@@ -76,7 +76,10 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		"RTMANAGER_PROBE_FAILURES":     "0",
 		"RTMANAGER_AUTO_MIGRATE":       "sometimes",
 		"RTMANAGER_PLUGIN_SHA256":      "abc",
-		"RTMANAGER_IMAGE_ALLOW":        "a b",
+		"RTMANAGER_IMAGE_ALLOW":        "games/../x",
+		"RTMANAGER_ENV_DENY":           "ld_*",
+		"RTMANAGER_MAX_RUNTIMES":       "-1",
+		"RTMANAGER_MAX_INFLIGHT":       "0",
 		"RTMANAGER_INSTANCE_ID":        "has space",
 		"RTMANAGER_LOG_LEVEL":          "loud",
 	}
@@ -136,5 +139,29 @@ func TestKeysDocumented(t *testing.T) {
 		if !strings.Contains(string(readme), k.Env()) {
 			t.Errorf("README.md does not document %s", k.Env())
 		}
+	}
+}
+
+// TestSecurityDefaults: the env deny list defaults to SPEC §11's and cannot
+// be blanked; the capacity limits default to SPEC §10's.
+func TestSecurityDefaults(t *testing.T) {
+	for _, v := range []map[string]string{{}, {"RTMANAGER_ENV_DENY": " "}} {
+		c, err := config.Load(env(v), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.EnvDeny.Denies("LD_PRELOAD") == "" || c.EnvDeny.Denies("JAVA_TOOL_OPTIONS") == "" {
+			t.Errorf("env %v: deny list %q misses the default", v, c.EnvDeny)
+		}
+		if c.MaxInflight != 64 || c.MaxRuntimes != 0 {
+			t.Errorf("max in-flight %d, max runtimes %d; want 64 and 0", c.MaxInflight, c.MaxRuntimes)
+		}
+	}
+	c, err := config.Load(env(map[string]string{"RTMANAGER_ENV_DENY": "SECRET_*", "RTMANAGER_MAX_RUNTIMES": "10"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EnvDeny.Denies("SECRET_X") == "" || c.EnvDeny.Denies("LD_PRELOAD") != "" || c.MaxRuntimes != 10 {
+		t.Errorf("deny %q, max runtimes %d", c.EnvDeny, c.MaxRuntimes)
 	}
 }

@@ -19,7 +19,7 @@ type Janitor struct {
 
 // NewJanitor returns a janitor sharing s's dependencies.
 func (s *Services) NewJanitor(after time.Duration) *Janitor {
-	return &Janitor{b: s.Start.b, cleanup: s.Cleanup, After: after}
+	return &Janitor{b: s.b, cleanup: s.Cleanup, After: after}
 }
 
 // Pass runs cleanup (op_source janitor) for every runtime stopped longer
@@ -89,12 +89,12 @@ func (m *Monitor) HandleEvent(ctx context.Context, ev ports.Event) {
 		return
 	}
 	running, stopped := rec.Status == core.StatusRunning, rec.Status == core.StatusStopped
-	var rep ReconcileReport
 	switch {
 	case ev.Type == ports.EventOOM && running:
 		b.publish(ctx, core.EventContainerOOM, rec, nil)
 	case ev.Type == ports.EventExited && running, ev.Type == ports.EventRemoved && (running || stopped):
-		m.rec.repair(ctx, &rep, game)
+		// The repair records its own outcome; there is no pass to report to.
+		m.rec.repair(ctx, game)
 	}
 }
 
@@ -113,7 +113,7 @@ func (m *Monitor) ProbeAll(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for rec := range work {
-				m.probe(ctx, rec)
+				ports.Guard(ctx, b.Telemetry, b.log, "probe", func() { m.probe(ctx, rec) })
 			}
 		}()
 	}

@@ -15,34 +15,33 @@ type RestartInput struct {
 // Restarter stops a game and starts it again on the same image and env,
 // under one lease; its audit entry and the inner stop and start entries
 // share one correlation id.
+//
+// Handle restarts the game under its lease, Run for a caller that holds it.
+// Outcomes: success with a new container; not_found; conflict for a removed
+// runtime or a held lease; and the failure of the inner stop or start.
 type Restarter struct {
-	b     *base
+	service[RestartInput]
 	start *Starter
 	stop  *Stopper
 }
 
-// Handle restarts the game under its lease. Outcomes: success with a new
-// container; not_found; conflict for a removed runtime or a held lease; and
-// the failure of the inner stop or start.
-func (r *Restarter) Handle(ctx context.Context, in RestartInput) (Result, error) {
-	return r.b.execute(ctx, core.OpRestart, in.GameID, in.Meta, true,
-		func() error { return core.ValidateGameID(in.GameID) },
-		func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) })
-}
-
-// Run is Handle for a caller that already holds the game's lease.
-func (r *Restarter) Run(ctx context.Context, in RestartInput) (Result, error) {
-	return r.b.execute(ctx, core.OpRestart, in.GameID, in.Meta, false,
-		func() error { return core.ValidateGameID(in.GameID) },
-		func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) })
+func (r *Restarter) spec(in RestartInput) operation {
+	return operation{kind: core.OpRestart, game: in.GameID, meta: in.Meta,
+		validate: func() error { return core.ValidateGameID(in.GameID) },
+		body:     func(ctx context.Context, o *op) (core.Record, error) { return r.run(ctx, o, in) }}
 }
 
 func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Record, error) {
-	cur, err := r.b.decide(ctx, core.OpRestart, in.GameID, "")
+	cur, err := r.b.decide(ctx, o, "")
 	if err != nil {
 		return cur, err
 	}
 	o.touch(cur.ContainerID, cur.ImageRef)
+	// The image is made present (pulled under policy always) before the
+	// engine is stopped, so an unavailable image costs no downtime.
+	if err := r.b.images.prepare(ctx, cur.ImageRef); err != nil {
+		return cur, err
+	}
 	if cur.Status == core.StatusRunning {
 		res, err := r.stop.Run(ctx, StopInput{GameID: in.GameID, Reason: core.ReasonRestart, Meta: o.meta()})
 		if err != nil {
@@ -52,7 +51,7 @@ func (r *Restarter) run(ctx context.Context, o *op, in RestartInput) (core.Recor
 			return res.Record, res.Err()
 		}
 	}
-	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta()})
+	res, err := r.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true})
 	if err != nil {
 		return cur, err
 	}
@@ -64,55 +63,60 @@ type PatchInput struct {
 	GameID   string
 	ImageRef string
 	Meta
+	// prepared: the new image was made present before the lease.
+	prepared bool
 }
 
 // Patcher swaps a game's engine image: stop, then start on the new image.
 // If the new image does not start, the old one is started again.
+//
+// Handle patches the game under its lease, Run for a caller that holds it.
+// The new image is prepared before the running engine is stopped, so a
+// missing image costs no downtime. Outcomes: success running the new image;
+// replay_no_op when it already runs it; image_unavailable or start_failed
+// when the new image cannot run (a game that was running is left running on
+// the old image); forbidden; not_found; conflict; service_unavailable;
+// invalid_request.
 type Patcher struct {
-	b     *base
+	service[PatchInput]
 	start *Starter
 	stop  *Stopper
 }
 
-func (in PatchInput) validate(allow core.ImageAllow) error {
+func (in PatchInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
-// Handle patches the game under its lease. The new image is prepared before
-// the running engine is stopped, so a missing image costs no downtime.
-// Outcomes: success running the new image; replay_no_op when it already
-// runs it; image_unavailable or start_failed when the new image cannot run
-// (a game that was running is left running on the old image); forbidden;
-// not_found; conflict; service_unavailable; invalid_request.
-func (p *Patcher) Handle(ctx context.Context, in PatchInput) (Result, error) {
-	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, true,
-		func() error { return in.validate(p.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
-}
-
-// Run is Handle for a caller that already holds the game's lease.
-func (p *Patcher) Run(ctx context.Context, in PatchInput) (Result, error) {
-	return p.b.execute(ctx, core.OpPatch, in.GameID, in.Meta, false,
-		func() error { return in.validate(p.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) })
+func (p *Patcher) spec(in PatchInput) operation {
+	return operation{kind: core.OpPatch, game: in.GameID, meta: in.Meta,
+		validate: func() error { return in.validate(p.b.Config) },
+		prepare: func(ctx context.Context) error {
+			err := p.b.images.prepare(ctx, in.ImageRef)
+			in.prepared = err == nil
+			return err
+		},
+		body: func(ctx context.Context, o *op) (core.Record, error) { return p.run(ctx, o, in) }}
 }
 
 func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, error) {
 	b := p.b
 	o.touch("", in.ImageRef)
-	cur, err := b.decide(ctx, core.OpPatch, in.GameID, in.ImageRef)
+	cur, err := b.decide(ctx, o, in.ImageRef)
 	if err != nil {
 		return cur, err
 	}
 	o.note("from_image", cur.ImageRef)
-	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
-		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	// The new image is pulled before the running engine is stopped.
+	if !in.prepared {
+		if err := b.images.prepare(ctx, in.ImageRef); err != nil {
+			return cur, err
+		}
 	}
 	wasRunning := cur.Status == core.StatusRunning
 	if wasRunning {
@@ -124,7 +128,7 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 			return res.Record, res.Err()
 		}
 	}
-	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta()})
+	res, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: in.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true})
 	if err != nil {
 		return cur, err
 	}
@@ -132,7 +136,9 @@ func (p *Patcher) run(ctx context.Context, o *op, in PatchInput) (core.Record, e
 	if code := core.CodeOf(failed); !wasRunning || (code != core.CodeStartFailed && code != core.CodeImageUnavailable) {
 		return res.Record, failed
 	}
-	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta()})
+	// The old image ran until the stop, so it is present: no pull delays
+	// the roll-back.
+	back, err := p.start.Run(ctx, StartInput{GameID: in.GameID, ImageRef: cur.ImageRef, Env: cur.Env, Meta: o.meta(), prepared: true})
 	if err != nil {
 		return res.Record, err
 	}

@@ -65,13 +65,13 @@ func newWorld(t *testing.T, tweak ...func(*lifecycle.Deps)) *world {
 	clock := memory.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	w := &world{t: t, clock: clock, store: &racingStore{Store: memory.NewStore()},
 		leases: memory.NewLeases(clock.Now), drv: fakedriver.New(clock.Now), ctx: context.Background()}
-	w.health = memory.NewHealthRecorder(w.store)
+	w.health = memory.NewHealthRecorder()
 	w.drv.AddImage(imgA, fakedriver.Behavior{})
 	w.drv.AddImage(imgB, fakedriver.Behavior{})
 	w.drv.AddImage(imgDies, fakedriver.Behavior{ExitOnStart: true, ExitCode: 3})
 	w.drv.AddImage(imgDead, fakedriver.Behavior{NeverReady: true})
 	deps := lifecycle.Deps{
-		Records: w.store, Operations: w.store, Leases: w.leases, Driver: w.drv, Health: w.health,
+		Records: w.store, Operations: w.store, Leases: w.leases, Driver: w.drv, Health: w.health, Snapshots: w.store,
 		Prober: w.drv.Prober(), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: clock.Now,
 		Config: lifecycle.Config{StartTimeout: 300 * time.Millisecond, ReadyPoll: 5 * time.Millisecond,
 			StopTimeout: time.Second},

@@ -17,6 +17,9 @@ func TestErrorTranslation(t *testing.T) {
 		wrap(context.DeadlineExceeded):    core.CodeServiceUnavailable,
 		wrap(ports.ErrNotFound):           core.CodeNotFound,
 		wrap(ports.ErrConflict):           core.CodeConflict,
+		wrap(ports.ErrInvalid):            core.CodeInvalidRequest,
+		wrap(ports.ErrUnsupported):        core.CodeUnsupported,
+		wrap(context.Canceled):            core.CodeServiceUnavailable,
 		errors.New("syntax error at or…"): core.CodeInternal,
 	}
 	for err, want := range store {
@@ -30,6 +33,7 @@ func TestErrorTranslation(t *testing.T) {
 		wrap(ports.ErrUnavailable):      core.CodeServiceUnavailable,
 		wrap(context.Canceled):          core.CodeServiceUnavailable,
 		wrap(ports.ErrInvalid):          core.CodeInvalidRequest,
+		wrap(ports.ErrConflict):         core.CodeConflict, // a name another owner holds (ports.CheckOwner)
 		errors.New("oci runtime error"): core.CodeStartFailed,
 	}
 	for err, want := range driver {

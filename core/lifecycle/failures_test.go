@@ -91,7 +91,7 @@ func TestStoreDown(t *testing.T) {
 }
 
 func TestInvalidInput(t *testing.T) {
-	w := newWorld(t, func(d *lifecycle.Deps) { d.Config.Allow = core.ImageAllow{"engine:*"} })
+	w := newWorld(t, func(d *lifecycle.Deps) { d.Config.Allow = core.MustParseImageAllow("engine:*") })
 	cases := []struct {
 		name string
 		run  func() (lifecycle.Result, error)
@@ -284,15 +284,40 @@ func TestStopFailures(t *testing.T) {
 			t.Error("an entry was appended although appends fail")
 		}
 	})
-	t.Run("health publish failing does not change the outcome", func(t *testing.T) {
-		w := newWorld(t)
-		w.seed("g", core.StatusRunning)
-		rec, _ := w.record("g")
-		_ = w.drv.Vanish(rec.ContainerID)
-		w.health.FailAlways(memory.MethodPublish, errDown)
-		w.expectOK(w.stop("g"), "")
-		w.expectStatus("g", core.StatusRemoved)
-	})
+	// The stream append and the snapshot upsert are independent halves of
+	// core's publish: either failing leaves the other, and the outcome.
+	for _, tc := range []struct {
+		name  string
+		fail  func(w *world)
+		check func(t *testing.T, w *world)
+	}{
+		{"health publish failing does not change the outcome",
+			func(w *world) { w.health.FailAlways(memory.MethodPublish, errDown) },
+			func(t *testing.T, w *world) {
+				snap, err := w.store.GetSnapshot(w.ctx, "g")
+				if err != nil || snap.LastEventType != core.EventContainerDisappeared {
+					t.Errorf("snapshot after a failed publish = %+v, %v; want container_disappeared", snap, err)
+				}
+			}},
+		{"snapshot upsert failing still publishes the event",
+			func(w *world) { w.store.FailAlways(memory.MethodUpsertSnapshot, errDown) },
+			func(t *testing.T, w *world) {
+				if evs := w.events("g"); len(evs) == 0 || evs[len(evs)-1] != core.EventContainerDisappeared {
+					t.Errorf("events after a failed upsert = %v; want container_disappeared", evs)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.seed("g", core.StatusRunning)
+			rec, _ := w.record("g")
+			_ = w.drv.Vanish(rec.ContainerID)
+			tc.fail(w)
+			w.expectOK(w.stop("g"), "")
+			w.expectStatus("g", core.StatusRemoved)
+			tc.check(t, w)
+		})
+	}
 }
 
 func TestCleanupFailures(t *testing.T) {
@@ -454,7 +479,7 @@ func TestLeaseLostCancelsOperation(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	full := lifecycle.Deps{Records: memory.NewStore(), Operations: memory.NewStore(), Leases: memory.NewLeases(nil),
-		Driver: fakedriver.New(nil), Health: memory.NewHealthRecorder(nil)}
+		Driver: fakedriver.New(nil), Health: memory.NewHealthRecorder(), Snapshots: memory.NewStore()}
 	if _, err := lifecycle.New(full); err != nil {
 		t.Fatalf("New(full) = %v", err)
 	}
@@ -464,6 +489,7 @@ func TestNewValidates(t *testing.T) {
 		"leases":     func(d *lifecycle.Deps) { d.Leases = nil },
 		"driver":     func(d *lifecycle.Deps) { d.Driver = nil },
 		"health":     func(d *lifecycle.Deps) { d.Health = nil },
+		"snapshots":  func(d *lifecycle.Deps) { d.Snapshots = nil },
 		"negative":   func(d *lifecycle.Deps) { d.Config.StopTimeout = -1 },
 		"port":       func(d *lifecycle.Deps) { d.Config.EnginePort = 70000 },
 	} {

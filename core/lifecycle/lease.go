@@ -25,30 +25,34 @@ type busyError struct{ err *core.Error }
 func (e busyError) Error() string { return e.err.Error() }
 func (e busyError) Unwrap() error { return e.err }
 
-// underLease runs fn while holding the game's lease. The lease is renewed
-// every third of its TTL; if renewal fails for longer than the TTL or
-// another holder took it, fn's context is cancelled. The lease is released
-// with a fresh bounded context so a cancelled request cannot pin it.
-func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error)) (core.Record, error) {
+// underLease runs fn while holding the game's lease and hands its outcome
+// to finish before the lease is released, so the next holder sees the
+// outcome recorded. The lease is renewed every third of its TTL; if renewal
+// fails for longer than the TTL or another holder took it, fn's context is
+// cancelled. The lease is released with a fresh bounded context so a
+// cancelled request cannot pin it. Without the lease, finish gets the
+// failure to take it.
+func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error),
+	finish func(context.Context, core.Record, error) Result) Result {
 	token, err := b.NewToken()
 	if err != nil {
-		return core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err)
+		return finish(ctx, core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err))
 	}
 	began := time.Now()
 	ok, err := b.Leases.TryAcquire(ctx, game, token, b.Config.LeaseTTL)
 	b.Telemetry.LeaseAcquire(ctx, time.Since(began))
 	if err != nil {
-		return core.Record{}, core.Errorf(core.CodeServiceUnavailable, "acquire lease: %v", err)
+		return finish(ctx, core.Record{}, core.Errorf(core.CodeServiceUnavailable, "acquire lease: %v", err))
 	}
 	if !ok {
-		return core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)}
+		return finish(ctx, core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)})
 	}
 	opCtx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		b.keepRenewed(opCtx, game, token, cancel)
+		b.keepRenewed(opCtx, game, token, began, cancel)
 	}()
 	defer func() {
 		cancel(nil)
@@ -63,35 +67,44 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 	if err != nil {
 		switch cause := context.Cause(opCtx); {
 		case errors.Is(cause, errLeaseLost):
-			return rec, core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
+			err = core.Errorf(core.CodeConflict, "%v: %v", cause, core.MessageOf(err))
 		case errors.Is(cause, errLeaseUnreachable):
-			return rec, core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
+			err = core.Errorf(core.CodeServiceUnavailable, "%v: %v", cause, core.MessageOf(err))
 		}
 	}
-	return rec, err
+	return finish(ctx, rec, err)
 }
 
 // keepRenewed renews the lease every third of its TTL until ctx ends. It
 // cancels ctx with errLeaseLost when another holder has the lease, or when
-// renewals have failed for two thirds of the TTL — before the lease can
-// expire and be taken while this operation still runs.
-func (b *base) keepRenewed(ctx context.Context, game, token string, cancel context.CancelCauseFunc) {
+// renewals have failed for half the TTL or more — in practice at the second
+// failed tick, two thirds in, before the lease can expire and be taken while
+// this operation still runs. (Half, not two thirds: ticks land near
+// multiples of a third, and a threshold between them does not depend on
+// scheduling jitter.)
+//
+// The lease is known to last ttl from when a successful call was sent, not
+// from when its answer arrived (the store may have applied it at once and
+// the answer been slow), so lastOK is taken before each call, starting
+// with the acquisition at acquired.
+func (b *base) keepRenewed(ctx context.Context, game, token string, acquired time.Time, cancel context.CancelCauseFunc) {
 	ttl := b.Config.LeaseTTL
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
-	lastOK := time.Now()
+	lastOK := acquired
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		sent := time.Now()
 		rctx, rcancel := context.WithTimeout(ctx, ttl/3)
 		held, err := b.Leases.Renew(rctx, game, token, ttl)
 		rcancel()
 		switch {
 		case err == nil && held:
-			lastOK = time.Now()
+			lastOK = sent
 		case err == nil && !held:
 			b.log.ErrorContext(ctx, "lease taken over; cancelling operation", "game_id", game)
 			cancel(errLeaseLost)
@@ -100,7 +113,7 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, cancel conte
 			return
 		default:
 			b.log.WarnContext(ctx, "renew lease", "game_id", game, "err", err)
-			if time.Since(lastOK) >= ttl*2/3 {
+			if time.Since(lastOK) >= ttl/2 {
 				cancel(errLeaseUnreachable)
 				return
 			}

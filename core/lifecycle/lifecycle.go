@@ -48,10 +48,34 @@ type Config struct {
 	ReadyPoll time.Duration
 	Allow     core.ImageAllow
 	Limits    ports.Limits
+	// PullPolicy says when a start pulls its image; empty means
+	// core.PullIfNotPresent.
+	PullPolicy core.PullPolicy
+	// PullTimeout bounds one image pull (DefaultPullTimeout when zero).
+	PullTimeout time.Duration
 	// Scope is the deployment scope (RTMANAGER_SCOPE) put on every
 	// container; the reconciler and monitor ignore containers of other
-	// scopes. Empty means ports.DefaultScope.
+	// scopes and it is part of container names (core.ContainerName).
+	// Empty means ports.DefaultScope; otherwise core.ValidateScope applies.
 	Scope string
+	// ImageSchemes are the image reference schemes the driver runs
+	// besides registry references, e.g. core.FileScheme for the process
+	// plugin; a reference with another scheme is invalid_request.
+	ImageSchemes []string
+	// EnvDeny is RTMANAGER_ENV_DENY; nil means core.DefaultEnvDeny.
+	EnvDeny core.EnvDeny
+	// MaxInflight caps the operations (Handle calls) this instance runs
+	// at once (RTMANAGER_MAX_INFLIGHT); 0 means DefaultMaxInflight.
+	MaxInflight int
+	// MaxRuntimes caps running + starting records (RTMANAGER_MAX_RUNTIMES);
+	// 0 means no limit.
+	MaxRuntimes int
+	// EngineUser is the numeric uid:gid engines run as
+	// (RTMANAGER_ENGINE_USER); empty keeps the image's user.
+	EngineUser string
+	// ReadOnlyRootFS runs engines on a read-only root filesystem with a
+	// tmpfs /tmp (RTMANAGER_READ_ONLY_ROOTFS).
+	ReadOnlyRootFS bool
 }
 
 // Deps are the collaborators of the lifecycle services.
@@ -61,6 +85,9 @@ type Deps struct {
 	Leases     ports.LeaseStore
 	Driver     ports.RuntimeDriver
 	Health     ports.HealthPublisher
+	// Snapshots keeps each game's latest health snapshot; every published
+	// health event is upserted there.
+	Snapshots ports.SnapshotStore
 	// Prober checks engine readiness over HTTP; nil means a running
 	// container counts as ready.
 	Prober ports.Prober
@@ -76,13 +103,19 @@ type Deps struct {
 	Config   Config
 }
 
-// Services bundles the five lifecycle services, which share one base.
+// Services bundles the five lifecycle services, which share one base, and
+// builds the background workers (reconciler, janitor, monitor) on it.
 type Services struct {
 	Start   *Starter
 	Stop    *Stopper
 	Restart *Restarter
 	Patch   *Patcher
 	Cleanup *Cleaner
+	// Images pulls engine images (pre-pull) under the same singleflight
+	// the starts use.
+	Images *Images
+
+	b *base
 }
 
 // New validates deps, applies defaults and returns the services.
@@ -98,6 +131,8 @@ func New(deps Deps) (*Services, error) {
 		return nil, errors.New("lifecycle: nil Driver")
 	case deps.Health == nil:
 		return nil, errors.New("lifecycle: nil Health")
+	case deps.Snapshots == nil:
+		return nil, errors.New("lifecycle: nil Snapshots")
 	}
 	c := &deps.Config
 	for _, d := range []struct {
@@ -109,6 +144,7 @@ func New(deps Deps) (*Services, error) {
 		{&c.StartTimeout, DefaultStartTimeout, "StartTimeout"},
 		{&c.LeaseTTL, DefaultLeaseTTL, "LeaseTTL"},
 		{&c.ReadyPoll, DefaultReadyPoll, "ReadyPoll"},
+		{&c.PullTimeout, DefaultPullTimeout, "PullTimeout"},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("lifecycle: negative %s %s", d.key, *d.v)
@@ -126,9 +162,20 @@ func New(deps Deps) (*Services, error) {
 	if c.HostIP == "" {
 		c.HostIP = DefaultHostIP
 	}
+	policy, err := core.ParsePullPolicy(string(c.PullPolicy))
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	c.PullPolicy = policy
 	if c.Scope == "" {
 		c.Scope = ports.DefaultScope
 	}
+	if err := core.ValidateScope(c.Scope); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	// The image store of the driver itself: the scoped view below hides it.
+	imageStore := ports.ImagesOf(deps.Driver)
+	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	if deps.Telemetry == nil {
 		deps.Telemetry = ports.NopTelemetry{}
 	}
@@ -141,10 +188,20 @@ func New(deps Deps) (*Services, error) {
 	if deps.NewToken == nil {
 		deps.NewToken = randomToken
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle")}
-	s := &Services{Start: &Starter{b}, Stop: &Stopper{b}, Cleanup: &Cleaner{b}}
-	s.Restart = &Restarter{b: b, start: s.Start, stop: s.Stop}
-	s.Patch = &Patcher{b: b, start: s.Start, stop: s.Stop}
+	adm, err := newAdmission(*c)
+	if err != nil {
+		return nil, err
+	}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm}
+	b.images = newImages(b, imageStore)
+	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
+	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
+	s.Patch = &Patcher{start: s.Start, stop: s.Stop}
+	s.Start.service = service[StartInput]{b, s.Start.spec}
+	s.Stop.service = service[StopInput]{b, s.Stop.spec}
+	s.Cleanup.service = service[CleanupInput]{b, s.Cleanup.spec}
+	s.Restart.service = service[RestartInput]{b, s.Restart.spec}
+	s.Patch.service = service[PatchInput]{b, s.Patch.spec}
 	return s, nil
 }
 
@@ -160,6 +217,11 @@ type Meta struct {
 	// busy conflict is not recorded (no audit entry, no metric); the
 	// caller's last attempt leaves it false.
 	QuietBusy bool
+	// Seq is a stream job's order (zero for other sources). Under the
+	// game's lease, a start or stop whose Seq is older than a stream job
+	// of the game already decided is not applied: it ends in conflict, so
+	// a late or redelivered job never undoes a newer one.
+	Seq core.JobSeq
 }
 
 // Result is the outcome of one operation.
@@ -175,8 +237,9 @@ type Result struct {
 	ErrorMessage string
 	// CorrelationID is the id shared by the operation's audit entries.
 	CorrelationID string
-	// Busy is set on a conflict caused by another operation holding the
-	// game's lease: retrying later may succeed.
+	// Busy is set when the operation did not run because another
+	// operation held the game's lease (conflict) or a capacity limit was
+	// reached (capacity_exceeded): retrying later may succeed.
 	Busy bool
 }
 
@@ -191,7 +254,9 @@ func (r Result) Err() error {
 // base holds what every service shares.
 type base struct {
 	Deps
-	log *slog.Logger
+	log    *slog.Logger
+	admit  *admission
+	images *Images
 }
 
 func randomToken() (string, error) {
@@ -206,38 +271,108 @@ func randomToken() (string, error) {
 // coded error (nil for success, a replay_no_op error for a replay).
 type step func(ctx context.Context, o *op) (core.Record, error)
 
-// execute runs one operation: validate, then body (under the game's lease
-// when lease is set), then finish. It is the only path to an outcome.
-func (b *base) execute(ctx context.Context, kind core.OpKind, game string, m Meta, lease bool, validate func() error, body step) (Result, error) {
-	return b.run(ctx, kind, game, m, lease, false, validate, body)
+// operation is one lifecycle operation about to run.
+type operation struct {
+	kind core.OpKind
+	game string
+	meta Meta
+	// validate checks the input before anything is read; nil accepts it.
+	validate func() error
+	// prepare, when set, runs after validate and before the game's lease
+	// is taken (Handle only), for slow work that needs no lease: pulling
+	// the image. Its error ends the operation like the body's.
+	prepare func(ctx context.Context) error
+	body    step
 }
 
-// background is execute for the reconciler and monitor: a held lease or a
-// record that needs nothing leaves no trace but a debug line.
+// quiet says which outcomes of an operation leave no trace (no audit
+// entry, no metric, a debug line only).
+type quiet uint8
+
+const (
+	// recordAll records every outcome.
+	recordAll quiet = iota
+	// quietBusy: the caller retries when the lease is held, so a busy
+	// conflict is not recorded.
+	quietBusy
+	// quietRepair: a background repair that found the lease held, or found
+	// nothing to repair, records nothing; the operation holding the lease
+	// settles the game, and the next pass looks again.
+	quietRepair
+)
+
+// runOpts say how run executes an operation.
+type runOpts struct {
+	// lease: take the game's lease around the body (Handle); without it
+	// the caller holds it (Run).
+	lease bool
+	quiet quiet
+}
+
+// service gives the operation built by spec its Handle and Run.
+type service[In any] struct {
+	b    *base
+	spec func(In) operation
+}
+
+// Handle runs the operation under the game's lease: Run wrapped in taking
+// the lease (a held lease is a conflict with Result.Busy set), renewing it
+// while the operation runs, and releasing it with a fresh bounded context
+// once the outcome is recorded. Outcomes are listed on each service.
+func (s service[In]) Handle(ctx context.Context, in In) (Result, error) {
+	return s.b.run(ctx, s.spec(in), runOpts{lease: true})
+}
+
+// Run runs the operation for a caller that already holds the game's lease
+// (restart and patch compose the stop and start Runs under their own).
+func (s service[In]) Run(ctx context.Context, in In) (Result, error) {
+	return s.b.run(ctx, s.spec(in), runOpts{})
+}
+
+// background runs a reconciler or monitor repair of game under its lease;
+// a held lease or a record that needs nothing leaves no trace but a debug
+// line.
 func (b *base) background(ctx context.Context, game string, body step) (Result, error) {
-	return b.run(ctx, core.OpReconcile, game, Meta{Source: core.SourceReconciler}, true, true,
-		func() error { return nil }, body)
+	return b.run(ctx, operation{kind: core.OpReconcile, game: game,
+		meta: Meta{Source: core.SourceReconciler}, body: body}, runOpts{lease: true, quiet: quietRepair})
 }
 
-func (b *base) run(ctx context.Context, kind core.OpKind, game string, m Meta, lease, quiet bool, validate func() error, body step) (Result, error) {
+// run runs one operation: validate, then the body (under the game's lease
+// when opts.lease is set), then op.finish. It is the only path to an
+// outcome. Under a lease, the outcome is recorded before the lease is
+// released, so the next holder sees it in the operation log.
+func (b *base) run(ctx context.Context, spec operation, opts runOpts) (Result, error) {
 	if ctx == nil {
 		return Result{}, errors.New("lifecycle: nil context")
 	}
-	o, err := b.begin(kind, game, m)
+	o, err := b.begin(spec.kind, spec.game, spec.meta)
 	if err != nil {
 		return Result{}, err
 	}
-	o.quietBusy = quiet || m.QuietBusy
-	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(kind))
-	var rec core.Record
-	if err = validate(); err == nil {
-		if lease {
-			rec, err = b.underLease(ctx, game, func(ctx context.Context) (core.Record, error) { return body(ctx, o) })
-		} else {
-			rec, err = body(ctx, o)
-		}
+	o.quiet = opts.quiet
+	if spec.meta.QuietBusy {
+		o.quiet = max(o.quiet, quietBusy)
 	}
-	res := o.finish(ctx, rec, err)
+	ctx, end := b.Telemetry.Span(ctx, "rtmanager."+string(spec.kind))
+	var invalid error
+	if spec.validate != nil {
+		invalid = spec.validate()
+	}
+	if invalid == nil && opts.lease && spec.prepare != nil {
+		invalid = spec.prepare(ctx)
+	}
+	var res Result
+	switch {
+	case invalid != nil:
+		res = o.finish(ctx, core.Record{}, invalid)
+	case opts.lease:
+		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) {
+			return b.inSlot(ctx, o, opts.quiet == quietRepair, spec.body)
+		}, o.finish)
+	default:
+		rec, err := spec.body(ctx, o)
+		res = o.finish(ctx, rec, err)
+	}
 	end(res.Err())
 	return res, nil
 }
@@ -247,14 +382,13 @@ type op struct {
 	b     *base
 	entry core.OperationEntry
 	attrs []any
-	// quietBusy: a background repair that found the lease held, or found
-	// nothing to repair, records nothing; the operation holding the lease
-	// settles the game, and the next pass looks again.
-	quietBusy bool
+	// seq is the stream job's order; zero for other sources.
+	seq   core.JobSeq
+	quiet quiet
 }
 
 // errNothingToDo is returned by background steps that found the record
-// already consistent; with quietBusy it leaves no audit entry.
+// already consistent; with quietRepair it leaves no audit entry.
 var errNothingToDo = replay("nothing to repair")
 
 func (b *base) begin(kind core.OpKind, game string, m Meta) (*op, error) {
@@ -268,14 +402,14 @@ func (b *base) begin(kind core.OpKind, game string, m Meta) (*op, error) {
 		}
 		m.CorrelationID = id
 	}
-	return &op{b: b, entry: core.OperationEntry{
+	return &op{b: b, seq: m.Seq, entry: core.OperationEntry{
 		GameID: game, OpKind: kind, OpSource: m.Source, SourceRef: m.SourceRef,
 		CorrelationID: m.CorrelationID, StartedAt: b.Now().UTC(),
 	}}, nil
 }
 
 // meta returns the Meta inner operations run with: same source, same
-// correlation id.
+// correlation id (a composed operation is not a stream job, so no Seq).
 func (o *op) meta() Meta {
 	return Meta{Source: o.entry.OpSource, SourceRef: o.entry.SourceRef, CorrelationID: o.entry.CorrelationID}
 }
@@ -313,7 +447,7 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	}
 	e.FinishedAt = b.Now().UTC()
 	busy := errors.As(err, new(busyError))
-	if o.quietBusy && (busy || errors.Is(err, errNothingToDo)) {
+	if (busy && o.quiet >= quietBusy) || (o.quiet == quietRepair && errors.Is(err, errNothingToDo)) {
 		b.log.DebugContext(ctx, "background repair skipped", "game_id", e.GameID, "op_kind", e.OpKind,
 			"reason", core.MessageOf(err))
 		return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,

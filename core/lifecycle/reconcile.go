@@ -45,7 +45,7 @@ type Reconciler struct {
 
 // NewReconciler returns a reconciler sharing s's dependencies.
 func (s *Services) NewReconciler(orphanGrace time.Duration) *Reconciler {
-	return &Reconciler{b: s.Start.b, OrphanGrace: orphanGrace}
+	return &Reconciler{b: s.b, OrphanGrace: orphanGrace}
 }
 
 // listPage is the page size a pass reads records with.
@@ -101,7 +101,7 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		// lease: one an operation just moved is left to the next pass, so
 		// a pass never makes a client's operation meet a busy lease.
 		if suspect && r.unchanged(ctx, rec) {
-			r.repair(ctx, &rep, rec.GameID)
+			rep.count(r.repair(ctx, rec.GameID))
 		}
 	}
 	now := r.b.Now()
@@ -113,7 +113,7 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur) {
 			continue // a start recorded it after the records were listed
 		}
-		r.removeOrphan(ctx, &rep, c)
+		rep.count(r.removeOrphan(ctx, c))
 	}
 	return rep, nil
 }
@@ -138,35 +138,74 @@ func (r *Reconciler) belongs(c ports.Container, rec core.Record) bool {
 	return false
 }
 
-// repair re-examines one game under its lease and settles its record.
-func (r *Reconciler) repair(ctx context.Context, rep *ReconcileReport, game string) {
-	var outcome *int
-	res, err := r.b.background(ctx, game,
-		func(ctx context.Context, o *op) (core.Record, error) {
-			rec, n, err := r.settle(ctx, o, game, rep)
-			outcome = n
-			return rec, err
-		})
-	switch {
-	case err != nil, res.Busy:
+// tally is what one repair counts as in a ReconcileReport.
+type tally uint8
+
+const (
+	tallyNone tally = iota // nothing needed doing
+	tallySkipped
+	tallyFailed
+	tallyDisappeared
+	tallyExited
+	tallyAdopted
+	tallyAbandoned
+	tallyOrphan
+)
+
+// count adds one repair to the report.
+func (rep *ReconcileReport) count(t tally) {
+	switch t {
+	case tallySkipped:
 		rep.Skipped++
-	case res.Outcome == core.OutcomeFailure:
+	case tallyFailed:
 		rep.Failed++
-	case outcome != nil:
-		*outcome++
+	case tallyDisappeared:
+		rep.Disappeared++
+	case tallyExited:
+		rep.Exited++
+	case tallyAdopted:
+		rep.Adopted++
+	case tallyAbandoned:
+		rep.Abandoned++
+	case tallyOrphan:
+		rep.Orphans++
 	}
 }
 
-// settle decides and applies the repair of one game; it returns which
-// report counter the repair counts in (nil when nothing needed doing).
-func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *ReconcileReport) (core.Record, *int, error) {
+// tallyOf turns a background repair's result into its tally; done is what
+// the repair's step reported doing (tallyNone when it did nothing).
+func tallyOf(res Result, err error, done tally) tally {
+	switch {
+	case err != nil, res.Busy:
+		return tallySkipped
+	case res.Outcome == core.OutcomeFailure:
+		return tallyFailed
+	}
+	return done
+}
+
+// repair re-examines one game under its lease and settles its record.
+func (r *Reconciler) repair(ctx context.Context, game string) tally {
+	done := tallyNone
+	res, err := r.b.background(ctx, game,
+		func(ctx context.Context, o *op) (core.Record, error) {
+			rec, t, err := r.settle(ctx, o, game)
+			done = t
+			return rec, err
+		})
+	return tallyOf(res, err, done)
+}
+
+// settle decides and applies the repair of one game; it returns what the
+// repair counts as (tallyNone when nothing needed doing).
+func (r *Reconciler) settle(ctx context.Context, o *op, game string) (core.Record, tally, error) {
 	b := r.b
 	rec, found, err := b.load(ctx, game)
 	if err != nil {
-		return rec, nil, err
+		return rec, tallyNone, err
 	}
 	if !found {
-		return rec, nil, errNothingToDo
+		return rec, tallyNone, errNothingToDo
 	}
 	o.touch(rec.ContainerID, rec.ImageRef)
 	switch rec.Status {
@@ -175,35 +214,35 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *Reconc
 		switch {
 		case errors.Is(err, ports.ErrNotFound):
 			next, err := b.vanished(ctx, core.OpReconcile, rec)
-			return next, &rep.Disappeared, err
+			return next, tallyDisappeared, err
 		case err != nil:
-			return rec, nil, driverErr("inspect", err, core.CodeServiceUnavailable)
+			return rec, tallyNone, driverErr("inspect", err, core.CodeServiceUnavailable)
 		case c.State != ports.StateExited:
-			return rec, nil, errNothingToDo
+			return rec, tallyNone, errNothingToDo
 		}
 		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Stopped(b.Now().UTC()))
 		if err == nil {
 			b.publish(ctx, core.EventContainerExited, rec, map[string]any{"exit_code": c.ExitCode, "oom_killed": c.OOMKilled})
 		}
-		return next, &rep.Exited, err
+		return next, tallyExited, err
 	case core.StatusStopped:
 		// A stopped container removed behind rtmanager's back.
 		if rec.ContainerID == "" {
-			return rec, nil, errNothingToDo
+			return rec, tallyNone, errNothingToDo
 		}
 		if _, err := b.Driver.Inspect(ctx, rec.ContainerID); !errors.Is(err, ports.ErrNotFound) {
 			if err != nil {
-				return rec, nil, driverErr("inspect", err, core.CodeServiceUnavailable)
+				return rec, tallyNone, driverErr("inspect", err, core.CodeServiceUnavailable)
 			}
-			return rec, nil, errNothingToDo
+			return rec, tallyNone, errNothingToDo
 		}
 		next, err := b.vanished(ctx, core.OpReconcile, rec)
-		return next, &rep.Disappeared, err
+		return next, tallyDisappeared, err
 	case core.StatusStarting:
 		cs, err := b.listScoped(ctx, map[string]string{ports.LabelGameID: game,
 			ports.LabelGeneration: strconv.FormatInt(rec.Generation, 10)})
 		if err != nil {
-			return rec, nil, driverErr("list", err, core.CodeServiceUnavailable)
+			return rec, tallyNone, driverErr("list", err, core.CodeServiceUnavailable)
 		}
 		for _, c := range cs {
 			if c.State == ports.StateRunning {
@@ -212,28 +251,31 @@ func (r *Reconciler) settle(ctx context.Context, o *op, game string, rep *Reconc
 				if err == nil {
 					b.publish(ctx, core.EventContainerStarted, next, map[string]any{"adopted": true})
 				}
-				return next, &rep.Adopted, err
+				return next, tallyAdopted, err
 			}
 		}
 		for _, c := range cs {
 			if err := b.Driver.Remove(ctx, c.ID); err != nil {
-				return rec, nil, driverErr("remove", err, core.CodeServiceUnavailable)
+				return rec, tallyNone, driverErr("remove", err, core.CodeServiceUnavailable)
 			}
 		}
 		next, err := b.swap(ctx, core.OpReconcile, rec, rec.Removed(b.Now().UTC()))
-		return next, &rep.Abandoned, err
+		return next, tallyAbandoned, err
 	}
-	return rec, nil, errNothingToDo
+	return rec, tallyNone, errNothingToDo
 }
 
 // removeOrphan stops and removes a labelled container no record accounts
-// for, under its game's lease, after checking the record once more.
-func (r *Reconciler) removeOrphan(ctx context.Context, rep *ReconcileReport, c ports.Container) {
+// for, under its game's lease, after checking the record once more. A
+// container with a forged game label is still removed, just not under a
+// lease; either way the outcome goes through run and op.finish.
+func (r *Reconciler) removeOrphan(ctx context.Context, c ports.Container) tally {
 	b := r.b
 	game := c.Labels[ports.LabelGameID]
 	if core.ValidateGameID(game) != nil {
-		game = "" // a forged label: still removed, just not under a lease
+		game = ""
 	}
+	done := tallyNone
 	orphan := func(ctx context.Context, o *op) (core.Record, error) {
 		o.touch(c.ID, c.Labels[ports.LabelImageRef])
 		rec, _, err := b.load(ctx, game)
@@ -253,25 +295,10 @@ func (r *Reconciler) removeOrphan(ctx context.Context, rep *ReconcileReport, c p
 			b.publish(ctx, core.EventOrphanRemoved, core.Record{GameID: game, ContainerID: c.ID},
 				map[string]any{"generation": c.Labels[ports.LabelGeneration], "image_ref": c.Labels[ports.LabelImageRef]})
 		}
+		done = tallyOrphan
 		return rec, nil
 	}
-	var res Result
-	var err error
-	if game == "" {
-		var o *op
-		if o, err = b.begin(core.OpReconcile, "", Meta{Source: core.SourceReconciler}); err == nil {
-			rec, oerr := orphan(ctx, o)
-			res = o.finish(ctx, rec, oerr)
-		}
-	} else {
-		res, err = b.background(ctx, game, orphan)
-	}
-	switch {
-	case err != nil, res.Busy:
-		rep.Skipped++
-	case res.Outcome == core.OutcomeFailure:
-		rep.Failed++
-	case res.ErrorCode == "":
-		rep.Orphans++
-	}
+	res, err := b.run(ctx, operation{kind: core.OpReconcile, game: game,
+		meta: Meta{Source: core.SourceReconciler}, body: orphan}, runOpts{lease: game != "", quiet: quietRepair})
+	return tallyOf(res, err, done)
 }

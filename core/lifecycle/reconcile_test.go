@@ -107,7 +107,7 @@ func TestReconcileMidStart(t *testing.T) {
 		w := newWorld(t)
 		w.seed("g", core.StatusStarting)
 		rec, _ := w.record("g")
-		c, err := w.drv.Start(w.ctx, ports.ContainerSpec{Name: lifecycle.ContainerName("g", rec.Generation),
+		c, err := w.drv.Start(w.ctx, ports.ContainerSpec{Name: core.ContainerName(core.DefaultScope, "g", rec.Generation),
 			Image: imgA, Labels: lifecycle.Labels("g", rec.Generation, imgA)})
 		if err != nil {
 			t.Fatal(err)

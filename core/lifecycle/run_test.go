@@ -119,7 +119,7 @@ func TestStopSettlesDeadStart(t *testing.T) {
 			w := newWorld(t)
 			w.seed("g", core.StatusStarting)
 			rec, _ := w.record("g")
-			if _, err := w.drv.Start(w.ctx, ports.ContainerSpec{Name: lifecycle.ContainerName("g", rec.Generation),
+			if _, err := w.drv.Start(w.ctx, ports.ContainerSpec{Name: core.ContainerName(core.DefaultScope, "g", rec.Generation),
 				Image: imgA, Labels: lifecycle.Labels("g", rec.Generation, imgA)}); err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"time"
@@ -17,54 +18,62 @@ type StartInput struct {
 	// Env is passed to the engine besides GAME_ID and PORT.
 	Env map[string]string
 	Meta
+	// prepared: the image was already made present under the pull policy
+	// (before the lease, or by the restart or patch running this start).
+	prepared bool
 }
 
-func (in StartInput) validate(allow core.ImageAllow) error {
+func (in StartInput) validate(c Config) error {
 	if err := core.ValidateGameID(in.GameID); err != nil {
 		return err
 	}
 	if err := core.ValidateImageRef(in.ImageRef); err != nil {
 		return err
 	}
-	if err := core.ValidateEnv(in.Env); err != nil {
+	if err := core.ValidateEnv(in.Env, c.EnvDeny); err != nil {
 		return err
 	}
-	return allow.Check(in.ImageRef)
+	return c.Allow.Check(in.ImageRef, c.ImageSchemes...)
 }
 
-// Starter starts a game's engine in a new container.
-type Starter struct{ b *base }
+// Starter starts a game's engine in a new container; Handle does it under
+// the game's lease, Run for a caller that holds it. Outcomes: success with
+// the record running; replay_no_op when it already runs that image;
+// conflict when it runs another image, the lease is held, or a newer
+// stream job of the game was already handled; forbidden for an image
+// outside the allow-list; image_unavailable; start_failed when the
+// container cannot be started or its engine does not become ready within
+// the start timeout (the container is then removed); service_unavailable;
+// invalid_request.
+type Starter struct{ service[StartInput] }
 
-// Handle starts the game under its lease. Outcomes: success with the record
-// running; replay_no_op when it already runs that image; conflict when it
-// runs another image or the lease is held; forbidden for an image outside
-// the allow-list; image_unavailable; start_failed when the container cannot
-// be started or its engine does not become ready within the start timeout
-// (the container is then removed); service_unavailable; invalid_request.
-func (s *Starter) Handle(ctx context.Context, in StartInput) (Result, error) {
-	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, true,
-		func() error { return in.validate(s.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
-}
-
-// Run is Handle for a caller that already holds the game's lease.
-func (s *Starter) Run(ctx context.Context, in StartInput) (Result, error) {
-	return s.b.execute(ctx, core.OpStart, in.GameID, in.Meta, false,
-		func() error { return in.validate(s.b.Config.Allow) },
-		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+func (s *Starter) spec(in StartInput) operation {
+	return operation{kind: core.OpStart, game: in.GameID, meta: in.Meta,
+		validate: func() error { return in.validate(s.b.Config) },
+		prepare: func(ctx context.Context) error {
+			err := s.b.images.prepare(ctx, in.ImageRef)
+			in.prepared = err == nil
+			return err
+		},
+		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
 }
 
 func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, error) {
 	b := s.b
 	o.touch("", in.ImageRef)
-	cur, err := b.decide(ctx, core.OpStart, in.GameID, in.ImageRef)
+	cur, err := b.decide(ctx, o, in.ImageRef)
 	if err != nil {
 		return cur, err
 	}
 	found := cur.GameID != ""
+	if err := b.checkRuntimes(ctx, cur); err != nil { // early: before pulling or removing anything
+		return cur, err
+	}
 	// A missing image fails before anything changes.
-	if err := b.Driver.PrepareImage(ctx, in.ImageRef); err != nil {
-		return cur, driverErr("prepare image", err, core.CodeImageUnavailable)
+	if !in.prepared {
+		if err := b.images.prepare(ctx, in.ImageRef); err != nil {
+			return cur, err
+		}
 	}
 	if err := b.clearPrevious(ctx, cur); err != nil {
 		return cur, err
@@ -72,12 +81,8 @@ func (s *Starter) run(ctx context.Context, o *op, in StartInput) (core.Record, e
 	if !found {
 		cur.GameID = in.GameID
 	}
-	resv := cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC())
-	if !found {
-		if err := b.Records.Create(ctx, resv); err != nil {
-			return core.Record{}, storeErr("create runtime record", err)
-		}
-	} else if resv, err = b.swap(ctx, core.OpStart, cur, resv); err != nil {
+	resv, err := b.reserve(ctx, cur, found, cur.Starting(in.ImageRef, maps.Clone(in.Env), b.Now().UTC()))
+	if err != nil {
 		return resv, err
 	}
 	o.note("generation", resv.Generation)
@@ -118,11 +123,18 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	env["GAME_ID"] = resv.GameID
 	spec := ports.ContainerSpec{
-		Name: ContainerName(resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
+		Name: core.ContainerName(b.Config.Scope, resv.GameID, resv.Generation), Image: resv.ImageRef, Env: env,
 		Labels: b.labels(resv.GameID, resv.Generation, resv.ImageRef),
 		Port:   b.Config.EnginePort, HostIP: b.Config.HostIP, Limits: b.Config.Limits,
+		User: b.Config.EngineUser, ReadOnlyRootFS: b.Config.ReadOnlyRootFS,
 	}
 	c, err := b.Driver.Start(ctx, spec)
+	if errors.Is(err, ports.ErrConflict) {
+		// The name is taken by a container of another scope, game,
+		// generation or image (e.g. one left from before a database
+		// reset): Start touched nothing, so neither may the clean-up.
+		return b.release(ctx, resv, driverErr("start", err, core.CodeStartFailed))
+	}
 	if err != nil {
 		return b.abandon(ctx, resv, "", driverErr("start", err, core.CodeStartFailed))
 	}
@@ -133,9 +145,7 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	}
 	run := resv.Running(c.ID, endpoint, b.Now().UTC())
 	if err := b.Records.Swap(ctx, ports.ExpectOf(resv), run); err != nil {
-		// The reconciler may have adopted this very container meanwhile.
-		if now, found, lerr := b.load(ctx, resv.GameID); lerr == nil && found &&
-			now.Status == core.StatusRunning && now.ContainerID == c.ID {
+		if now, adopted := b.adoptedMeanwhile(ctx, resv.GameID, c.ID); adopted {
 			return now, nil
 		}
 		return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
@@ -206,6 +216,14 @@ func (b *base) abandon(ctx context.Context, resv core.Record, id string, cause e
 				"game_id", resv.GameID, "container_id", cid, "err", err)
 		}
 	}
+	return b.release(cctx, resv, cause)
+}
+
+// release moves the reservation of a failed start to removed and returns
+// cause; it runs on a context detached from ctx's cancellation.
+func (b *base) release(ctx context.Context, resv core.Record, cause error) (core.Record, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	gone := resv.Removed(b.Now().UTC())
 	if err := b.Records.Swap(cctx, ports.ExpectOf(resv), gone); err != nil {
 		b.log.WarnContext(ctx, "record failed start", "game_id", resv.GameID, "err", err)

@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -16,34 +15,15 @@ func replay(format string, args ...any) error {
 	return core.Errorf(core.CodeReplayNoOp, format, args...)
 }
 
-// storeErr translates a store error into a coded error.
-func storeErr(what string, err error) error {
-	switch {
-	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return core.Errorf(core.CodeServiceUnavailable, "%s: %v", what, err)
-	case errors.Is(err, ports.ErrNotFound):
-		return core.Errorf(core.CodeNotFound, "%s: %v", what, err)
-	case errors.Is(err, ports.ErrConflict):
-		return core.Errorf(core.CodeConflict, "%s: %v", what, err)
-	}
-	return core.Errorf(core.CodeInternal, "%s: %v", what, err)
-}
+// storeErr translates a store error into a coded error (see portCodes).
+func storeErr(what string, err error) error { return PortError(what, err) }
 
-// driverErr translates a driver error into a coded error; errors without a
-// sentinel get otherwise.
+// driverErr translates a driver error into a coded error (see portCodes);
+// errors without a sentinel get otherwise. A driver's ErrConflict is
+// conflict: a container of this name that another scope, game, generation
+// or image owns (ports.CheckOwner).
 func driverErr(call string, err error, otherwise core.Code) error {
-	code := otherwise
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		code = core.CodeNotFound
-	case errors.Is(err, ports.ErrImageUnavailable):
-		code = core.CodeImageUnavailable
-	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		code = core.CodeServiceUnavailable
-	case errors.Is(err, ports.ErrInvalid):
-		code = core.CodeInvalidRequest
-	}
-	return core.Errorf(code, "driver %s: %v", call, err)
+	return core.Errorf(PortCode(err, otherwise), "driver %s: %v", call, err)
 }
 
 // load returns the game's record, and found=false when it has none.
@@ -58,11 +38,17 @@ func (b *base) load(ctx context.Context, game string) (rec core.Record, found bo
 	return core.Record{}, false, storeErr("load runtime record", err)
 }
 
-// decide loads the record and applies the transition table for kind. It
-// returns the record and a nil error only when the operation must proceed.
-func (b *base) decide(ctx context.Context, kind core.OpKind, game, image string) (core.Record, error) {
+// decide loads the record and applies the transition table for o's kind.
+// It returns the record and a nil error only when the operation must
+// proceed. A stream job older than one already decided for the game is
+// refused here, under the lease (see superseded).
+func (b *base) decide(ctx context.Context, o *op, image string) (core.Record, error) {
+	kind, game := o.entry.OpKind, o.entry.GameID
 	rec, found, err := b.load(ctx, game)
 	if err != nil {
+		return rec, err
+	}
+	if err := b.superseded(ctx, o); err != nil {
 		return rec, err
 	}
 	var from core.Status
@@ -84,7 +70,12 @@ func (b *base) decide(ctx context.Context, kind core.OpKind, game, image string)
 // means another path moved the record: it is a replay when that path reached
 // the state kind wants, and a conflict otherwise.
 func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record) (core.Record, error) {
-	err := b.Records.Swap(ctx, ports.ExpectOf(cur), next)
+	return b.swapped(ctx, kind, cur, next, b.Records.Swap(ctx, ports.ExpectOf(cur), next))
+}
+
+// swapped settles the outcome err of a compare-and-swap from cur to next
+// (see swap).
+func (b *base) swapped(ctx context.Context, kind core.OpKind, cur, next core.Record, err error) (core.Record, error) {
 	if err == nil {
 		return next, nil
 	}
@@ -101,7 +92,9 @@ func (b *base) swap(ctx context.Context, kind core.OpKind, cur, next core.Record
 	return now, core.Errorf(core.CodeConflict, "runtime of game %q changed during %s", cur.GameID, kind)
 }
 
-// publish emits a health event, best-effort.
+// publish emits a health event and upserts the game's health snapshot
+// from it. Both are best-effort and independent: a failed stream append
+// still updates the snapshot, a failed upsert still leaves the event.
 func (b *base) publish(ctx context.Context, typ core.HealthEventType, rec core.Record, details map[string]any) {
 	if details == nil {
 		details = map[string]any{}
@@ -110,9 +103,12 @@ func (b *base) publish(ctx context.Context, typ core.HealthEventType, rec core.R
 		OccurredAt: b.Now().UTC(), Details: details}
 	if err := b.Health.Publish(ctx, ev); err != nil {
 		b.log.WarnContext(ctx, "publish health event", "game_id", rec.GameID, "event_type", typ, "err", err)
-		return
+	} else {
+		b.Telemetry.HealthEvent(ctx, typ)
 	}
-	b.Telemetry.HealthEvent(ctx, typ)
+	if err := b.Snapshots.UpsertSnapshot(ctx, ev.Snapshot()); err != nil {
+		b.log.WarnContext(ctx, "upsert health snapshot", "game_id", rec.GameID, "event_type", typ, "err", err)
+	}
 }
 
 // vanished handles a running record whose container the driver no longer
@@ -126,11 +122,6 @@ func (b *base) vanished(ctx context.Context, kind core.OpKind, cur core.Record) 
 	return next, nil
 }
 
-// ContainerName returns the container name of a game's generation.
-func ContainerName(game string, generation int64) string {
-	return fmt.Sprintf("rtm-%s-%d", game, generation)
-}
-
 // labels returns Labels plus the instance's scope.
 func (b *base) labels(game string, generation int64, image string) map[string]string {
 	l := Labels(game, generation, image)
@@ -140,11 +131,7 @@ func (b *base) labels(game string, generation int64, image string) map[string]st
 
 // inScope reports whether c belongs to this instance's deployment scope.
 func (b *base) inScope(c ports.Container) bool {
-	s, ok := c.Labels[ports.LabelScope]
-	if !ok || s == "" {
-		s = ports.DefaultScope
-	}
-	return s == b.Config.Scope
+	return ports.ScopeOf(c.Labels) == b.Config.Scope
 }
 
 // listScoped lists the containers with labels that are in scope.

@@ -23,32 +23,26 @@ func (in StopInput) validate() error {
 	return err
 }
 
-// Stopper stops a game's engine gracefully.
-type Stopper struct{ b *base }
-
-// Handle stops the game under its lease: SIGTERM, then SIGKILL after the
-// stop timeout, then the record moves running → stopped. Outcomes: success;
+// Stopper stops a game's engine gracefully (Handle under the game's lease,
+// Run for a caller that holds it): SIGTERM, then SIGKILL after the stop
+// timeout, then the record moves running → stopped. Outcomes: success;
 // replay_no_op when it is already stopped or removed; success with the
 // record removed and a container_disappeared event when the container had
 // vanished; success with the record removed when it finds the reservation
 // of a start that died (its leftovers are removed); not_found without a
-// record; conflict when the lease is held; service_unavailable;
-// invalid_request.
-func (s *Stopper) Handle(ctx context.Context, in StopInput) (Result, error) {
-	return s.b.execute(ctx, core.OpStop, in.GameID, in.Meta, true, in.validate,
-		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
-}
+// record; conflict when the lease is held or a newer stream job of the
+// game was already handled; service_unavailable; invalid_request.
+type Stopper struct{ service[StopInput] }
 
-// Run is Handle for a caller that already holds the game's lease.
-func (s *Stopper) Run(ctx context.Context, in StopInput) (Result, error) {
-	return s.b.execute(ctx, core.OpStop, in.GameID, in.Meta, false, in.validate,
-		func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) })
+func (s *Stopper) spec(in StopInput) operation {
+	return operation{kind: core.OpStop, game: in.GameID, meta: in.Meta, validate: in.validate,
+		body: func(ctx context.Context, o *op) (core.Record, error) { return s.run(ctx, o, in) }}
 }
 
 func (s *Stopper) run(ctx context.Context, o *op, in StopInput) (core.Record, error) {
 	b := s.b
 	o.note("reason", in.Reason)
-	cur, err := b.decide(ctx, core.OpStop, in.GameID, "")
+	cur, err := b.decide(ctx, o, "")
 	if err != nil {
 		return cur, err
 	}
@@ -81,30 +75,23 @@ type CleanupInput struct {
 	Meta
 }
 
-// Cleaner removes the container of a stopped runtime.
-type Cleaner struct{ b *base }
-
-// Handle cleans the game up under its lease: the stopped container is
+// Cleaner removes the container of a stopped runtime (Handle under the
+// game's lease, Run for a caller that holds it): the stopped container is
 // removed and the record moves stopped → removed. Outcomes: success;
 // replay_no_op when already removed; conflict when running or the lease is
 // held; not_found; service_unavailable; invalid_request. A reservation left
 // by a start that died is settled as by stop.
-func (c *Cleaner) Handle(ctx context.Context, in CleanupInput) (Result, error) {
-	return c.b.execute(ctx, core.OpCleanup, in.GameID, in.Meta, true,
-		func() error { return core.ValidateGameID(in.GameID) },
-		func(ctx context.Context, o *op) (core.Record, error) { return c.run(ctx, o, in) })
-}
+type Cleaner struct{ service[CleanupInput] }
 
-// Run is Handle for a caller that already holds the game's lease.
-func (c *Cleaner) Run(ctx context.Context, in CleanupInput) (Result, error) {
-	return c.b.execute(ctx, core.OpCleanup, in.GameID, in.Meta, false,
-		func() error { return core.ValidateGameID(in.GameID) },
-		func(ctx context.Context, o *op) (core.Record, error) { return c.run(ctx, o, in) })
+func (c *Cleaner) spec(in CleanupInput) operation {
+	return operation{kind: core.OpCleanup, game: in.GameID, meta: in.Meta,
+		validate: func() error { return core.ValidateGameID(in.GameID) },
+		body:     func(ctx context.Context, o *op) (core.Record, error) { return c.run(ctx, o, in) }}
 }
 
 func (c *Cleaner) run(ctx context.Context, o *op, in CleanupInput) (core.Record, error) {
 	b := c.b
-	cur, err := b.decide(ctx, core.OpCleanup, in.GameID, "")
+	cur, err := b.decide(ctx, o, "")
 	if err != nil {
 		return cur, err
 	}

@@ -80,7 +80,7 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 	ts := timedStore{Store: s.store, t: s.timings}
 	s.services, err = lifecycle.New(lifecycle.Deps{
 		Records: ts, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
-		Health: timedHealth{rc.HealthStream(ts), s.timings}, Logger: quiet,
+		Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -116,7 +116,7 @@ func measureReconcile(tb testing.TB, s *stack, name string, n, passes int) recon
 	recs := make([]core.Record, n)
 	for i := range recs {
 		g := fmt.Sprintf("%s-%05d", prefix, i)
-		c, err := s.driver.Start(ctx, ports.ContainerSpec{Name: lifecycle.ContainerName(g, 1), Image: benchImage,
+		c, err := s.driver.Start(ctx, ports.ContainerSpec{Name: core.ContainerName(core.DefaultScope, g, 1), Image: benchImage,
 			Labels: lifecycle.Labels(g, 1, benchImage), Port: 8080, HostIP: "127.0.0.1"})
 		if err != nil {
 			tb.Fatal(err)

@@ -96,7 +96,7 @@ func TestContainerdDriver(t *testing.T) {
 	inst := harness.Start(t, harness.Options{Env: env})
 
 	g := harness.GameID("ctd")
-	lifecycleThroughDriver(t, inst, g, testenv.EngineImageRef, false, func() []string {
+	lifecycleThroughDriver(t, inst, g, testenv.EngineImage(t), false, func() []string {
 		cs, err := d.List(ctx, map[string]string{"rtmanager.game_id": g, "rtmanager.managed": "true"})
 		if err != nil {
 			t.Fatalf("containerd list: %v", err)

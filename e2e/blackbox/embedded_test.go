@@ -94,7 +94,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 	t.Run("stream", func(t *testing.T) {
 		g := harness.GameID("emb-str")
 		harness.RemoveDockerContainers(t, g)
-		redis := dialRedis(t, "redis://"+inst.Env["RTMANAGER_EMBEDDED_REDIS_ADDR"])
+		redis := dialRedis(t, inst.EmbeddedRedisURL())
 		id := redis.xadd(t, streamStart, "game_id", g, "image_ref", image)
 		res := redis.awaitResult(t, streamStart, id)
 		checkResult(t, res, streamStart, id, g, "start", "success", "")

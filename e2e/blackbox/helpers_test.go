@@ -52,7 +52,7 @@ func baseEnv() map[string]string {
 		"RTMANAGER_PROBE_INTERVAL":     "200ms",
 		"RTMANAGER_PROBE_FAILURES":     "3",
 		"RTMANAGER_ORPHAN_GRACE":       "1s",
-		"RTMANAGER_SCOPE":              "bb-" + testenv.RandomSuffix(4),
+		"RTMANAGER_SCOPE":              "bb" + testenv.RandomSuffix(4),
 		"RTMANAGER_CLEANUP_AFTER":      "1h",
 		"RTMANAGER_CLAIM_IDLE":         "5s",
 		"RTMANAGER_SHUTDOWN_TIMEOUT":   "10s",

@@ -175,12 +175,28 @@ func firstOr(cs []dockerCtr) dockerCtr {
 // reconcile entry by the reconciler (naming container, when set).
 func checkReconcilerEntry(t *testing.T, inst *harness.Instance, g, container string) {
 	t.Helper()
-	ops := operations(t, inst, g)
-	for _, o := range ops {
-		if o.OpKind == "reconcile" && o.OpSource == "reconciler" && o.Outcome == "success" &&
-			(container == "" || o.ContainerID == container) {
-			return
+	// The audit entry is written when the repair finishes, just after its
+	// health event and record change: poll for it.
+	var last map[string]any
+	defer func() {
+		if t.Failed() {
+			t.Logf("last operations answer for %s (container %q): %v", g, container, last)
 		}
-	}
-	t.Errorf("no successful reconcile entry by the reconciler for %s (container %q) in %+v", g, container, ops)
+	}()
+	harness.Eventually(t, eventWait, "a successful reconcile entry by the reconciler for "+g, func() bool {
+		st, m := inst.Get("/api/v1/internal/runtimes/" + g + "/operations?limit=50")
+		last = m
+		if st != http.StatusOK {
+			return false
+		}
+		for _, o := range recode[struct {
+			Items []operation `json:"items"`
+		}](t, m).Items {
+			if o.OpKind == "reconcile" && o.OpSource == "reconciler" && o.Outcome == "success" &&
+				(container == "" || o.ContainerID == container) {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -12,13 +12,21 @@
 //	ENGINE_OOM_AFTER=d      with ENGINE_OOM, start allocating after duration d
 //	ENGINE_UNHEALTHY_AFTER=d  /healthz answers 503 after duration d
 //	ENGINE_START_DELAY=d    listen only after duration d
+//	ENGINE_SPAM_BYTES=n     write n bytes of output to stdout at start-up
+//	                        (log rotation tests), then "engine: spam done"
 //
 // internal/testengine reads these variables; the fake driver honours the
 // same ones.
 //
 // Endpoints: GET /healthz ("ok" or 503), GET / (a human summary), GET /env
 // (the process environment as a JSON object, so tests can check what the
-// driver passed).
+// driver passed), GET /id (uid and gid as JSON), GET /addrs (the
+// interface addresses), GET /dial?addr=host:port (200 when a TCP
+// connection succeeds within 2s, 502 otherwise), GET /spam (JSON: bytes
+// of ENGINE_SPAM_BYTES written so far and whether it is done) POST
+// /write?path=p (200 when the file can be written, 500 otherwise): what an
+// isolation test asks an engine to try; GET /say?to=stdout|stderr&line=text
+// writes the line to that stream, so log tests control the engine's output.
 //
 // It is built with CGO_ENABLED=0 and runs alone in a FROM scratch image.
 package main
@@ -35,6 +43,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +73,9 @@ func run(cfg testengine.Config) int {
 	}
 	if cfg.OOM {
 		time.AfterFunc(cfg.OOMAfter, eatMemory)
+	}
+	if cfg.SpamBytes > 0 {
+		go spam(cfg.SpamBytes)
 	}
 
 	srv := &http.Server{Handler: handler(cfg, started), ReadHeaderTimeout: 5 * time.Second}
@@ -116,6 +128,7 @@ func handler(cfg testengine.Config, started time.Time) http.Handler {
 		}
 		fmt.Fprint(w, "ok")
 	})
+	mux.HandleFunc("GET /say", say)
 	mux.HandleFunc("GET /env", func(w http.ResponseWriter, _ *http.Request) {
 		env := make(map[string]string)
 		for _, kv := range os.Environ() {
@@ -124,6 +137,45 @@ func handler(cfg testengine.Config, started time.Time) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(env)
+	})
+	mux.HandleFunc("GET /spam", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"written": spamWritten.Load(), "done": spamDone.Load()})
+	})
+	mux.HandleFunc("GET /id", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]int{"uid": os.Getuid(), "gid": os.Getgid()})
+	})
+	mux.HandleFunc("GET /addrs", func(w http.ResponseWriter, _ *http.Request) {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		var out []string
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				out = append(out, ipn.IP.String())
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("GET /dial", func(w http.ResponseWriter, r *http.Request) {
+		c, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 2*time.Second)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		c.Close()
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
+		if err := os.WriteFile(r.URL.Query().Get("path"), []byte("x"), 0o600); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "rtmanager test engine\ngame: %s\nup: %s\n", cfg.GameID, time.Since(started).Round(time.Second))
@@ -134,6 +186,28 @@ func handler(cfg testengine.Config, started time.Time) http.Handler {
 		}
 	})
 	return mux
+}
+
+// Progress of spam, for GET /spam.
+var (
+	spamWritten atomic.Int64
+	spamDone    atomic.Bool
+)
+
+// spam writes n bytes to stdout in 64 KiB lines.
+func spam(n int64) {
+	defer spamDone.Store(true)
+	line := []byte(strings.Repeat("s", 64<<10-1) + "\n")
+	for n > 0 {
+		k := min(n, int64(len(line)))
+		if _, err := os.Stdout.Write(line[len(line)-int(k):]); err != nil {
+			log.Printf("engine: spam: %v", err)
+			return
+		}
+		n -= k
+		spamWritten.Add(k)
+	}
+	log.Printf("engine: spam done")
 }
 
 // eatMemory allocates 8 MiB chunks and writes every page so they are
@@ -151,4 +225,23 @@ func eatMemory() {
 			log.Printf("engine: holding %d MiB", len(hoard)*chunk>>20)
 		}
 	}
+}
+
+// say writes the query's line to stdout or stderr, one whole line.
+func say(w http.ResponseWriter, r *http.Request) {
+	line := strings.ReplaceAll(r.URL.Query().Get("line"), "\n", " ")
+	out := os.Stdout
+	switch r.URL.Query().Get("to") {
+	case "stderr":
+		out = os.Stderr
+	case "", "stdout":
+	default:
+		http.Error(w, "to must be stdout or stderr", http.StatusBadRequest)
+		return
+	}
+	if _, err := fmt.Fprintln(out, line); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -64,11 +64,16 @@ type streams struct {
 	rc rueidis.Client
 }
 
-func openStreams(t *testing.T, addr string) *streams {
+func openStreams(t *testing.T, url string) *streams {
 	t.Helper()
-	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	opt, err := rueidis.ParseURL(url)
 	if err != nil {
-		t.Fatalf("redis client %s: %v", addr, err)
+		t.Fatalf("redis url: %v", err)
+	}
+	opt.DisableCache, opt.ForceSingleClient = true, true
+	rc, err := rueidis.NewClient(opt)
+	if err != nil {
+		t.Fatalf("redis client %s: %v", opt.InitAddress, err)
 	}
 	t.Cleanup(rc.Close)
 	return &streams{rc: rc}

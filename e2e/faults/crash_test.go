@@ -28,7 +28,7 @@ func TestKillWithJobsInFlight(t *testing.T) {
 	env := baseEnv(redis.URL(), db)
 	env["RTMANAGER_STREAM_CONCURRENCY"] = "8"
 	inst := harness.Start(t, harness.Options{Env: env})
-	st := openStreams(t, redis.Addr())
+	st := openStreams(t, "redis://"+redis.Addr())
 
 	const starts, stops = 20, 10
 	var games []string

@@ -48,7 +48,7 @@ func TestDockerdRestart(t *testing.T) {
 		"RTMANAGER_STOP_TIMEOUT":       "2s",
 		"RTMANAGER_ORPHAN_GRACE":       "1h",
 	}})
-	st := openStreams(t, inst.Env["RTMANAGER_EMBEDDED_REDIS_ADDR"])
+	st := openStreams(t, inst.EmbeddedRedisURL())
 
 	before := prefix + "-before"
 	mustOp(t, inst, before, "start", map[string]any{"image_ref": image})
@@ -213,7 +213,7 @@ func TestPluginKilled(t *testing.T) {
 		"RTMANAGER_PROBE_INTERVAL":     "500ms",
 		"RTMANAGER_STOP_TIMEOUT":       "2s",
 	}})
-	st := openStreams(t, inst.Env["RTMANAGER_EMBEDDED_REDIS_ADDR"])
+	st := openStreams(t, inst.EmbeddedRedisURL())
 
 	g1 := harness.GameID("plug")
 	res := mustOp(t, inst, g1, "start", map[string]any{"image_ref": image})

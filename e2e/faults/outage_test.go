@@ -63,7 +63,7 @@ func outageUnderLoad(t *testing.T, image string, redis *harness.Redis, dbURL, de
 	env := baseEnv(redis.URL(), dbURL)
 	env["RTMANAGER_CLAIM_IDLE"] = "10s"
 	inst := harness.Start(t, harness.Options{Env: env})
-	st := openStreams(t, redis.Addr())
+	st := openStreams(t, "redis://"+redis.Addr())
 
 	probe := prefix + "-probe"
 	mustOp(t, inst, probe, "start", map[string]any{"image_ref": image})

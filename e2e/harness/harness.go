@@ -83,7 +83,7 @@ type Instance struct {
 	Addr   string
 	Env    map[string]string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -132,7 +132,7 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	if i.logs == nil {
-		i.logs = &syncBuffer{}
+		i.logs = &testenv.Buffer{}
 	}
 	cmd.Stdout, cmd.Stderr = i.logs, i.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -200,6 +200,17 @@ func (i *Instance) Pid() int { return i.cmd.Process.Pid }
 
 // Logs returns what the instance logged so far.
 func (i *Instance) Logs() string { return i.logs.String() }
+
+// EmbeddedRedisURL returns the URL (password included) of the instance's
+// embedded Redis, from the file it writes in its data dir.
+func (i *Instance) EmbeddedRedisURL() string {
+	i.tb.Helper()
+	b, err := os.ReadFile(filepath.Join(i.Env["RTMANAGER_DATA_DIR"], "embedded-redis.url"))
+	if err != nil {
+		i.tb.Fatalf("embedded redis url: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
 
 // URL returns the instance's base URL plus path.
 func (i *Instance) URL(path string) string { return "http://" + i.Addr + path }
@@ -280,23 +291,6 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 // GameID returns a unique game id with the given prefix.
 func GameID(prefix string) string {
 	return strings.ToLower(prefix) + "-" + testenv.RandomSuffix(4)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // RemoveDockerContainers force-removes the Docker containers of the games

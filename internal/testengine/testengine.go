@@ -12,6 +12,8 @@
 //	ENGINE_OOM_AFTER=d        with ENGINE_OOM, start allocating after duration d
 //	ENGINE_UNHEALTHY_AFTER=d  /healthz answers 503 after duration d
 //	ENGINE_START_DELAY=d      listen only after duration d
+//	ENGINE_SPAM_BYTES=n       write n bytes of output to stdout at start-up
+//	                          (log rotation tests), then "engine: spam done"
 //
 // An engine whose variables do not parse exits at once with ExitBadConfig.
 package testengine
@@ -40,6 +42,8 @@ type Config struct {
 	OOMAfter       time.Duration
 	UnhealthyAfter time.Duration
 	StartDelay     time.Duration
+	// SpamBytes is how much output the engine writes at start-up.
+	SpamBytes int64
 }
 
 // Read reads the engine's Config through getenv (os.Getenv, or a lookup in
@@ -70,6 +74,13 @@ func Read(getenv func(string) string) (Config, error) {
 			}
 			*d.dst = parsed
 		}
+	}
+	if v := getenv("ENGINE_SPAM_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("ENGINE_SPAM_BYTES: %q is not a byte count", v)
+		}
+		c.SpamBytes = n
 	}
 	if v := getenv("ENGINE_EXIT_CODE"); v != "" {
 		code, err := strconv.Atoi(v)

@@ -27,8 +27,15 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// EngineImageRef is the tag of the test engine image EngineImage builds.
+// EngineImageRef is the moving tag of the newest test engine image
+// EngineImage built. Tests use the ref EngineImage returns, which names
+// the image of their own engine source (engineImageRef): worktrees or
+// branches with different engines share one Docker daemon.
 const EngineImageRef = "rtmanager-test-engine:latest"
+
+// engineImageRef is the tag of the image of the engine binary with hash
+// binHash.
+func engineImageRef(binHash string) string { return "rtmanager-test-engine:" + binHash[:16] }
 
 // EngineHashLabel is the image label holding the SHA-256 of the engine
 // binary inside, so a stale image is rebuilt and a current one reused.
@@ -82,7 +89,7 @@ func EngineImage(tb testing.TB) string {
 	if engineImageErr != nil {
 		tb.Fatalf("build test engine image: %v", engineImageErr)
 	}
-	return EngineImageRef
+	return engineImageRef(engineBinHash)
 }
 
 // EngineTarball returns the path of a `docker save` tarball of EngineImage,
@@ -106,26 +113,16 @@ func buildEngineBinary() (path, binHash string, err error) {
 	if err != nil {
 		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	out, err := exec.Command(goBin, "env", "GOMOD").Output()
+	// The rtmanager module's source: the main module here, or the
+	// dependency (a replace directory or the module cache) of an
+	// integrator's module that runs the suite through plugins/sdk/sdktest.
+	out, err := exec.Command(goBin, "list", "-m", "-f", "{{.Dir}}", "github.com/galaxy-game/rtmanager").Output()
 	if err != nil {
-		return "", "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", "", fmt.Errorf("go list -m github.com/galaxy-game/rtmanager (run inside a module that requires it): %w", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", "", errors.New("not inside the rtmanager module")
-	}
-	// The rtmanager module root: the current module's, or an ancestor's
-	// when tests run in a nested module (plugins/kubernetes).
-	root := filepath.Dir(gomod)
-	for {
-		if _, err := os.Stat(filepath.Join(root, "e2e", "engine")); err == nil {
-			break
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			return "", "", fmt.Errorf("no e2e/engine above %s", gomod)
-		}
-		root = parent
+	root := strings.TrimSpace(string(out))
+	if root == "" {
+		return "", "", errors.New("the rtmanager module's source is not available (go mod download github.com/galaxy-game/rtmanager)")
 	}
 	src := filepath.Join(root, "e2e", "engine")
 	srcHash, err := hashTree(src)
@@ -172,7 +169,7 @@ func ensureEngineImage(host, bin, binHash string) (unreachable bool, err error) 
 		return true, err
 	}
 	current := func() (id string, ok bool) {
-		img, err := cli.ImageInspect(ctx, EngineImageRef)
+		img, err := cli.ImageInspect(ctx, engineImageRef(binHash))
 		if err != nil || img.Config == nil {
 			return "", false
 		}
@@ -191,7 +188,7 @@ func ensureEngineImage(host, bin, binHash string) (unreachable bool, err error) 
 			return err
 		}
 		res, err := cli.ImageBuild(ctx, buildCtx, client.ImageBuildOptions{
-			Tags:        []string{EngineImageRef},
+			Tags:        []string{engineImageRef(binHash), EngineImageRef},
 			Labels:      map[string]string{EngineHashLabel: binHash},
 			Remove:      true,
 			ForceRemove: true,
@@ -216,7 +213,8 @@ func ensureEngineImage(host, bin, binHash string) (unreachable bool, err error) 
 }
 
 func saveEngineImage(host, ref, binHash string) (string, error) {
-	path := filepath.Join(os.TempDir(), "rtm-engine-image-"+binHash[:16]+".tar")
+	// The tarball holds the image under its hash tag (engineImageRef).
+	path := filepath.Join(os.TempDir(), "rtm-engine-image-tagged-"+binHash[:16]+".tar")
 	err := withFileLock(path+".lock", func() error {
 		if _, err := os.Stat(path); err == nil {
 			return nil

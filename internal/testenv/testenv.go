@@ -12,11 +12,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/galaxy-game/rtmanager/internal/redact"
 )
 
 // Environment variables naming the components.
@@ -72,7 +73,7 @@ func PostgresURL(tb testing.TB) string {
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		Missing(tb, "postgres at %s: %v", redact(admin), err)
+		Missing(tb, "postgres at %s: %v", redact.URL(admin), err)
 	}
 	name := "rtm_test_" + RandomSuffix(6)
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
@@ -115,12 +116,4 @@ func DockerHost(tb testing.TB) string {
 func ContainerdAddress(tb testing.TB) string {
 	tb.Helper()
 	return Lookup(tb, EnvContainerd)
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return strings.Replace(p.Redacted(), "xxxxx", "***", 1)
 }

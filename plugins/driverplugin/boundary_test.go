@@ -112,6 +112,7 @@ func TestBoundaryValues(t *testing.T) {
 		Name: "rtm-g-1", Image: "file:///e", Env: map[string]string{"A": "1"},
 		Labels: map[string]string{"l": "v"}, Port: 8080, HostIP: "127.0.0.1",
 		Limits: ports.Limits{MemoryBytes: 1 << 20, NanoCPUs: 5e8, PidsLimit: 64},
+		User:   "1000:1000", ReadOnlyRootFS: true,
 	}
 	got, err := c.Start(ctx, spec)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	driverv1 "github.com/galaxy-game/rtmanager/plugins/proto/driver/v1"
+	driverv2 "github.com/galaxy-game/rtmanager/plugins/proto/driver/v2"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -21,8 +22,11 @@ const eventBuffer = 256
 // goes through FromStatus, so callers test port sentinels with errors.Is;
 // a broken transport reports ports.ErrUnavailable.
 type Client struct {
-	rpc  driverv1.RuntimeDriverClient
-	done <-chan struct{}
+	rpc driverv1.RuntimeDriverClient
+	// observe is the protocol version 2 service; nil for a version 1
+	// plugin, whose logs and stats are ports.ErrUnsupported.
+	observe driverv2.ObserveClient
+	done    <-chan struct{}
 }
 
 var _ ports.RuntimeDriver = (*Client)(nil)
@@ -31,6 +35,14 @@ var _ ports.RuntimeDriver = (*Client)(nil)
 // process exits (go-plugin cancels it); Done exposes it.
 func NewClient(pluginCtx context.Context, conn grpc.ClientConnInterface) *Client {
 	return &Client{rpc: driverv1.NewRuntimeDriverClient(conn), done: pluginCtx.Done()}
+}
+
+// NewClientV2 returns a Client of a protocol version 2 plugin over conn:
+// NewClient plus the Observe service.
+func NewClientV2(pluginCtx context.Context, conn grpc.ClientConnInterface) *Client {
+	c := NewClient(pluginCtx, conn)
+	c.observe = driverv2.NewObserveClient(conn)
+	return c
 }
 
 // Done is closed when the plugin process behind c has exited or was killed.
@@ -134,7 +146,7 @@ func (c *Client) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 	if err != nil {
 		return ports.Capabilities{}, callErr(ctx, err)
 	}
-	return capsFromWire(resp), nil
+	return c.observeCaps(ctx, capsFromWire(resp))
 }
 
 // callErr translates the error of a call made with ctx. A Canceled status

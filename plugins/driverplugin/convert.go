@@ -45,6 +45,7 @@ func specToWire(s ports.ContainerSpec) *driverv1.ContainerSpec {
 			NanoCpus:    s.Limits.NanoCPUs,
 			PidsLimit:   s.Limits.PidsLimit,
 		},
+		User: s.User, ReadOnlyRootFs: s.ReadOnlyRootFS,
 	}
 }
 
@@ -57,6 +58,7 @@ func specFromWire(s *driverv1.ContainerSpec) ports.ContainerSpec {
 			NanoCPUs:    s.GetLimits().GetNanoCpus(),
 			PidsLimit:   s.GetLimits().GetPidsLimit(),
 		},
+		User: s.GetUser(), ReadOnlyRootFS: s.GetReadOnlyRootFs(),
 	}
 }
 

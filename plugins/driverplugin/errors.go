@@ -33,7 +33,7 @@ func ToStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok && !isPortError(err) {
+	if _, ok := status.FromError(err); ok && !isPortError(err) && !errors.Is(err, ports.ErrUnsupported) {
 		return err // already a status (e.g. from a nested gRPC call)
 	}
 	for _, s := range sentinels {
@@ -46,6 +46,8 @@ func ToStatus(err error) error {
 		}
 	}
 	switch {
+	case errors.Is(err, ports.ErrUnsupported):
+		return status.Error(codes.Unimplemented, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -99,6 +101,8 @@ func FromStatus(err error) error {
 		sentinel = ports.ErrUnavailable
 	case codes.AlreadyExists, codes.Aborted:
 		sentinel = ports.ErrConflict
+	case codes.Unimplemented:
+		sentinel = ports.ErrUnsupported
 	case codes.Canceled:
 		sentinel = context.Canceled
 	case codes.DeadlineExceeded:

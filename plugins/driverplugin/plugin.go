@@ -13,13 +13,20 @@ import (
 	"google.golang.org/grpc"
 
 	driverv1 "github.com/galaxy-game/rtmanager/plugins/proto/driver/v1"
+	driverv2 "github.com/galaxy-game/rtmanager/plugins/proto/driver/v2"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// ProtocolVersion is the driver protocol version this package speaks
-// (plugins/proto/driver/v1). A plugin built for another version is refused
-// at handshake with go-plugin's "incompatible API version" error.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest driver protocol version this package
+// speaks: 2 (plugins/proto/driver/v1's RuntimeDriver plus driver/v2's
+// Observe). Hosts and plugins built on this package speak versions 1 and 2
+// and agree on the newest they share; a plugin of another version is
+// refused at handshake with go-plugin's "incompatible API version" error.
+const ProtocolVersion = 2
+
+// ProtocolV1 is the first protocol version: RuntimeDriver only. Its
+// plugins keep working; their logs and stats are ports.ErrUnsupported.
+const ProtocolV1 = 1
 
 // PluginName is the name the driver is dispensed under.
 const PluginName = "driver"
@@ -33,16 +40,20 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "7d1c5b8e-runtime-driver",
 }
 
-// VersionedPlugins is the host's plugin map: protocol version 1 dispenses
-// PluginName as a *Client.
+// VersionedPlugins is the host's plugin map: each protocol version
+// dispenses PluginName as a *Client (with the Observe service from
+// version 2 on).
 var VersionedPlugins = map[int]plugin.PluginSet{
-	ProtocolVersion: {PluginName: &DriverPlugin{}},
+	ProtocolV1:      {PluginName: &DriverPlugin{}},
+	ProtocolVersion: {PluginName: &DriverPlugin{V2: true}},
 }
 
-// ServePlugins returns the plugin map a plugin process serves impl under.
+// ServePlugins returns the plugin map a plugin process serves impl under:
+// versions 1 and 2, so hosts of either version can use it.
 func ServePlugins(impl ports.RuntimeDriver) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
-		ProtocolVersion: {PluginName: &DriverPlugin{Impl: impl}},
+		ProtocolV1:      {PluginName: &DriverPlugin{Impl: impl}},
+		ProtocolVersion: {PluginName: &DriverPlugin{Impl: impl, V2: true}},
 	}
 }
 
@@ -53,6 +64,8 @@ type DriverPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Impl is the driver a plugin process serves.
 	Impl ports.RuntimeDriver
+	// V2 serves (or dispenses) protocol version 2: the Observe service too.
+	V2 bool
 }
 
 var _ plugin.GRPCPlugin = (*DriverPlugin)(nil)
@@ -60,11 +73,17 @@ var _ plugin.GRPCPlugin = (*DriverPlugin)(nil)
 // GRPCServer registers a server for p.Impl on s.
 func (p *DriverPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	driverv1.RegisterRuntimeDriverServer(s, NewServer(p.Impl))
+	if p.V2 {
+		driverv2.RegisterObserveServer(s, NewObserveServer(p.Impl))
+	}
 	return nil
 }
 
 // GRPCClient returns a *Client over conn. ctx is cancelled by go-plugin when
 // the plugin process exits; the client exposes it as Done.
 func (p *DriverPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	if p.V2 {
+		return NewClientV2(ctx, conn), nil
+	}
 	return NewClient(ctx, conn), nil
 }

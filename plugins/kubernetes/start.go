@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,9 +15,9 @@ import (
 )
 
 // Start implements ports.RuntimeDriver. The pod is named PodName(spec.Name):
-// a running pod of that name with the spec's labels is returned as is, an
-// ended one is replaced, and one of another container or other labels is
-// ErrConflict. Start returns once the engine container runs; when the
+// a running pod of that name of the same owner (ports.CheckOwner: scope,
+// game, generation, image) is returned as is, an ended one is replaced,
+// and one of another container or owner is ErrConflict and left alone. Start returns once the engine container runs; when the
 // kubelet cannot get the image (ErrImageUnavailable) or run the container,
 // or ctx ends first, it deletes the pod.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (ports.Container, error) {
@@ -42,8 +41,8 @@ func (d *Driver) start(ctx context.Context, spec ports.ContainerSpec) (ports.Con
 				return ports.Container{}, fmt.Errorf("%w: pod %s belongs to another container", ports.ErrConflict, name)
 			}
 			got := d.containerOf(existing)
-			if !maps.Equal(got.Labels, spec.Labels) && !hasLabels(got.Labels, spec.Labels) {
-				return ports.Container{}, fmt.Errorf("%w: pod %s carries other labels (%v)", ports.ErrConflict, name, got.Labels)
+			if err := ports.CheckOwner(spec, got.Labels); err != nil {
+				return ports.Container{}, err
 			}
 			if got.State == ports.StateRunning && existing.DeletionTimestamp == nil && got.Endpoint != "" {
 				return got, nil

@@ -17,18 +17,28 @@
 // time (field 22 of /proc/<pid>/stat), which together name the process even
 // if its pid is later reused.
 //
-// Limits. Limits.MemoryBytes becomes RLIMIT_AS (set by /bin/sh's `ulimit -v`
-// right before it execs the engine, so no allocation escapes it). Address
-// space is not resident memory: a Go runtime alone reserves ~700 MiB it
-// never touches, so the limit applied is MemoryBytes +
-// Config.AddressSpaceSlack (default 1 GiB). An engine hitting it fails an
-// allocation and exits; the driver marks it OOMKilled and sends EventOOM
-// when the tail of its log reports running out of memory (a Go runtime
-// prints "fatal error: out of memory" before its stack dump). That is a
-// heuristic, so Capabilities.OOMEvents is false. NanoCPUs and PidsLimit are
-// not enforced: RLIMIT_NPROC counts every process of the user, not of one
-// engine, and CPU quotas need cgroups. Engines run with the driver's user
-// and privileges; run the plugin as an unprivileged user.
+// Isolation. This driver is for development unless Config.User and
+// Config.CgroupRoot are set (it logs a warning at start-up otherwise).
+// An engine runs as spec.User, else Config.User (numeric uid:gid; needs a
+// root plugin), else as the plugin's own user. Its rlimits are set by
+// /bin/sh right before it execs the engine (exec keeps the pid, so pid and
+// start time still name the engine): RLIMIT_CORE 0, RLIMIT_NOFILE
+// (Config.MaxOpenFiles), RLIMIT_AS = Limits.MemoryBytes +
+// Config.AddressSpaceSlack (default 1 GiB: a Go runtime alone reserves
+// ~700 MiB it never touches), and under a dedicated user RLIMIT_NPROC =
+// Limits.PidsLimit (which counts every process of that uid). With
+// Config.CgroupRoot (cgroup v2) the engine is cloned into its own cgroup
+// with memory.max, cpu.max and pids.max, and an OOM kill is read from
+// memory.events. Without a cgroup an engine hitting RLIMIT_AS fails an
+// allocation and exits; the driver marks it OOMKilled when the tail of its
+// log reports running out of memory, a heuristic, so
+// Capabilities.OOMEvents is false. spec.ReadOnlyRootFS is refused
+// (ErrInvalid): engines share the host's filesystem.
+//
+// Executables. A file:// path must be clean, lie under Config.ImageRoot
+// when set, and contain no symlink; the driver opens it with openat2
+// RESOLVE_NO_SYMLINKS and executes that descriptor, so what runs is the
+// file rtmanager's allow-list matched.
 //
 // Exit codes. A child of this driver is waited for: its exit status, or
 // 128+signal when a signal killed it (as Docker reports 137 for SIGKILL).

@@ -42,6 +42,18 @@ type Config struct {
 	AdoptInterval time.Duration
 	// Logger receives the driver's log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// User is the numeric uid:gid engines run as when their spec names no
+	// user (--user); empty keeps the plugin's own. Needs a root plugin.
+	User string
+	// CgroupRoot is a writable cgroup v2 directory (--cgroup-root); each
+	// engine then runs in a child cgroup with memory.max, cpu.max and
+	// pids.max from its limits, which is killed when the engine exits.
+	CgroupRoot string
+	// ImageRoot, when set, is the only directory file:// images may lie
+	// under (--image-root).
+	ImageRoot string
+	// MaxOpenFiles is an engine's RLIMIT_NOFILE; zero means 4096.
+	MaxOpenFiles uint64
 }
 
 // Driver runs engines as local processes. Its methods are safe for
@@ -113,11 +125,16 @@ func New(cfg Config) (*Driver, error) {
 		watched: make(map[string]*watch), closed: make(chan struct{}),
 		subs: make(map[int]chan ports.Event),
 	}
+	if err := d.checkIsolation(); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("process driver: %w", err)
+	}
 	if err := d.adopt(); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("process driver: recover %s: %w", dir, err)
 	}
 	go d.adoptLoop()
+	go d.rotateLogs()
 	return d, nil
 }
 
@@ -152,6 +169,9 @@ func (d *Driver) resolve(image string) (string, error) {
 	default:
 		path = filepath.Join(d.cfg.ImageDir, image)
 	}
+	if err := d.checkImagePath(image, path); err != nil {
+		return "", err
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w: %w", image, err, ports.ErrImageUnavailable)
@@ -164,7 +184,8 @@ func (d *Driver) resolve(image string) (string, error) {
 
 // Start implements ports.RuntimeDriver. A running container of the same
 // name is returned as is; an exited one of that name is removed and
-// replaced.
+// replaced; either only when ports.CheckOwner accepts its labels, else
+// Start fails with ports.ErrConflict and leaves it alone.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, err error) {
 	defer func() {
 		if err != nil {
@@ -181,6 +202,11 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
+	spec.Labels = cloneMap(spec.Labels)
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
+	spec.Labels[ports.LabelManaged] = "true" // as every driver does (SPEC §5)
 	var started *record
 	err = d.withLock(func() error {
 		recs, err := d.scan()
@@ -190,6 +216,9 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 		for _, r := range recs {
 			if r.Name != spec.Name {
 				continue
+			}
+			if err := ports.CheckOwner(spec, r.Labels); err != nil {
+				return err
 			}
 			if r.State == ports.StateRunning && alive(r.Pid, r.StartTicks) {
 				c = r.container()
@@ -313,6 +342,7 @@ func (d *Driver) Capabilities(context.Context) (ports.Capabilities, error) {
 		Name: "process", Version: Version,
 		Fingerprint:    "process:" + host + ":" + d.cfg.StateDir,
 		PublishesPorts: false, OOMEvents: false,
+		Logs: true, Stats: true,
 	}, nil
 }
 

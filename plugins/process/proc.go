@@ -14,6 +14,8 @@ import (
 type procStat struct {
 	state      byte
 	startTicks uint64
+	// cpuTicks is user+system CPU time (fields 14 and 15), in clock ticks.
+	cpuTicks uint64
 }
 
 // readStat reads /proc/<pid>/stat. The command name (field 2) may contain
@@ -45,7 +47,15 @@ func parseStat(data []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("starttime: %w", err)
 	}
-	return procStat{state: fields[0][0], startTicks: start}, nil
+	st := procStat{state: fields[0][0], startTicks: start}
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return procStat{}, fmt.Errorf("cpu time: %w", err)
+		}
+		st.cpuTicks += n
+	}
+	return st, nil
 }
 
 // alive reports whether the process pid that started at startTicks still

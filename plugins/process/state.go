@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galaxy-game/rtmanager/internal/logrotate"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -167,7 +168,7 @@ func (d *Driver) deleteFiles(id string) error {
 	if err := os.Remove(d.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := os.Remove(d.logPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := logrotate.Remove(d.logPath(id)); err != nil {
 		d.log.Warn("remove engine log", "id", id, "error", err)
 	}
 	return nil

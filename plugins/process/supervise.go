@@ -31,20 +31,20 @@ func (d *Driver) launch(spec ports.ContainerSpec, path string) (*record, error) 
 	}
 	defer logFile.Close()
 
-	cmd := exec.Command(path)
-	limited := spec.Limits.MemoryBytes > 0
-	if limited {
-		// ulimit -v takes KiB; exec keeps the pid, so pid and start time
-		// still name the engine.
-		kib := (spec.Limits.MemoryBytes + d.cfg.AddressSpaceSlack + 1023) / 1024
-		cmd = exec.Command("/bin/sh", "-c", `ulimit -v "$1" && shift && exec "$@"`, "rtm-limit", strconv.FormatInt(kib, 10), path)
+	cmd, release, err := d.command(spec, path, id)
+	if err != nil {
+		os.Remove(d.logPath(id))
+		return nil, err
 	}
+	limited := spec.Limits.MemoryBytes > 0
 	cmd.Env = engineEnv(spec, port)
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	release()
+	if err != nil {
 		os.Remove(d.logPath(id))
+		d.releaseCgroup(id)
 		return nil, fmt.Errorf("exec %s: %w", path, err)
 	}
 	now := time.Now().UTC()
@@ -62,6 +62,7 @@ func (d *Driver) launch(spec ports.ContainerSpec, path string) (*record, error) 
 		// Undo: the child is ours and unreaped, so its group id is safe.
 		_ = killGroup(cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
+		d.releaseCgroup(id)
 		_ = d.deleteFiles(id)
 		return nil, fmt.Errorf("record container: %w", err)
 	}
@@ -89,9 +90,9 @@ func engineEnv(spec ports.ContainerSpec, port int) []string {
 }
 
 // wait supervises a child: it blocks until the child has exited without
-// reaping it (WNOWAIT), then reaps it and records the exit under withLock,
-// the lock every signal is sent under, so a signal never reaches a reused
-// pid.
+// reaping it (WNOWAIT), ends what is left of its process group, then reaps
+// it and records the exit under withLock, the lock every signal is sent
+// under, so a signal never reaches a reused pid.
 func (d *Driver) wait(started *record, cmd *exec.Cmd, w *watch) {
 	for {
 		var info unix.Siginfo
@@ -102,9 +103,13 @@ func (d *Driver) wait(started *record, cmd *exec.Cmd, w *watch) {
 	}
 	var rec *record
 	err := d.withLock(func() error {
+		// The engine is a zombie, so its pid still names its group: what
+		// it left running there dies with it, as in a container.
+		_ = killGroup(started.Pid, syscall.SIGKILL)
 		code := exitCode(cmd.Wait())
-		oom := started.MemoryLimited && code != 0 && logSaysOOM(d.logPath(started.ID))
+		oom := code != 0 && (d.cgroupOOM(started.ID) || started.MemoryLimited && logSaysOOM(d.logPath(started.ID)))
 		rec = d.finish(started, code, oom)
+		d.releaseCgroup(started.ID)
 		delete(d.watched, started.ID)
 		close(w.done)
 		return nil
@@ -168,7 +173,8 @@ func (d *Driver) poll(started *record, w *watch) {
 	}
 	var rec *record
 	err := d.withLock(func() error {
-		rec = d.finish(started, -1, false)
+		rec = d.finish(started, -1, d.cgroupOOM(started.ID))
+		d.releaseCgroup(started.ID)
 		delete(d.watched, started.ID)
 		close(w.done)
 		return nil

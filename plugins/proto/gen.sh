@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the Go code of the runtime driver protocol from
-# plugins/proto/driver/v1/driver.proto. The generated files are committed;
+# plugins/proto/driver/v1/driver.proto and driver/v2/observe.proto. The generated files are committed;
 # run this after editing the .proto and commit both.
 #
 # Tools (versions pinned to match go.mod's google.golang.org/protobuf):
@@ -17,4 +17,4 @@ done
 protoc -I . \
 	--go_out=. --go_opt=paths=source_relative \
 	--go-grpc_out=. --go-grpc_opt=paths=source_relative \
-	driver/v1/driver.proto
+	driver/v1/driver.proto driver/v2/observe.proto

@@ -22,6 +22,8 @@ var cases = []struct {
 	{"InvalidSpec", testInvalidSpec},
 	{"StartRunning", testStartRunning},
 	{"StartIdempotentByName", testStartIdempotent},
+	{"StartForeignOwnerConflict", testForeignOwner},
+	{"StartSameOwnerAdopted", testSameOwner},
 	{"StopPrompt", testStopPrompt},
 	{"StopEscalatesToKill", testStopKill},
 	{"ExitEvents", testExitEvents},

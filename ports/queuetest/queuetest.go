@@ -41,6 +41,11 @@ type Fixture struct {
 	// DestroyGroup removes the consumer group from both job streams, as a
 	// Redis restart without persistence or an operator would.
 	DestroyGroup func()
+	// IDs returns the ids of every entry still in stream, oldest first.
+	IDs func(stream string) []string
+	// MaxLen is the approximate cap on the results stream the fixture's
+	// queues were built with (SPEC §4 retention); 0 skips the trim case.
+	MaxLen int64
 }
 
 // Harness builds fixtures.
@@ -62,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"ReadOnce", testReadOnce},
 		{"ReadBothStreams", testReadBothStreams},
+		{"SeqOrdersAcrossStreams", testSeqOrdersAcrossStreams},
 		{"ReadRespectsCount", testReadRespectsCount},
 		{"ReadRawFields", testReadRawFields},
 		{"CompleteWritesOneResult", testCompleteWritesOneResult},
@@ -71,6 +77,10 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentComplete", testConcurrentComplete},
 		{"GroupRecreated", testGroupRecreated},
 		{"Pending", testPending},
+		{"CompleteDeletesJob", testCompleteDeletesJob},
+		{"ResultsTrimmed", testResultsTrimmed},
+		{"ClaimCountsDeliveries", testClaimCountsDeliveries},
+		{"StaleTouchKeepsClaim", testStaleTouchKeepsClaim},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -160,7 +170,11 @@ func testReadOnce(t *testing.T, _ Harness, f Fixture) {
 	fields := map[string]string{"game_id": "g1", "image_ref": "engine:1", "env": `{"K":"V"}`}
 	id := f.Add(f.StartStream, fields)
 	jobs := MustRead(t, q, 1)
-	want := ports.Job{Stream: f.StartStream, ID: id, Fields: fields, Deliveries: 1}
+	seq, err := core.ParseJobSeq(id)
+	if err != nil {
+		t.Fatalf("entry id %q: %v", id, err)
+	}
+	want := ports.Job{Stream: f.StartStream, ID: id, Seq: seq, Fields: fields, Deliveries: 1}
 	if d := cmp.Diff(want, jobs[0]); d != "" {
 		t.Fatalf("job (-want +got):\n%s", d)
 	}
@@ -180,6 +194,27 @@ func testReadBothStreams(t *testing.T, _ Harness, f Fixture) {
 	want := map[string]string{f.StartStream: start, f.StopStream: stop}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("job streams (-want +got):\n%s", d)
+	}
+}
+
+// testSeqOrdersAcrossStreams: Job.Seq orders jobs by the time they were
+// added, across both streams (core relies on it to refuse a late job).
+func testSeqOrdersAcrossStreams(t *testing.T, _ Harness, f Fixture) {
+	q := f.Queue("a")
+	streams := []string{f.StartStream, f.StopStream, f.StartStream, f.StopStream}
+	added := map[string]int{}
+	for i, s := range streams {
+		added[s+" "+f.Add(s, map[string]string{"game_id": "g1"})] = i
+	}
+	jobs := MustRead(t, q, len(streams))
+	for _, a := range jobs {
+		for _, b := range jobs {
+			ia, ib := added[a.Stream+" "+a.ID], added[b.Stream+" "+b.ID]
+			if ia < ib && a.Seq.Compare(b.Seq) > 0 {
+				t.Errorf("job %d (%s %s, Seq %v) orders after job %d (%s %s, Seq %v)",
+					ia, a.Stream, a.ID, a.Seq, ib, b.Stream, b.ID, b.Seq)
+			}
+		}
 	}
 }
 
@@ -309,6 +344,9 @@ func testClaimAfterIdle(t *testing.T, h Harness, f Fixture) {
 	}
 	if jb.Deliveries < 2 {
 		t.Fatalf("claimed job Deliveries = %d, want >= 2", jb.Deliveries)
+	}
+	if jb.Seq != ja.Seq || jb.Seq.IsZero() {
+		t.Fatalf("claimed job Seq = %v, read job Seq = %v; want the same, non-zero", jb.Seq, ja.Seq)
 	}
 	if d := cmp.Diff(ja.Fields, jb.Fields); d != "" {
 		t.Fatalf("claimed fields (-want +got):\n%s", d)

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Operations", operationCases},
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
+		{"Reserve", reserveCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

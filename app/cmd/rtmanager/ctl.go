@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,22 +17,29 @@ import (
 	"time"
 )
 
-const ctlUsage = `usage: rtmanager ctl [--addr host:port] [--admin user] <command> [args]
+const ctlUsage = `usage: rtmanager ctl [--addr host:port] [--admin user] [-o table|json] <command> [args]
 
 commands:
   list [status]                 list runtimes (optionally only running|stopped|removed|starting)
   get <game>                    show one runtime
-  ops <game> [limit]            show its operation log, newest first
+  ops <game> [limit]            show its operation log, newest first (a table; -o json)
   health <game>                 show its health snapshot
+  logs [-f] [--tail N|all] [--timestamps] [--since T] <game>
+                                print the engine's output (-f: follow until it exits)
+  stats <game>                  show its resource use (a table; -o json)
   start <game> <image> [K=V...] start a game with optional env
   stop <game> [reason]          stop it (reason default admin_request)
   restart <game>                restart it
   patch <game> <image>          move it to another image
   cleanup <game>                remove the container of a stopped game
+  pull <image>                  pre-pull an image (allow-list applies)
 
-The address defaults to RTMANAGER_HTTP_ADDR (127.0.0.1:8080), the token to
-RTMANAGER_API_TOKEN. Operations are sent as an admin (X-Admin-User, default
-$USER), so the audit log shows op_source=admin and who acted.`
+The address defaults to RTMANAGER_HTTP_ADDR (127.0.0.1:8080; a wildcard
+host such as 0.0.0.0 means loopback), the token to RTMANAGER_API_TOKEN. A
+host name other than a loopback one must be in the server's
+RTMANAGER_ALLOWED_HOSTS. Operations are sent as an admin (X-Admin-User,
+default $USER), so the audit log shows op_source=admin and who acted; the
+server honours that only with a token or from a loopback connection.`
 
 // ctl is the operator CLI: a thin client of the REST API.
 func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,10 +48,15 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() { fmt.Fprintln(stderr, ctlUsage) }
 	addr := fs.String("addr", envOr("RTMANAGER_HTTP_ADDR", "127.0.0.1:8080"), "rtmanager address")
 	admin := fs.String("admin", envOr("USER", "operator"), "admin user recorded in the audit log")
+	output := fs.String("o", "table", "output of list-like commands: table or json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c := &client{base: "http://" + *addr + "/api/v1/internal", token: os.Getenv("RTMANAGER_API_TOKEN"), admin: *admin,
+	if *output != "table" && *output != "json" {
+		return fmt.Errorf("ctl: -o %q must be table or json", *output)
+	}
+	asJSON := *output == "json"
+	c := &client{base: "http://" + dialAddr(*addr) + "/api/v1/internal", token: os.Getenv("RTMANAGER_API_TOKEN"), admin: *admin,
 		http: &http.Client{Timeout: 5 * time.Minute}}
 	a := fs.Args()
 	need := func(n int) error {
@@ -63,17 +76,28 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			q.Set("status", a[1])
 		}
 		return c.list(ctx, q, stdout)
-	case "get", "ops", "health":
+	case "logs":
+		return c.logsCmd(ctx, a[1:], stdout, stderr)
+	case "stats":
+		if err := need(1); err != nil {
+			return err
+		}
+		return c.statsCmd(ctx, a[1], asJSON, stdout)
+	case "ops":
+		if err := need(1); err != nil {
+			return err
+		}
+		limit := ""
+		if len(a) > 2 {
+			limit = a[2]
+		}
+		return c.opsCmd(ctx, a[1], limit, asJSON, stdout)
+	case "get", "health":
 		if err := need(1); err != nil {
 			return err
 		}
 		path := "/runtimes/" + game()
 		switch a[0] {
-		case "ops":
-			path += "/operations"
-			if len(a) > 2 {
-				path += "?limit=" + url.QueryEscape(a[2])
-			}
 		case "health":
 			path += "/health"
 		}
@@ -115,8 +139,30 @@ func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return c.show(ctx, http.MethodDelete, "/runtimes/"+game(), nil, stdout)
+	case "pull":
+		if err := need(1); err != nil {
+			return err
+		}
+		return c.show(ctx, http.MethodPost, "/images/pull", map[string]any{"image_ref": a[1]}, stdout)
 	}
 	return fmt.Errorf("ctl: unknown command %q\n%s", a[0], ctlUsage)
+}
+
+// dialAddr returns the address ctl connects to for a listen address: a
+// wildcard host (0.0.0.0, ::, or none) means this machine's loopback, which
+// is also a Host the API always serves.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch host {
+	case "", "0.0.0.0":
+		return net.JoinHostPort("127.0.0.1", port)
+	case "::":
+		return net.JoinHostPort("::1", port)
+	}
+	return addr
 }
 
 func envOr(k, def string) string {
@@ -146,7 +192,7 @@ func (c *client) do(ctx context.Context, method, path string, body any) (map[str
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
+	if body != nil || method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

@@ -3,7 +3,9 @@
 //
 //	rtmanager serve   [--config file.yaml]   run the service (migrating first)
 //	rtmanager migrate [--config file.yaml]   apply pending migrations and exit
-//	rtmanager version                        print the version
+//	rtmanager version                        print version, revision and Go version
+//	rtmanager healthcheck [--config file.yaml] [--url URL]
+//	                                         GET /healthz; exit 1 unless it answers 200
 //	rtmanager ctl <command> [args]           operator CLI over the REST API
 package main
 
@@ -22,10 +24,8 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/telemetry"
 	"github.com/galaxy-game/rtmanager/app"
 	"github.com/galaxy-game/rtmanager/app/config"
+	"github.com/galaxy-game/rtmanager/internal/redact"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,9 +36,12 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run runs one command. Its error is what main prints, so secrets (URL
+// passwords) are masked in it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() { err = redact.Error(err) }()
 	if len(args) == 0 {
-		return errors.New("usage: rtmanager serve|migrate|version [--config file.yaml], or rtmanager ctl <command>")
+		return errors.New("usage: rtmanager serve|migrate|healthcheck|version [--config file.yaml], or rtmanager ctl <command>")
 	}
 	cmd, rest := args[0], args[1:]
 	if cmd == "ctl" {
@@ -47,6 +50,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "YAML configuration file (environment variables win)")
+	var url *string
+	if cmd == "healthcheck" {
+		url = fs.String("url", "", "health URL to check (default: /healthz on RTMANAGER_HTTP_ADDR)")
+	}
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
@@ -55,17 +62,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "version":
-		_, err := fmt.Fprintln(stdout, "rtmanager", version)
-		return err
-	case "serve", "migrate":
+		return printVersion(stdout)
+	case "serve", "migrate", "healthcheck":
 	default:
-		return fmt.Errorf("unknown command %q: use serve, migrate or version", cmd)
+		return fmt.Errorf("unknown command %q: use serve, migrate, healthcheck or version", cmd)
+	}
+	if cmd == "healthcheck" && *url != "" {
+		return healthcheck(ctx, *url, stdout)
 	}
 	cfg, err := config.Load(nil, *path)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	if cmd == "healthcheck" {
+		u, err := healthURL(cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		return healthcheck(ctx, u, stdout)
+	}
+	logger := slog.New(redact.Handler(telemetry.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))))
 	slog.SetDefault(logger)
 	if cmd == "migrate" {
 		return migrate(ctx, cfg, stdout)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCommands(t *testing.T) {
@@ -36,5 +37,32 @@ func TestMigrate(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "migrations applied") {
 		t.Errorf("migrate output = %q", out.String())
+	}
+}
+
+// TestServeErrorsHideSecrets: what serve prints when it cannot start
+// (main prints run's error) never carries a database password, whether
+// the URL is malformed or the server is down.
+func TestServeErrorsHideSecrets(t *testing.T) {
+	const pw = "pg-s3cret-hunter2"
+	t.Setenv("RTMANAGER_DATA_DIR", t.TempDir())
+	t.Setenv("RTMANAGER_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("RTMANAGER_EMBEDDED_REDIS_ADDR", "127.0.0.1:0")
+	for _, url := range []string{
+		"postgres://rtm:" + pw + "@127.0.0.1:notaport/rtm",
+		"postgres://rtm:" + pw + "@127.0.0.1:1/rtm?connect_timeout=1",
+		"postgres://rtm@127.0.0.1:1/rtm?connect_timeout=1&password=" + pw,
+	} {
+		t.Setenv("RTMANAGER_DATABASE_URL", url)
+		var out, errb bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, []string{"serve"}, &out, &errb)
+		cancel()
+		if err == nil {
+			t.Fatalf("serve with %s succeeded", url)
+		}
+		if strings.Contains(err.Error(), pw) || strings.Contains(errb.String(), pw) {
+			t.Errorf("the password is printed:\nerror: %v\nlog: %s", err, errb.String())
+		}
 	}
 }

@@ -274,16 +274,23 @@ func (x *Limits) GetPidsLimit() int64 {
 
 // ContainerSpec mirrors ports.ContainerSpec.
 type ContainerSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Image         string                 `protobuf:"bytes,2,opt,name=image,proto3" json:"image,omitempty"`
-	Env           map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Labels        map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Port          int32                  `protobuf:"varint,5,opt,name=port,proto3" json:"port,omitempty"`
-	HostIp        string                 `protobuf:"bytes,6,opt,name=host_ip,json=hostIp,proto3" json:"host_ip,omitempty"`
-	Limits        *Limits                `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Image  string                 `protobuf:"bytes,2,opt,name=image,proto3" json:"image,omitempty"`
+	Env    map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Port   int32                  `protobuf:"varint,5,opt,name=port,proto3" json:"port,omitempty"`
+	HostIp string                 `protobuf:"bytes,6,opt,name=host_ip,json=hostIp,proto3" json:"host_ip,omitempty"`
+	Limits *Limits                `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
+	// user is the numeric "uid:gid" the engine runs as; empty keeps the
+	// image's (or, for the process driver, the plugin's configured) user. A
+	// driver that cannot honour it refuses the spec (INVALID_ARGUMENT).
+	User string `protobuf:"bytes,8,opt,name=user,proto3" json:"user,omitempty"`
+	// read_only_root_fs mounts the root filesystem read-only with a tmpfs at
+	// /tmp; a driver that cannot honour it refuses the spec.
+	ReadOnlyRootFs bool `protobuf:"varint,9,opt,name=read_only_root_fs,json=readOnlyRootFs,proto3" json:"read_only_root_fs,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ContainerSpec) Reset() {
@@ -363,6 +370,20 @@ func (x *ContainerSpec) GetLimits() *Limits {
 		return x.Limits
 	}
 	return nil
+}
+
+func (x *ContainerSpec) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ContainerSpec) GetReadOnlyRootFs() bool {
+	if x != nil {
+		return x.ReadOnlyRootFs
+	}
+	return false
 }
 
 // Container mirrors ports.Container.
@@ -1421,7 +1442,7 @@ const file_driver_v1_driver_proto_rawDesc = "" +
 	"\fmemory_bytes\x18\x01 \x01(\x03R\vmemoryBytes\x12\x1b\n" +
 	"\tnano_cpus\x18\x02 \x01(\x03R\bnanoCpus\x12\x1d\n" +
 	"\n" +
-	"pids_limit\x18\x03 \x01(\x03R\tpidsLimit\"\x95\x03\n" +
+	"pids_limit\x18\x03 \x01(\x03R\tpidsLimit\"\xd4\x03\n" +
 	"\rContainerSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12=\n" +
@@ -1429,7 +1450,9 @@ const file_driver_v1_driver_proto_rawDesc = "" +
 	"\x06labels\x18\x04 \x03(\v2..rtmanager.driver.v1.ContainerSpec.LabelsEntryR\x06labels\x12\x12\n" +
 	"\x04port\x18\x05 \x01(\x05R\x04port\x12\x17\n" +
 	"\ahost_ip\x18\x06 \x01(\tR\x06hostIp\x123\n" +
-	"\x06limits\x18\a \x01(\v2\x1b.rtmanager.driver.v1.LimitsR\x06limits\x1a6\n" +
+	"\x06limits\x18\a \x01(\v2\x1b.rtmanager.driver.v1.LimitsR\x06limits\x12\x12\n" +
+	"\x04user\x18\b \x01(\tR\x04user\x12)\n" +
+	"\x11read_only_root_fs\x18\t \x01(\bR\x0ereadOnlyRootFs\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
