@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/galaxy-game/rtmanager/adapters/pluginhost"
+	"github.com/galaxy-game/rtmanager/plugins/sdk/sdktest"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -31,15 +30,8 @@ func TestBenchmarkVsClientGo(t *testing.T) {
 	}
 	c := useCluster(t)
 	ns := c.namespace(t)
-	bin := filepath.Join(t.TempDir(), "rtmanager-plugin-kubernetes")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/rtmanager-plugin-kubernetes").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	h, err := pluginhost.New(context.Background(), pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	bin := sdktest.BuildPlugin(t, "./cmd/rtmanager-plugin-kubernetes")
+	h := sdktest.NewHost(t, pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: t.TempDir()})
 	c.waitImage(t, h)
 	ctx := context.Background()
 	var plugStart, plugStop, rawStart, rawStop []time.Duration
@@ -144,15 +136,8 @@ func TestBenchmarkList1000(t *testing.T) {
 		}
 	}
 	t.Logf("created %d pods in %s", n, time.Since(begin))
-	bin := filepath.Join(t.TempDir(), "rtmanager-plugin-kubernetes")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/rtmanager-plugin-kubernetes").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	h, err := pluginhost.New(ctx, pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	bin := sdktest.BuildPlugin(t, "./cmd/rtmanager-plugin-kubernetes")
+	h := sdktest.NewHost(t, pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: t.TempDir()})
 	var took []time.Duration
 	for range 5 {
 		begin := time.Now()

@@ -157,20 +157,10 @@ func TestConformanceInProcess(t *testing.T) {
 func TestConformanceThroughHost(t *testing.T) {
 	c := useCluster(t)
 	ns := c.namespace(t)
-	bin := filepath.Join(t.TempDir(), "rtmanager-plugin-kubernetes")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/rtmanager-plugin-kubernetes")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := sdktest.BuildPlugin(t, "./cmd/rtmanager-plugin-kubernetes")
 	stateDir := t.TempDir()
 	newDriver := func(t *testing.T) ports.RuntimeDriver {
-		h, err := pluginhost.New(context.Background(), pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: stateDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		return h
+		return sdktest.NewHost(t, pluginhost.Config{Path: bin, Args: c.args(ns), StateDir: stateDir})
 	}
 	d := newDriver(t)
 	caps, err := d.Capabilities(context.Background())
