@@ -320,15 +320,20 @@ func TestDeletedByOthers(t *testing.T) {
 	if err := c.cs.CoreV1().Pods(ns).Delete(ctx, got.ID, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
 		t.Fatal(err)
 	}
-	for ev := range events {
-		if ev.ContainerID == got.ID && ev.Type == ports.EventRemoved {
-			break
-		}
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("no removed event for %s", got.ID)
-	}
+	awaitRemoved(t, events, got.ID)
 	if _, err := d.Inspect(ctx, got.ID); !errors.Is(err, ports.ErrNotFound) {
 		t.Errorf("Inspect of a pod deleted by someone else = %v, want ErrNotFound", err)
 	}
+}
+
+// awaitRemoved reads events until the removed event of id; the stream
+// closing first (its context ended) fails t.
+func awaitRemoved(t *testing.T, events <-chan ports.Event, id string) {
+	t.Helper()
+	for ev := range events {
+		if ev.ContainerID == id && ev.Type == ports.EventRemoved {
+			return
+		}
+	}
+	t.Fatalf("no removed event for %s", id)
 }

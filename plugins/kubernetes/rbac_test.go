@@ -101,14 +101,7 @@ func TestLeastRBAC(t *testing.T) {
 	if err := d.Remove(ctx, got.ID); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
-	for ev := range events {
-		if ev.ContainerID == got.ID && ev.Type == ports.EventRemoved {
-			break
-		}
-	}
-	if ectx.Err() != nil {
-		t.Fatal("no removed event")
-	}
+	awaitRemoved(t, events, got.ID)
 	// Another namespace is out of reach.
 	if _, err := newDriver("default").List(ctx, nil); err == nil || errors.Is(err, ports.ErrNotFound) {
 		t.Errorf("List in another namespace = %v, want forbidden", err)
