@@ -24,7 +24,7 @@ func TestKubernetesPluginDriver(t *testing.T) {
 	inst, kc, ns := kubeInstance(t, baseEnv())
 
 	g := harness.GameID("k8s")
-	lifecycleThroughDriver(t, inst, g, testenv.EngineImageRef, true, func() []string {
+	lifecycleThroughDriver(t, inst, g, testenv.EngineImage(t), true, func() []string {
 		return strings.Fields(kubectlOut(t, kc, "-n", ns, "get", "pods", "-l", "rtmanager.game_id="+g,
 			"-o", "jsonpath={.items[*].metadata.name}"))
 	})
@@ -104,8 +104,8 @@ func kubectlOut(t *testing.T, kubeconfig string, args ...string) string {
 func TestKubernetesKill9(t *testing.T) {
 	inst, kc, ns := kubeInstance(t, serverStores(t, baseEnv()))
 	survivor, vanished := harness.GameID("k8s-live"), harness.GameID("k8s-van")
-	live := mustOp(t, inst, survivor, "start", startBody(testenv.EngineImageRef, nil))
-	van := mustOp(t, inst, vanished, "start", startBody(testenv.EngineImageRef, nil))
+	live := mustOp(t, inst, survivor, "start", startBody(testenv.EngineImage(t), nil))
+	van := mustOp(t, inst, vanished, "start", startBody(testenv.EngineImage(t), nil))
 
 	inst.Kill()
 	kubectl(t, kc, "-n", ns, "delete", "pod", van.ContainerID, "--grace-period=1")

@@ -50,9 +50,10 @@ func useCluster(t *testing.T) *cluster {
 	if script == "" {
 		script = filepath.Join("..", "..", "scripts", "kube.sh")
 	}
+	image := testenv.EngineImage(t)
 	tarball := testenv.EngineTarball(t)
 	clusterOnce.Do(func() {
-		c := &cluster{kubeconfig: kc, script: script, image: testenv.EngineImageRef}
+		c := &cluster{kubeconfig: kc, script: script, image: image}
 		rc, err := clientcmd.BuildConfigFromFlags("", kc)
 		if err != nil {
 			clusterErr = err
