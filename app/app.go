@@ -49,6 +49,10 @@ type Main struct {
 	services *lifecycle.Services
 	listener net.Listener
 	closers  []func() error
+
+	remoteMu    sync.Mutex
+	remoteKnown bool // the driver's RemoteEndpoints has been read
+	remote      bool
 }
 
 // EmbeddedRedisURLFile is the name, in the data dir, of the file holding
@@ -235,7 +239,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	c := m.Config
 	var prober ports.Prober
 	if c.EngineHealthPath != "" {
-		if prober, err = probe.New(probe.Config{Path: c.EngineHealthPath}); err != nil {
+		if prober, err = probe.New(probe.Config{Path: c.EngineHealthPath, RemoteAllowed: m.remoteEndpoints}); err != nil {
 			return fmt.Errorf("prober: %w", err)
 		}
 	}
@@ -261,6 +265,23 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return fmt.Errorf("listen %s: %w", c.HTTPAddr, err)
 	}
 	return nil
+}
+
+// remoteEndpoints reports whether the driver declares that its endpoints
+// need not be on loopback (Capabilities.RemoteEndpoints, a cluster driver).
+// The endpoints probed are only ever those the driver returned. The first
+// answer is kept; while the driver cannot be asked, the answer is no.
+func (m *Main) remoteEndpoints(ctx context.Context) bool {
+	m.remoteMu.Lock()
+	defer m.remoteMu.Unlock()
+	if !m.remoteKnown {
+		caps, err := m.driver.Capabilities(ctx)
+		if err != nil {
+			return false
+		}
+		m.remoteKnown, m.remote = true, caps.RemoteEndpoints
+	}
+	return m.remote
 }
 
 // readyTimeout bounds one readiness probe of a dependency.

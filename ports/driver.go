@@ -111,8 +111,9 @@ type Container struct {
 	// when the driver cannot know it (e.g. a process it did not spawn).
 	ExitCode  int
 	OOMKilled bool
-	// Endpoint is host:port on loopback where the engine answers; empty
-	// when the container is not running.
+	// Endpoint is host:port where the engine answers, on loopback unless
+	// the driver declares RemoteEndpoints; empty when the container is not
+	// running.
 	Endpoint   string
 	CreatedAt  time.Time
 	StartedAt  time.Time
@@ -158,6 +159,10 @@ type Capabilities struct {
 	PublishesPorts bool
 	// OOMEvents: the driver reports EventOOM.
 	OOMEvents bool
+	// RemoteEndpoints: the driver's endpoints need not be on loopback (a
+	// cluster driver returns pod or node addresses); rtmanager then probes
+	// the endpoint the driver returned wherever it is.
+	RemoteEndpoints bool
 	// Logs: the driver implements LogSource.
 	Logs bool
 	// LogTimes: the driver's logs keep when each line was written, so

@@ -2,7 +2,10 @@
 # Runs every test of rtmanager on real components. It installs what is
 # missing (docker.io, containerd, redis-server, chromium), starts dockerd, a standalone
 # containerd, redis-server and PostgreSQL 15, runs go vet, the unit and
-# contract suites and the e2e-tagged suites, and stops what it started.
+# contract suites and the e2e-tagged suites, then builds and starts a real
+# single-node Kubernetes cluster (scripts/kube.sh; RTMANAGER_TEST_KUBE=0
+# skips it) for the Kubernetes driver plugin's tests, and stops what it
+# started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -29,6 +32,7 @@ fi
 
 eval "$(scripts/services.sh up)"
 cleanup() {
+	if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then scripts/kube.sh down || true; fi
 	# Containers and images tests made, by label, then the services.
 	docker ps -aq --filter label=rtmanager.managed=true 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
 	docker ps -aq --filter label=rtmanager.test=deploy-image 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
@@ -37,6 +41,13 @@ cleanup() {
 	scripts/services.sh down
 }
 trap cleanup EXIT
+
+# The cluster binaries build (cold: ~15 min on 2 cores) while the other
+# suites run.
+if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then
+	nice -n 10 scripts/kube.sh build >/tmp/rtm-kube-build.log 2>&1 &
+	kube_build=$!
+fi
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -52,3 +63,14 @@ echo "== deploy/check (Grafana dashboard and rule names against a running rtmana
 (cd deploy/check && GOFLAGS=-mod=mod go test -count=1 -timeout 10m ./...)
 echo "== go test -tags e2e ./e2e/... (e2e/deploy: image, promtool, Prometheus, release)"
 RTMANAGER_TEST_RESTART_DOCKERD=1 go test -count=1 -p 1 -timeout 50m -tags e2e ./e2e/...
+
+if [ "${RTMANAGER_TEST_KUBE:-1}" != 0 ]; then
+	echo "== kubernetes: scripts/kube.sh up"
+	wait "$kube_build" || { cat /tmp/rtm-kube-build.log; exit 1; }
+	eval "$(scripts/kube.sh up)"
+	scripts/kube.sh add-node 2   # a second kubelet: spread and drain tests
+	echo "== kubernetes: go vet + go test ./plugins/kubernetes/..."
+	(cd plugins/kubernetes && go vet ./... && go test -count=1 -p 1 -timeout 30m ./...)
+	echo "== kubernetes: rtmanager on the cluster through the plugin (e2e)"
+	go test -count=1 -timeout 15m -tags e2e -run 'TestKubernetes' ./e2e/blackbox/
+fi

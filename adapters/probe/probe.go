@@ -40,6 +40,11 @@ type Config struct {
 	// (SPEC §5 puts engines on 127.0.0.1; a driver plugin fronting a
 	// cluster may not).
 	AllowRemote bool
+	// RemoteAllowed, when set, is asked for each non-loopback endpoint
+	// while AllowRemote is off; true lets the probe through. rtmanager
+	// answers from the driver's Capabilities.RemoteEndpoints, so a cluster
+	// driver's pod addresses are probed and no other driver's are.
+	RemoteAllowed func(context.Context) bool
 	// Client is the HTTP client; nil means a client of its own that does
 	// not follow redirects and uses no proxy.
 	Client *http.Client
@@ -50,6 +55,7 @@ type Prober struct {
 	path        string
 	timeout     time.Duration
 	allowRemote bool
+	remote      func(context.Context) bool
 	client      *http.Client
 }
 
@@ -78,14 +84,14 @@ func New(cfg Config) (*Prober, error) {
 			return http.ErrUseLastResponse
 		}}
 	}
-	return &Prober{path: cfg.Path, timeout: cfg.Timeout, allowRemote: cfg.AllowRemote, client: c}, nil
+	return &Prober{path: cfg.Path, timeout: cfg.Timeout, allowRemote: cfg.AllowRemote, remote: cfg.RemoteAllowed, client: c}, nil
 }
 
 // Probe implements ports.Prober. Errors describe the miss: a bad or
 // non-loopback endpoint (ErrNotLoopback), a connection failure, a timeout,
 // or a non-2xx status. A redirect is a miss too.
 func (p *Prober) Probe(ctx context.Context, endpoint string) error {
-	if err := p.checkEndpoint(endpoint); err != nil {
+	if err := p.checkEndpoint(ctx, endpoint); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
@@ -113,7 +119,7 @@ func (p *Prober) Probe(ctx context.Context, endpoint string) error {
 
 // checkEndpoint requires host:port with a numeric port and, unless remote
 // endpoints are allowed, a loopback host (an IP, or "localhost").
-func (p *Prober) checkEndpoint(endpoint string) error {
+func (p *Prober) checkEndpoint(ctx context.Context, endpoint string) error {
 	host, port, err := net.SplitHostPort(endpoint)
 	if err != nil {
 		return fmt.Errorf("probe: endpoint %q is not host:port: %w", endpoint, err)
@@ -128,6 +134,9 @@ func (p *Prober) checkEndpoint(endpoint string) error {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if p.remote != nil && p.remote(ctx) {
 		return nil
 	}
 	return fmt.Errorf("probe: endpoint %q: %w (engines listen on 127.0.0.1; set AllowRemote to probe other hosts)",

@@ -130,3 +130,27 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteAllowedAsked: a non-loopback endpoint is refused unless
+// RemoteAllowed (the driver's Capabilities.RemoteEndpoints) says yes, and
+// loopback endpoints never ask.
+func TestRemoteAllowedAsked(t *testing.T) {
+	asked := 0
+	answer := false
+	p := mustNew(t, probe.Config{Timeout: 100 * time.Millisecond, RemoteAllowed: func(context.Context) bool {
+		asked++
+		return answer
+	}})
+	if err := p.Probe(context.Background(), "203.0.113.9:8080"); !errors.Is(err, probe.ErrNotLoopback) || asked != 1 {
+		t.Fatalf("Probe with RemoteAllowed false = %v (asked %d), want ErrNotLoopback after one question", err, asked)
+	}
+	_ = p.Probe(context.Background(), "127.0.0.1:1")
+	if asked != 1 {
+		t.Errorf("a loopback endpoint asked RemoteAllowed")
+	}
+	answer = true
+	// The port-0 address is refused by the kernel without leaving the host.
+	if err := p.Probe(context.Background(), "0.0.0.0:0"); errors.Is(err, probe.ErrNotLoopback) || asked != 2 {
+		t.Fatalf("Probe with RemoteAllowed true = %v (asked %d), want it let through", err, asked)
+	}
+}

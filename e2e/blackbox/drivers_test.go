@@ -21,12 +21,13 @@ import (
 
 // lifecycleThroughDriver runs start, probe, a second start (replay), stop
 // and cleanup of one game through REST, and checks the driver's view of its
-// containers with list (nil: not checked) after each step.
-func lifecycleThroughDriver(t *testing.T, inst *harness.Instance, g, image string, list func() []string) {
+// containers with list (nil: not checked) after each step. The endpoint
+// must be on 127.0.0.1 unless remote (a cluster driver's pod address).
+func lifecycleThroughDriver(t *testing.T, inst *harness.Instance, g, image string, remote bool, list func() []string) {
 	t.Helper()
 	rt := mustOp(t, inst, g, "start", startBody(image, map[string]string{"MODE": "drv"}))
-	if rt.Status != "running" || rt.Generation != 1 || !strings.HasPrefix(rt.Endpoint, "127.0.0.1:") {
-		t.Fatalf("started %+v; want running, generation 1, an endpoint on 127.0.0.1", rt)
+	if rt.Status != "running" || rt.Generation != 1 || (!remote && !strings.HasPrefix(rt.Endpoint, "127.0.0.1:")) || rt.Endpoint == "" {
+		t.Fatalf("started %+v; want running, generation 1, an endpoint (on 127.0.0.1 unless remote %v)", rt, remote)
 	}
 	checkEngine(t, rt)
 	st, body := engineGet(rt.Endpoint, "/env")
@@ -95,7 +96,7 @@ func TestContainerdDriver(t *testing.T) {
 	inst := harness.Start(t, harness.Options{Env: env})
 
 	g := harness.GameID("ctd")
-	lifecycleThroughDriver(t, inst, g, testenv.EngineImage(t), func() []string {
+	lifecycleThroughDriver(t, inst, g, testenv.EngineImage(t), false, func() []string {
 		cs, err := d.List(ctx, map[string]string{"rtmanager.game_id": g, "rtmanager.managed": "true"})
 		if err != nil {
 			t.Fatalf("containerd list: %v", err)
@@ -135,7 +136,7 @@ func TestPluginDriver(t *testing.T) {
 	inst := harness.Start(t, harness.Options{Env: env})
 
 	g := harness.GameID("plg")
-	lifecycleThroughDriver(t, inst, g, "file://"+engine, func() []string {
+	lifecycleThroughDriver(t, inst, g, "file://"+engine, false, func() []string {
 		return pluginContainers(t, filepath.Join(dataDir, "plugin"), g)
 	})
 	if a := op(t, inst, harness.GameID("plg-miss"), "start", startBody("file:///nonexistent/engine", nil)); a.HTTP != http.StatusUnprocessableEntity || a.Error.Code != "image_unavailable" {

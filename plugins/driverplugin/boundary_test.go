@@ -36,7 +36,7 @@ func (s *stubDriver) List(context.Context, map[string]string) ([]ports.Container
 	return []ports.Container{s.c}, s.err
 }
 func (s *stubDriver) Capabilities(context.Context) (ports.Capabilities, error) {
-	return ports.Capabilities{Name: "stub", Version: "1", Fingerprint: "fp", OOMEvents: true}, s.err
+	return ports.Capabilities{Name: "stub", Version: "1", Fingerprint: "fp", OOMEvents: true, RemoteEndpoints: true}, s.err
 }
 func (s *stubDriver) Events(ctx context.Context) (<-chan ports.Event, error) {
 	if s.err != nil {
@@ -125,7 +125,7 @@ func TestBoundaryValues(t *testing.T) {
 		t.Errorf("container crossed the boundary changed (-want +got):\n%s", diff)
 	}
 	caps, err := c.Capabilities(ctx)
-	if err != nil || caps != (ports.Capabilities{Name: "stub", Version: "1", Fingerprint: "fp", OOMEvents: true}) {
+	if err != nil || caps != (ports.Capabilities{Name: "stub", Version: "1", Fingerprint: "fp", OOMEvents: true, RemoteEndpoints: true}) {
 		t.Errorf("Capabilities = %+v, %v", caps, err)
 	}
 	ch, err := c.Events(ctx)

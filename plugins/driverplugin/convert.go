@@ -99,14 +99,14 @@ func eventFromWireMsg(e *driverv1.Event) ports.Event {
 func capsToWire(c ports.Capabilities) *driverv1.CapabilitiesResponse {
 	return &driverv1.CapabilitiesResponse{
 		Name: c.Name, Version: c.Version, Fingerprint: c.Fingerprint,
-		PublishesPorts: c.PublishesPorts, OomEvents: c.OOMEvents,
+		PublishesPorts: c.PublishesPorts, OomEvents: c.OOMEvents, RemoteEndpoints: c.RemoteEndpoints,
 	}
 }
 
 func capsFromWire(c *driverv1.CapabilitiesResponse) ports.Capabilities {
 	return ports.Capabilities{
 		Name: c.GetName(), Version: c.GetVersion(), Fingerprint: c.GetFingerprint(),
-		PublishesPorts: c.GetPublishesPorts(), OOMEvents: c.GetOomEvents(),
+		PublishesPorts: c.GetPublishesPorts(), OOMEvents: c.GetOomEvents(), RemoteEndpoints: c.GetRemoteEndpoints(),
 	}
 }
 

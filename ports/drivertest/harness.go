@@ -18,7 +18,8 @@
 // other tests.
 //
 // Conventions the suite checks beyond the port's doc comments: the endpoint
-// is on the spec's HostIP (127.0.0.1); an engine killed after the stop
+// is on the spec's HostIP (127.0.0.1), unless the driver declares
+// Capabilities.RemoteEndpoints (a cluster driver: any host); an engine killed after the stop
 // timeout reports exit code 137 (128+SIGKILL); Container.Name is spec.Name
 // and Container.Image is spec.Image.
 package drivertest
@@ -244,14 +245,15 @@ func get(endpoint, path string) (int, string, error) {
 	return resp.StatusCode, string(body), nil
 }
 
-// checkEndpoint asserts endpoint is host:port on hostIP with a real port.
-func checkEndpoint(t *testing.T, endpoint, hostIP string) {
+// checkEndpoint asserts endpoint is host:port with a real port, on hostIP
+// unless remote endpoints are allowed.
+func checkEndpoint(t *testing.T, endpoint, hostIP string, remote bool) {
 	t.Helper()
 	host, port, err := net.SplitHostPort(endpoint)
 	if err != nil {
 		t.Fatalf("endpoint %q: %v", endpoint, err)
 	}
-	if host != hostIP {
+	if host != hostIP && !remote {
 		t.Errorf("endpoint host = %q, want %q", host, hostIP)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p <= 0 {

@@ -127,7 +127,11 @@ func testStartRunning(t *testing.T, h Harness) {
 	if c.Image != spec.Image {
 		t.Errorf("Image = %q, want %q", c.Image, spec.Image)
 	}
-	checkEndpoint(t, c.Endpoint, spec.HostIP)
+	caps, err := f.d.Capabilities(ctxFor(t, 30*time.Second))
+	if err != nil {
+		t.Fatalf("Capabilities: %v", err)
+	}
+	checkEndpoint(t, c.Endpoint, spec.HostIP, caps.RemoteEndpoints)
 	f.waitHealthy(c.Endpoint)
 	t.Logf("create+start until healthy took %s", time.Since(begin))
 
@@ -152,10 +156,6 @@ func testStartRunning(t *testing.T, h Harness) {
 		if env[k] != v {
 			t.Errorf("engine env %s = %q, want %q", k, env[k], v)
 		}
-	}
-	caps, err := f.d.Capabilities(ctxFor(t, 30*time.Second))
-	if err != nil {
-		t.Fatalf("Capabilities: %v", err)
 	}
 	wantPort := strconv.Itoa(h.Port)
 	if !caps.PublishesPorts {

@@ -1318,8 +1318,10 @@ type CapabilitiesResponse struct {
 	Fingerprint    string                 `protobuf:"bytes,3,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	PublishesPorts bool                   `protobuf:"varint,4,opt,name=publishes_ports,json=publishesPorts,proto3" json:"publishes_ports,omitempty"`
 	OomEvents      bool                   `protobuf:"varint,5,opt,name=oom_events,json=oomEvents,proto3" json:"oom_events,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// remote_endpoints: endpoints need not be on loopback (cluster drivers).
+	RemoteEndpoints bool `protobuf:"varint,6,opt,name=remote_endpoints,json=remoteEndpoints,proto3" json:"remote_endpoints,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CapabilitiesResponse) Reset() {
@@ -1383,6 +1385,13 @@ func (x *CapabilitiesResponse) GetPublishesPorts() bool {
 func (x *CapabilitiesResponse) GetOomEvents() bool {
 	if x != nil {
 		return x.OomEvents
+	}
+	return false
+}
+
+func (x *CapabilitiesResponse) GetRemoteEndpoints() bool {
+	if x != nil {
+		return x.RemoteEndpoints
 	}
 	return false
 }
@@ -1525,14 +1534,15 @@ const file_driver_v1_driver_proto_rawDesc = "" +
 	"\n" +
 	"SubscribedB\x06\n" +
 	"\x04kind\"\x15\n" +
-	"\x13CapabilitiesRequest\"\xae\x01\n" +
+	"\x13CapabilitiesRequest\"\xd9\x01\n" +
 	"\x14CapabilitiesResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
 	"\vfingerprint\x18\x03 \x01(\tR\vfingerprint\x12'\n" +
 	"\x0fpublishes_ports\x18\x04 \x01(\bR\x0epublishesPorts\x12\x1d\n" +
 	"\n" +
-	"oom_events\x18\x05 \x01(\bR\toomEvents*\x87\x01\n" +
+	"oom_events\x18\x05 \x01(\bR\toomEvents\x12)\n" +
+	"\x10remote_endpoints\x18\x06 \x01(\bR\x0fremoteEndpoints*\x87\x01\n" +
 	"\x0eContainerState\x12\x1f\n" +
 	"\x1bCONTAINER_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CONTAINER_STATE_CREATED\x10\x01\x12\x1b\n" +
