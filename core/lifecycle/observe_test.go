@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
+	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -253,6 +254,24 @@ func TestStats(t *testing.T) {
 				t.Fatalf("Stats(%q) = %+v, %v; want %s and no sample", tc.game, got, err, tc.code)
 			}
 		})
+	}
+}
+
+// TestObserveStoreDown: logs and stats need the game's record; a store
+// outage is service_unavailable and does not reach the driver.
+func TestObserveStoreDown(t *testing.T) {
+	w, ld := logWorld(t, false)
+	w.expectOK(w.start("g1", imgA), "")
+	w.store.FailNext(memory.MethodGet, errDown)
+	if err := w.svc.Logs(w.ctx, lifecycle.LogRequest{Game: "g1", Out: io.Discard}); core.CodeOf(err) != core.CodeServiceUnavailable {
+		t.Errorf("Logs with the store down = %v, want service_unavailable", err)
+	}
+	w.store.FailNext(memory.MethodGet, errDown)
+	if _, err := w.svc.Stats(w.ctx, "g1"); core.CodeOf(err) != core.CodeServiceUnavailable {
+		t.Errorf("Stats with the store down = %v, want service_unavailable", err)
+	}
+	if calls := ld.calls(); len(calls) != 0 {
+		t.Errorf("the driver was asked: %v", calls)
 	}
 }
 
