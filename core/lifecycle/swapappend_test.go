@@ -98,13 +98,8 @@ func TestSwapAppendLostSwap(t *testing.T) {
 	t.Run("stop loses to another stop: replay", func(t *testing.T) {
 		w, store := atomicWorld(t)
 		w.seed("g", core.StatusRunning)
-		rec, _ := w.record("g")
 		before := len(w.ops("g"))
-		w.store.raceNextSwap(func() {
-			if err := w.store.Store.Swap(w.ctx, ports.ExpectOf(rec), rec.Stopped(w.clock.Now())); err != nil {
-				t.Error(err)
-			}
-		})
+		w.raceNextSwapTo("g", w.stoppedBy)
 		w.expectOK(w.stop("g"), core.CodeReplayNoOp)
 		w.expectStatus("g", core.StatusStopped)
 		ops := w.ops("g")[before:]
@@ -118,15 +113,8 @@ func TestSwapAppendLostSwap(t *testing.T) {
 	t.Run("stop loses to a new container: conflict", func(t *testing.T) {
 		w, _ := atomicWorld(t)
 		w.seed("g", core.StatusRunning)
-		rec, _ := w.record("g")
 		before := len(w.ops("g"))
-		w.store.raceNextSwap(func() {
-			moved := rec.Running("other-container", rec.Endpoint, w.clock.Now())
-			moved.Generation++
-			if err := w.store.Store.Swap(w.ctx, ports.ExpectOf(rec), moved); err != nil {
-				t.Error(err)
-			}
-		})
+		w.raceNextSwapTo("g", w.newContainer)
 		w.expectFail(w.stop("g"), core.CodeConflict)
 		if got := w.expectStatus("g", core.StatusRunning); got.ContainerID != "other-container" {
 			t.Errorf("record = %+v, want the other operation's container kept", got)
