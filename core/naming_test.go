@@ -82,3 +82,26 @@ func TestValidateScope(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerNameHostileGame: ContainerName does not trust its game id;
+// characters outside the identifier grammar are dropped, and a game id with
+// none left still gets a valid, distinct, hash-suffixed name.
+func TestContainerNameHostileGame(t *testing.T) {
+	seen := map[string]string{}
+	for _, game := range []string{"a:b", "a/b", "ÜÜ", "::", "-", "_a", "a b", "a:c"} {
+		name := core.ContainerName("blue", game, 1)
+		if len(name) > core.MaxContainerNameLen || !identifier(name) || !strings.HasPrefix(name, "rtm-blue-") {
+			t.Errorf("ContainerName(blue, %q, 1) = %q: not a scoped containerd identifier of <= 76 bytes", game, name)
+		}
+		if prev, dup := seen[name]; dup {
+			t.Errorf("ContainerName(blue, %q, 1) = %q, also the name of %q", game, name, prev)
+		}
+		seen[name] = game
+	}
+	if name := core.ContainerName("blue", "ÜÜ", 1); !strings.HasPrefix(name, "rtm-blue-g.") {
+		t.Errorf("a game id without identifier characters = %q, want the placeholder prefix g", name)
+	}
+	if name := core.ContainerName("", "a:b", 7); !strings.HasPrefix(name, "rtm-ab.") || !strings.HasSuffix(name, "-7") {
+		t.Errorf("ContainerName(a:b) = %q, want rtm-ab.<hash>-7", name)
+	}
+}

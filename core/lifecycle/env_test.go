@@ -62,6 +62,33 @@ func (s *racingStore) raceNextSwap(f func()) {
 	s.beforeSwap = f
 }
 
+// raceNextSwapTo makes another path move game's record from its current
+// value to move(current) right before the services' next Swap, so they lose
+// that compare-and-swap.
+func (w *world) raceNextSwapTo(game string, move func(core.Record) core.Record) {
+	w.t.Helper()
+	rec, ok := w.record(game)
+	if !ok {
+		w.t.Fatalf("game %s has no record", game)
+	}
+	w.store.raceNextSwap(func() {
+		if err := w.store.Store.Swap(w.ctx, ports.ExpectOf(rec), move(rec)); err != nil {
+			w.t.Error(err)
+		}
+	})
+}
+
+// stoppedBy is a move of raceNextSwapTo: another stop.
+func (w *world) stoppedBy(rec core.Record) core.Record { return rec.Stopped(w.clock.Now()) }
+
+// newContainer is a move of raceNextSwapTo: the game now runs another
+// container of the next generation.
+func (w *world) newContainer(rec core.Record) core.Record {
+	moved := rec.Running("other-container", rec.Endpoint, w.clock.Now())
+	moved.Generation++
+	return moved
+}
+
 func newWorld(t *testing.T, tweak ...func(*lifecycle.Deps)) *world {
 	t.Helper()
 	clock := memory.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))

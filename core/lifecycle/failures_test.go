@@ -245,26 +245,14 @@ func TestStopFailures(t *testing.T) {
 	t.Run("CAS lost to another stop is a replay", func(t *testing.T) {
 		w := newWorld(t)
 		w.seed("g", core.StatusRunning)
-		rec, _ := w.record("g")
-		w.store.raceNextSwap(func() {
-			if err := w.store.Store.Swap(w.ctx, ports.ExpectOf(rec), rec.Stopped(w.clock.Now())); err != nil {
-				t.Error(err)
-			}
-		})
+		w.raceNextSwapTo("g", w.stoppedBy)
 		w.expectOK(w.stop("g"), core.CodeReplayNoOp)
 		w.expectStatus("g", core.StatusStopped)
 	})
 	t.Run("CAS lost to a new container is a conflict", func(t *testing.T) {
 		w := newWorld(t)
 		w.seed("g", core.StatusRunning)
-		rec, _ := w.record("g")
-		w.store.raceNextSwap(func() {
-			moved := rec.Running("other-container", rec.Endpoint, w.clock.Now())
-			moved.Generation++
-			if err := w.store.Store.Swap(w.ctx, ports.ExpectOf(rec), moved); err != nil {
-				t.Error(err)
-			}
-		})
+		w.raceNextSwapTo("g", w.newContainer)
 		w.expectFail(w.stop("g"), core.CodeConflict)
 	})
 	t.Run("record write fails", func(t *testing.T) {
