@@ -39,6 +39,15 @@ func TestKubernetesPluginDriver(t *testing.T) {
 // namespace. It skips the test when no cluster is configured.
 func kubeInstance(t *testing.T, env map[string]string) (*harness.Instance, string, string) {
 	t.Helper()
+	kc, ns := kubeEnv(t, env)
+	return harness.Start(t, harness.Options{Env: env}), kc, ns
+}
+
+// kubeEnv prepares what kubeInstance starts: it loads the test engine image,
+// makes a namespace of its own (removed when t ends), builds the plugin and
+// sets env to run it there; it returns the kubeconfig and the namespace.
+func kubeEnv(t *testing.T, env map[string]string) (string, string) {
+	t.Helper()
 	kc := os.Getenv("RTMANAGER_TEST_KUBECONFIG")
 	if kc == "" {
 		t.Skip("no cluster: run eval \"$(scripts/kube.sh up)\" (scripts/test.sh runs this test on its cluster)")
@@ -76,9 +85,7 @@ func kubeInstance(t *testing.T, env map[string]string) (*harness.Instance, strin
 	env["RTMANAGER_PLUGIN_ARGS"] = strings.Join([]string{"--kubeconfig", kc, "--namespace", ns, "--image-pull-policy", "Never", "--stop-timeout", "2s"}, ",")
 	env["RTMANAGER_START_TIMEOUT"] = "60s"
 	env["RTMANAGER_DATA_DIR"] = t.TempDir()
-	inst := harness.Start(t, harness.Options{Env: env})
-
-	return inst, kc, ns
+	return kc, ns
 }
 
 func kubectl(t *testing.T, kubeconfig string, args ...string) {
@@ -125,5 +132,110 @@ func TestKubernetesKill9(t *testing.T) {
 	phase := kubectlOut(t, kc, "-n", ns, "get", "pod", live.ContainerID, "-o", "jsonpath={.status.containerStatuses[0].state.terminated.reason}")
 	if phase == "" {
 		t.Errorf("the stopped pod %s is not kept terminated", live.ContainerID)
+	}
+}
+
+// kubePods returns the names of the game's pods in ns.
+func kubePods(t *testing.T, kc, ns, game string) []string {
+	t.Helper()
+	return strings.Fields(kubectlOut(t, kc, "-n", ns, "get", "pods", "-l", "rtmanager.game_id="+game,
+		"-o", "jsonpath={.items[*].metadata.name}"))
+}
+
+// checkPods checks the game's pods agree with its record: a running record
+// has exactly its pod, running its image; a stopped one exactly its pod,
+// terminated; a removed one none.
+func checkPods(t *testing.T, kc, ns, game string, rt runtimeView) {
+	t.Helper()
+	harness.Eventually(t, eventWait, "the pods of "+game+" to match its "+rt.Status+" record", func() bool {
+		pods := kubePods(t, kc, ns, game)
+		if rt.Status == "removed" {
+			return len(pods) == 0
+		}
+		if len(pods) != 1 || pods[0] != rt.ContainerID {
+			return false
+		}
+		state := kubectlOut(t, kc, "-n", ns, "get", "pod", rt.ContainerID, "-o",
+			`jsonpath={.spec.containers[0].image}|{.status.containerStatuses[0].state.running.startedAt}|{.status.containerStatuses[0].state.terminated.reason}`)
+		f := strings.Split(state, "|")
+		if len(f) != 3 || !strings.HasSuffix(f[0], rt.ImageRef) {
+			return false
+		}
+		if rt.Status == "running" {
+			return f[1] != "" && f[2] == ""
+		}
+		return f[2] != ""
+	})
+}
+
+// TestKubernetesStreams runs a game on the cluster through its whole life:
+// start and stop as jobs of the instance's Redis streams (exactly one result
+// each), restart, patch onto a second tag of the engine image and cleanup
+// through REST, checking the record and the pods after each step. It runs on
+// the embedded stores (the jobs go to the embedded Redis port).
+func TestKubernetesStreams(t *testing.T) {
+	inst, kc, ns := kubeInstance(t, baseEnv())
+	redis := dialRedis(t, inst.EmbeddedRedisURL())
+	other := otherImage(t)
+	if out, err := exec.Command(filepath.Join(moduleRoot(t), "scripts", "kube.sh"), "load-image", other).CombinedOutput(); err != nil {
+		t.Fatalf("kube.sh load-image %s: %v\n%s", other, err, out)
+	}
+	// With --image-pull-policy Never the plugin looks for the image in the
+	// nodes' status, which the kubelets refresh on their own period.
+	harness.Eventually(t, 90*time.Second, "a node to list "+other, func() bool {
+		return strings.Contains(kubectlOut(t, kc, "get", "nodes", "-o", "jsonpath={.items[*].status.images[*].names}"), "/"+other+`"`)
+	})
+	image, g := testenv.EngineImage(t), harness.GameID("k8s-st")
+
+	id := redis.xadd(t, streamStart, "game_id", g, "image_ref", image, "env", `{"MODE":"ranked"}`)
+	res := redis.awaitResult(t, streamStart, id)
+	checkResult(t, res, streamStart, id, g, "start", "success", "")
+	rt := mustRuntime(t, inst, g)
+	if rt.Status != "running" || rt.Generation != 1 || rt.ContainerID != res["container_id"] || rt.Endpoint != res["endpoint"] {
+		t.Fatalf("record after the start job %+v, result %v", rt, res)
+	}
+	checkEngine(t, rt)
+	if st, body := engineGet(rt.Endpoint, "/env"); st != http.StatusOK || !strings.Contains(body, `"MODE":"ranked"`) {
+		t.Errorf("engine env %d %s lacks the job's env MODE=ranked", st, body)
+	}
+	checkPods(t, kc, ns, g, rt)
+
+	restarted := mustOp(t, inst, g, "restart", nil)
+	if restarted.Status != "running" || restarted.Generation != 2 || restarted.ContainerID == rt.ContainerID || restarted.ImageRef != image {
+		t.Fatalf("restarted %+v, want running generation 2 on a new pod of %s (was %s)", restarted, image, rt.ContainerID)
+	}
+	checkEngine(t, restarted)
+	checkPods(t, kc, ns, g, restarted)
+
+	patched := mustOp(t, inst, g, "patch", map[string]any{"image_ref": other})
+	if patched.Status != "running" || patched.Generation != 3 || patched.ImageRef != other || patched.ContainerID == restarted.ContainerID {
+		t.Fatalf("patched %+v, want running generation 3 on a new pod of %s", patched, other)
+	}
+	checkEngine(t, patched)
+	checkPods(t, kc, ns, g, patched)
+
+	id = redis.xadd(t, streamStop, "game_id", g, "reason", "game_finished")
+	res = redis.awaitResult(t, streamStop, id)
+	checkResult(t, res, streamStop, id, g, "stop", "success", "")
+	stopped := mustRuntime(t, inst, g)
+	if stopped.Status != "stopped" || stopped.ContainerID != patched.ContainerID || stopped.Endpoint != "" {
+		t.Fatalf("record after the stop job %+v, want stopped on %s", stopped, patched.ContainerID)
+	}
+	checkPods(t, kc, ns, g, stopped)
+
+	removed := mustOp(t, inst, g, "cleanup", nil)
+	if removed.Status != "removed" || removed.ContainerID != "" {
+		t.Fatalf("cleanup left %+v", removed)
+	}
+	checkPods(t, kc, ns, g, removed)
+
+	var got []string
+	for _, o := range operations(t, inst, g) {
+		got = append(got, o.OpKind+"/"+o.OpSource)
+	}
+	// Newest first; restart and patch log their inner stop and start.
+	want := "cleanup/rest stop/stream patch/rest start/rest stop/rest restart/rest start/rest stop/rest start/stream"
+	if strings.Join(got, " ") != want {
+		t.Errorf("operations %v, want %s", got, want)
 	}
 }
