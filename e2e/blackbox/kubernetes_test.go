@@ -3,6 +3,7 @@
 package blackbox
 
 import (
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -238,4 +239,50 @@ func TestKubernetesStreams(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("operations %v, want %s", got, want)
 	}
+}
+
+// TestKubernetesReconciler checks the reconciler on the cluster: a pod
+// deleted behind rtmanager's back (forced, no grace) leaves its game's
+// record removed with a container_disappeared event; and a pod with the
+// instance's labels but no record — started by a first instance on another
+// database, killed before the second one comes up in the same namespace and
+// scope — is removed after RTMANAGER_ORPHAN_GRACE with orphan_removed.
+// Both instances run on embedded stores of their own.
+func TestKubernetesReconciler(t *testing.T) {
+	env := baseEnv()
+	kc, ns := kubeEnv(t, env)
+	image := testenv.EngineImage(t)
+	first := harness.Start(t, harness.Options{Env: maps.Clone(env)})
+	orphan, vanished := harness.GameID("k8s-orph"), harness.GameID("k8s-van")
+	orph := mustOp(t, first, orphan, "start", startBody(image, nil))
+	first.Kill()
+	checkPods(t, kc, ns, orphan, orph)
+
+	env["RTMANAGER_DATA_DIR"] = t.TempDir()
+	inst := harness.Start(t, harness.Options{Env: env})
+	redis := dialRedis(t, inst.EmbeddedRedisURL())
+
+	t.Run("orphan", func(t *testing.T) {
+		t.Parallel()
+		harness.Eventually(t, eventWait, "the orphan pod to be removed", func() bool { return len(kubePods(t, kc, ns, orphan)) == 0 })
+		_, details := redis.awaitEvent(t, orphan, "orphan_removed", orph.ContainerID)
+		t.Logf("orphan_removed details %v", details)
+		if rt, ok := getRuntime(t, inst, orphan); ok {
+			t.Errorf("removing an orphan made a record %+v", rt)
+		}
+		checkReconcilerEntry(t, inst, orphan, orph.ContainerID)
+	})
+	t.Run("vanished", func(t *testing.T) {
+		t.Parallel()
+		van := mustOp(t, inst, vanished, "start", startBody(image, nil))
+		checkPods(t, kc, ns, vanished, van)
+		kubectl(t, kc, "-n", ns, "delete", "pod", van.ContainerID, "--grace-period=0", "--force")
+		rt := awaitStatus(t, inst, vanished, "removed", eventWait)
+		if rt.ContainerID != "" || rt.Endpoint != "" {
+			t.Errorf("removed record %+v keeps a container or endpoint", rt)
+		}
+		redis.awaitEvent(t, vanished, "container_disappeared", van.ContainerID)
+		checkPods(t, kc, ns, vanished, rt)
+		checkReconcilerEntry(t, inst, vanished, van.ContainerID)
+	})
 }
