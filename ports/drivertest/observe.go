@@ -253,7 +253,8 @@ func testStats(t *testing.T, h Harness) {
 	}
 	c, _ := f.start(f.spec(nil))
 	f.waitHealthy(c.Endpoint)
-	f.waitSampled(ctx, c.ID)
+	f.waitSampled(c.ID)
+	ctx = ctxFor(t, 30*time.Second) // the start may have taken most of the first
 	for i := range 2 { // the second sample has a CPU figure on every driver
 		st, err := ports.ReadStats(ctx, f.d, c.ID)
 		if err != nil {
@@ -285,11 +286,11 @@ func testStats(t *testing.T, h Harness) {
 // waitSampled polls Stats until it has a memory figure: a driver whose
 // runtime samples containers periodically (the kubelet) answers null
 // figures for a container started a moment ago.
-func (f *fixture) waitSampled(ctx context.Context, id string) {
+func (f *fixture) waitSampled(id string) {
 	f.t.Helper()
 	deadline := time.Now().Add(f.h.Slack + 30*time.Second)
 	for {
-		st, err := ports.ReadStats(ctx, f.d, id)
+		st, err := ports.ReadStats(ctxFor(f.t, 30*time.Second), f.d, id)
 		if err != nil {
 			f.t.Fatalf("Stats: %v", err)
 		}
