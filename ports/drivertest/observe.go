@@ -255,7 +255,7 @@ func testStats(t *testing.T, h Harness) {
 	f.waitHealthy(c.Endpoint)
 	f.waitSampled(c.ID)
 	ctx = ctxFor(t, 30*time.Second) // the start may have taken most of the first
-	for i := range 2 { // the second sample has a CPU figure on every driver
+	for i := range 2 {              // the second sample has a CPU figure on every driver
 		st, err := ports.ReadStats(ctx, f.d, c.ID)
 		if err != nil {
 			t.Fatalf("Stats: %v", err)
