@@ -254,8 +254,9 @@ func testStats(t *testing.T, h Harness) {
 	c, _ := f.start(f.spec(nil))
 	f.waitHealthy(c.Endpoint)
 	f.waitSampled(c.ID)
-	ctx = ctxFor(t, 30*time.Second) // the start may have taken most of the first
-	for i := range 2 {              // the second sample has a CPU figure on every driver
+	// The start may have used up most of the first context.
+	ctx = ctxFor(t, 30*time.Second)
+	for i := range 2 { // the second sample has a CPU figure on every driver
 		st, err := ports.ReadStats(ctx, f.d, c.ID)
 		if err != nil {
 			t.Fatalf("Stats: %v", err)
