@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -9,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -135,7 +135,9 @@ func (d *Driver) summary(ctx context.Context, node string) ([]byte, error) {
 	if err == nil {
 		return raw, nil
 	}
-	if apierrors.IsBadRequest(err) && strings.Contains(err.Error(), "address not allowed") {
+	// client-go does not decode the Status of a proxy answer: its message
+	// is only in the raw body.
+	if apierrors.IsBadRequest(err) && bytes.Contains(raw, []byte("address not allowed")) {
 		raw, lerr := d.localSummary(ctx, node)
 		if lerr == nil {
 			return raw, nil
