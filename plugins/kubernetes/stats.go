@@ -145,6 +145,13 @@ func (d *Driver) summary(ctx context.Context, node string) ([]byte, error) {
 		return nil, fmt.Errorf("kubernetes: stats: %w: the API server does not proxy to node %s (%v), and its loopback kubelet: %v",
 			ports.ErrUnavailable, node, err, lerr)
 	}
+	var status metav1.Status
+	if json.Unmarshal(raw, &status) == nil && status.Message != "" {
+		if status.Code == http.StatusForbidden {
+			return nil, fmt.Errorf("kubernetes: stats: %w: %s (grant nodes/proxy get, see docs/kubernetes.md)", ports.ErrUnavailable, status.Message)
+		}
+		err = fmt.Errorf("%w: %s", err, status.Message)
+	}
 	return nil, translate("stats: kubelet summary of node "+node, err)
 }
 
