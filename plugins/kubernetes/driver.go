@@ -79,7 +79,7 @@ func (d *Driver) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 	return ports.Capabilities{
 		Name: "kubernetes", Version: v.GitVersion + " (plugin " + Version + ")",
 		Fingerprint:    d.clusterID(ctx) + "/" + d.cfg.Namespace,
-		PublishesPorts: true, OOMEvents: true, RemoteEndpoints: true, Logs: true, LogTimes: true,
+		PublishesPorts: true, OOMEvents: true, RemoteEndpoints: true, Logs: true, LogTimes: true, Stats: true,
 	}, nil
 }
 

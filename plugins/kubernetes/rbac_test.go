@@ -3,6 +3,7 @@ package kubernetes_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 
 // TestLeastRBAC runs the driver as a service account holding only the Role
 // of docs/kubernetes.md (pods create/get/list/watch/delete/patch and
-// pods/log in one namespace) plus nodes list: start, events, stop, inspect,
-// list and remove all work, and another namespace is out of reach.
+// pods/log in one namespace) plus nodes list and nodes/proxy get: start,
+// events, stats, logs, stop, inspect, list and remove all work, and another
+// namespace is out of reach.
 func TestLeastRBAC(t *testing.T) {
 	c := useCluster(t)
 	ns := c.namespace(t)
@@ -43,7 +45,8 @@ func TestLeastRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-nodes"}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}}}}
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}},
+		{APIGroups: []string{""}, Resources: []string{"nodes/proxy"}, Verbs: []string{"get"}}}}
 	if _, err := c.cs.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +92,12 @@ func TestLeastRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start as the least-privileged account: %v", err)
 	}
+	st := waitStats(t, d, got.ID)
+	t.Logf("stats as the least-privileged account: cpu %v%% mem %d limit %v", deref(st.CPUPercent), *st.MemoryBytes, st.MemoryLimitBytes)
+	var logs strings.Builder
+	if err := d.Logs(ctx, got.ID, ports.LogOptions{Tail: ports.TailAll}, &logs); err != nil {
+		t.Fatalf("Logs as the least-privileged account: %v", err)
+	}
 	if err := d.Stop(ctx, got.ID, 5*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -106,4 +115,32 @@ func TestLeastRBAC(t *testing.T) {
 	if _, err := newDriver("default").List(ctx, nil); err == nil || errors.Is(err, ports.ErrNotFound) {
 		t.Errorf("List in another namespace = %v, want forbidden", err)
 	}
+}
+
+// waitStats polls d's Stats of the running pod id until the kubelet has
+// sampled it (memory shows), and fails t on an error or after a minute.
+func waitStats(t *testing.T, d ports.StatsSource, id string) ports.Stats {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := d.Stats(context.Background(), id)
+		if err != nil {
+			t.Fatalf("Stats(%s): %v", id, err)
+		}
+		if st.MemoryBytes != nil {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats(%s) still has no memory figure after a minute: %+v", id, st)
+		}
+		time.Sleep(500 * time.Millisecond) // poll interval: the kubelet samples every few seconds
+	}
+}
+
+// deref prints a nullable figure.
+func deref[T any](p *T) any {
+	if p == nil {
+		return "null"
+	}
+	return *p
 }
