@@ -45,7 +45,7 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 			return c, fmt.Errorf("%w: host ip: %v", ports.ErrInvalid, err)
 		}
 	}
-	pulled, netChecked := false, false
+	pulled, netChecked, raced := false, false, 0
 	for attempt := 0; ; attempt++ {
 		existing, err := d.cli.ContainerInspect(ctx, spec.Name, client.ContainerInspectOptions{})
 		var owner error
@@ -72,7 +72,17 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 		created, err := d.cli.ContainerCreate(ctx, d.createOptions(spec, hostIP, netID))
 		switch {
 		case err == nil:
-			return d.startCreated(ctx, created.ID)
+			c, err := d.startCreated(ctx, created.ID)
+			if errors.Is(err, errNetworkRace) && raced < maxNetworkRaces {
+				// The container was attached to a twin of the engine
+				// network from another instance's create race, and
+				// startCreated removed it: with its endpoint gone the
+				// twin can be cleared (ensureNetwork), so look again.
+				raced++
+				d.forgetNetwork()
+				continue
+			}
+			return c, err
 		case cerrdefs.IsConflict(err) && attempt < 2:
 			continue // created concurrently under the same name: look again
 		case cerrdefs.IsNotFound(err) && !netChecked:
@@ -134,6 +144,9 @@ func (d *Driver) startCreated(ctx context.Context, id string) (ports.Container, 
 func startErr(err error) error {
 	if t := translate(err); errors.Is(t, ports.ErrUnavailable) || errors.Is(err, context.Canceled) {
 		return t
+	}
+	if isNetworkRace(err) {
+		return fmt.Errorf("start container: %w: %s", errNetworkRace, err)
 	}
 	return fmt.Errorf("start container: %s", err)
 }

@@ -98,19 +98,26 @@ func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("%w: network %s vanished while being created", ports.ErrUnavailable, name)
 }
 
-// containerStart starts id. Docker resolves the container's network by
-// name when it starts it, so a twin network another instance has just
-// created (and is about to remove) makes the start fail as ambiguous: the
-// twins are then cleared (ensureNetwork) and the start is tried again.
+// errNetworkRace marks a start that failed because the engine network it
+// was created on lost a create race between instances: Docker (before API
+// 1.44) lets two creates of one name both succeed and resolves a
+// container's network by name when it starts it, so the start meets two
+// networks of that name ("is ambiguous"), or the twin another instance has
+// just removed ("not found"). Start then removes the container and creates
+// it again, at most maxNetworkRaces times.
+var errNetworkRace = errors.New("engine network changed during a create race")
+
+// maxNetworkRaces bounds Start's re-creations after errNetworkRace.
+const maxNetworkRaces = 8
+
+func isNetworkRace(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "is ambiguous") ||
+		(cerrdefs.IsNotFound(err) && strings.Contains(msg, "network"))
+}
+
+// containerStart starts id.
 func (d *Driver) containerStart(ctx context.Context, id string) error {
-	for attempt := 0; ; attempt++ {
-		_, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
-		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "is ambiguous") {
-			return err
-		}
-		d.forgetNetwork()
-		if _, nerr := d.networkID(ctx); nerr != nil {
-			return errors.Join(err, nerr)
-		}
-	}
+	_, err := d.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	return err
 }
