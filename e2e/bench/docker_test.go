@@ -78,14 +78,40 @@ func measureP1(tb testing.TB, n int) p1Result {
 func rawCycle(tb testing.TB, cli *client.Client, image, name string) time.Duration {
 	tb.Helper()
 	ctx := context.Background()
+	begin := time.Now()
+	id, err := rawStart(cli, image, name, map[string]string{"bench.raw": "true"})
+	if id != "" {
+		tb.Cleanup(func() {
+			_, _ = cli.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
+		})
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	secs := 10
+	if _, err := cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(begin)
+}
+
+// rawStart is the start half of rawCycle: create the container with
+// rtmanager's hardening and limits and the given labels, start it, inspect
+// it for its published port and poll the engine's /healthz every readyPoll
+// until it answers 2xx (30 s at most). It returns the container id once the
+// container exists, also with an error, so the caller can remove it.
+func rawStart(cli *client.Client, image, name string, labels map[string]string) (string, error) {
+	ctx := context.Background()
 	port, _ := network.PortFrom(8080, network.TCP)
 	pids := int64(256)
 	init := false
-	begin := time.Now()
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
 		Config: &container.Config{Image: image, Env: []string{"GAME_ID=" + name, "PORT=8080"},
-			Labels: map[string]string{"bench.raw": "true"}, ExposedPorts: network.PortSet{port: {}}},
+			Labels: labels, ExposedPorts: network.PortSet{port: {}}},
 		HostConfig: &container.HostConfig{
 			PortBindings:  network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1")}}},
 			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
@@ -94,24 +120,21 @@ func rawCycle(tb testing.TB, cli *client.Client, image, name string) time.Durati
 		},
 	})
 	if err != nil {
-		tb.Fatal(err)
+		return "", fmt.Errorf("create %s: %w", name, err)
 	}
-	tb.Cleanup(func() {
-		_, _ = cli.ContainerRemove(context.Background(), created.ID, client.ContainerRemoveOptions{Force: true})
-	})
 	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-		tb.Fatal(err)
+		return created.ID, fmt.Errorf("start %s: %w", name, err)
 	}
 	got, err := cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{})
 	if err != nil {
-		tb.Fatal(err)
+		return created.ID, fmt.Errorf("inspect %s: %w", name, err)
 	}
 	var endpoint string
 	for _, b := range got.Container.NetworkSettings.Ports[port] {
 		endpoint = netip.AddrPortFrom(b.HostIP, 0).Addr().String() + ":" + b.HostPort
 	}
 	if endpoint == "" {
-		tb.Fatalf("raw container %s has no published port", name)
+		return created.ID, fmt.Errorf("raw container %s has no published port", name)
 	}
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -119,20 +142,12 @@ func rawCycle(tb testing.TB, cli *client.Client, image, name string) time.Durati
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode/100 == 2 {
-				break
+				return created.ID, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("raw engine %s not ready: %v", name, err)
+			return created.ID, fmt.Errorf("raw engine %s not ready: %v", name, err)
 		}
 		time.Sleep(readyPoll)
 	}
-	secs := 10
-	if _, err := cli.ContainerStop(ctx, created.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := cli.ContainerRemove(ctx, created.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Since(begin)
 }

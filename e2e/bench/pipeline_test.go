@@ -121,28 +121,9 @@ func measureReconcile(tb testing.TB, s *stack, name string, n, passes int) recon
 		if err != nil {
 			tb.Fatal(err)
 		}
-		recs[i] = core.Record{GameID: g, Status: core.StatusRunning, ContainerID: c.ID, ImageRef: benchImage,
-			Endpoint: c.Endpoint, Generation: 1, CreatedAt: now, StartedAt: &now, LastOpAt: now}
+		recs[i] = runningRecord(g, c, now)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += 16 {
-				if err := s.store.Create(ctx, recs[i]); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		tb.Fatal(err)
-	}
+	seedRecords(tb, s.store, recs)
 	rec := s.services.NewReconciler(2 * time.Minute)
 	out := reconcileResult{Store: name, Records: n}
 	for range passes {
@@ -158,6 +139,37 @@ func measureReconcile(tb testing.TB, s *stack, name string, n, passes int) recon
 		}
 	}
 	return out
+}
+
+// runningRecord is the record of game g running in container c since now.
+func runningRecord(g string, c ports.Container, now time.Time) core.Record {
+	return core.Record{GameID: g, Status: core.StatusRunning, ContainerID: c.ID, ImageRef: benchImage,
+		Endpoint: c.Endpoint, Generation: 1, CreatedAt: now, StartedAt: &now, LastOpAt: now}
+}
+
+// seedRecords creates recs in store with 16 writers.
+func seedRecords(tb testing.TB, store ports.RecordStore, recs []core.Record) {
+	tb.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += 16 {
+				if err := store.Create(ctx, recs[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -107,11 +106,7 @@ type pluginLatency struct {
 // plugin host) and parses their p50/p99 metrics.
 func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
 	tb.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	root := filepath.Dir(string(bytes.TrimSpace(out)))
+	root := moduleRoot(tb)
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkInspect|BenchmarkCapabilities)$",
 		"-benchtime", "5000x", "-count", "1", "./adapters/pluginhost")
 	cmd.Dir = root
@@ -143,13 +138,9 @@ func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
 // and returns its metrics by unit.
 func measurePluginStartStop(tb testing.TB) (map[string]float64, string) {
 	tb.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkStartStopPaired$",
 		"-benchtime", "200x", "-count", "1", "./adapters/pluginhost")
-	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(out)))
+	cmd.Dir = moduleRoot(tb)
 	raw, err := cmd.CombinedOutput()
 	if err != nil {
 		tb.Fatalf("pluginhost start/stop benchmark: %v\n%s", err, raw)
