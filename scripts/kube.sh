@@ -324,6 +324,8 @@ add_node() {
 }
 
 up() {
+	# Only env_lines reach stdout (the caller evals them).
+	exec 3>&1 1>&2
 	if [ -f "$(pidfile kube-apiserver)" ]; then
 		log "already up (run dir $RUN); run down first"
 		exit 1
@@ -383,7 +385,7 @@ EOT
 	start_node 1
 	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
 	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
-	env_lines
+	env_lines >&3
 }
 
 env_lines() {

@@ -47,6 +47,10 @@ install_missing() {
 mark() { touch "$STATE/started.$1"; }
 
 up() {
+	# Only the export lines go to stdout (the caller evals them); anything
+	# a tool prints (pg_ctlcluster's "Removed stale pid file.", apt) goes
+	# to stderr.
+	exec 3>&1 1>&2
 	mkdir -p "$STATE" "$CTR_DIR"
 	install_missing
 
@@ -102,7 +106,7 @@ TOML
 	fi
 	su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD '$PG_PASSWORD'\"" >/dev/null
 
-	cat <<ENV
+	cat >&3 <<ENV
 export RTMANAGER_TEST_POSTGRES_URL='postgres://postgres:$PG_PASSWORD@127.0.0.1:5432/postgres?sslmode=disable'
 export RTMANAGER_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
 export RTMANAGER_TEST_CONTAINERD_ADDRESS='$CTR_DIR/containerd.sock'
