@@ -323,9 +323,13 @@ add_node() {
 	start_node "$1"
 }
 
+# Only env_lines reach stdout (the caller evals them); see services.sh.
 up() {
-	# Only env_lines reach stdout (the caller evals them).
-	exec 3>&1 1>&2
+	start_cluster >&2
+	env_lines
+}
+
+start_cluster() {
 	if [ -f "$(pidfile kube-apiserver)" ]; then
 		log "already up (run dir $RUN); run down first"
 		exit 1
@@ -385,7 +389,6 @@ EOT
 	start_node 1
 	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
 	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
-	env_lines >&3
 }
 
 env_lines() {
