@@ -323,9 +323,16 @@ add_node() {
 	start_node "$1"
 }
 
+# up starts the cluster, then prints the export lines. Only those reach
+# stdout (the caller evals them); the daemons must not inherit the caller's
+# stdout in any descriptor (an earlier `exec 3>&1` did): $(...) would wait
+# for them to exit, forever.
 up() {
-	# Only env_lines reach stdout (the caller evals them).
-	exec 3>&1 1>&2
+	start_cluster >&2
+	env_lines
+}
+
+start_cluster() {
 	if [ -f "$(pidfile kube-apiserver)" ]; then
 		log "already up (run dir $RUN); run down first"
 		exit 1
@@ -385,7 +392,6 @@ EOT
 	start_node 1
 	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
 	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
-	env_lines >&3
 }
 
 env_lines() {

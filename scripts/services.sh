@@ -46,11 +46,22 @@ install_missing() {
 
 mark() { touch "$STATE/started.$1"; }
 
+# up starts what is missing, then prints the export lines. Only those go to
+# stdout (the caller evals them); anything a tool prints (pg_ctlcluster's
+# "Removed stale pid file.", apt) goes to stderr. The daemons must not
+# inherit the caller's stdout in any descriptor (an earlier `exec 3>&1`
+# did): $(...) would wait for them to exit, forever.
 up() {
-	# Only the export lines go to stdout (the caller evals them); anything
-	# a tool prints (pg_ctlcluster's "Removed stale pid file.", apt) goes
-	# to stderr.
-	exec 3>&1 1>&2
+	start_services >&2
+	cat <<ENV
+export RTMANAGER_TEST_POSTGRES_URL='postgres://postgres:$PG_PASSWORD@127.0.0.1:5432/postgres?sslmode=disable'
+export RTMANAGER_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
+export RTMANAGER_TEST_CONTAINERD_ADDRESS='$CTR_DIR/containerd.sock'
+export RTMANAGER_TEST_DOCKER_HOST='unix:///var/run/docker.sock'
+ENV
+}
+
+start_services() {
 	mkdir -p "$STATE" "$CTR_DIR"
 	install_missing
 
@@ -105,13 +116,6 @@ TOML
 		wait_for 30 postgres pg_isready -h 127.0.0.1 -p 5432
 	fi
 	su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD '$PG_PASSWORD'\"" >/dev/null
-
-	cat >&3 <<ENV
-export RTMANAGER_TEST_POSTGRES_URL='postgres://postgres:$PG_PASSWORD@127.0.0.1:5432/postgres?sslmode=disable'
-export RTMANAGER_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
-export RTMANAGER_TEST_CONTAINERD_ADDRESS='$CTR_DIR/containerd.sock'
-export RTMANAGER_TEST_DOCKER_HOST='unix:///var/run/docker.sock'
-ENV
 }
 
 stop_pid() { # stop_pid <name>
