@@ -382,9 +382,17 @@ EOT
 		--kubelet-preferred-address-types InternalIP --allow-privileged=false --profiling=false \
 		--endpoint-reconciler-type none --v 1
 	waitfor kube-apiserver 120 kubectl_ get --raw /readyz
+	# The API server's self-signed certificate (serving certificate plus
+	# the CA that signed it, for 127.0.0.1 and kubernetes.default.svc) is
+	# what pods trust: the controller-manager publishes it as ca.crt of the
+	# kube-root-ca.crt ConfigMap of every namespace, which service account
+	# token volumes project. Without it the ConfigMap holds no CA and an
+	# in-cluster client (rtmanager's Kubernetes plugin in a pod,
+	# deploy/kubernetes) cannot verify the API server.
 	launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 1)) --leader-elect=false \
 		--service-account-private-key-file "$RUN/pki/sa.key" --use-service-account-credentials=false \
+		--root-ca-file "$RUN/pki/apiserver.crt" \
 		--profiling=false --v 1
 	launch kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 2)) --leader-elect=false --profiling=false --v 1
