@@ -92,7 +92,9 @@ func TestKubernetesDeployManifests(t *testing.T) {
 		if c.ns != "" {
 			args = append(args, "-n", c.ns)
 		}
-		if got := strings.TrimSpace(kubectlOut(t, kc, args...)); got != c.want {
+		// can-i exits 1 when the answer is no: read the answer, not the status.
+		out, _ := exec.Command("kubectl", append([]string{"--kubeconfig", kc}, args...)...).Output()
+		if got := strings.TrimSpace(string(out)); got != c.want {
 			t.Errorf("ServiceAccount can-i %s %s in %q = %q, want %s", c.verb, c.resource, c.ns, got, c.want)
 		}
 	}
@@ -125,6 +127,11 @@ func TestKubernetesDeployManifests(t *testing.T) {
 		t.Fatalf("cleanup answered %+v", removed)
 	}
 	checkPods(t, kc, games, g, removed)
+
+	logs := kubectlOut(t, kc, "-n", ns, "logs", "deployment/rtmanager")
+	if !strings.Contains(logs, `"rtmanager serving"`) || strings.Contains(logs, "open to other users") {
+		t.Errorf("rtmanager log: want it serving on a private data dir (RTMANAGER_DATA_DIR under the emptyDir):\n%s", logs)
+	}
 }
 
 // runLayer is this run's layer over deployOverlay: its own namespaces
