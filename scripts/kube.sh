@@ -5,6 +5,7 @@
 #   scripts/kube.sh build              build the binaries (cached by version)
 #   scripts/kube.sh up                 build if needed, start the cluster, print export lines
 #   scripts/kube.sh load-image IMAGE.. copy local Docker images into the cluster runtime
+#   scripts/kube.sh unload-image IMAGE.. remove them again
 #   scripts/kube.sh plugin             build rtmanager-plugin-kubernetes, print its path
 #   scripts/kube.sh down               stop what up started, undo its host changes
 #   scripts/kube.sh add-node N         start node N (>= 2): its own containerd,
@@ -423,6 +424,20 @@ load_image() {
 	done
 }
 
+# unload_image IMAGE...: removes images load_image copied (Docker
+# references: a short name means docker.io/library/NAME).
+unload_image() {
+	for img in "$@"; do
+		local full=$img
+		case ${img%%/*} in
+		"$img") full=docker.io/library/$img ;;
+		*.* | *:* | localhost) ;;
+		*) full=docker.io/$img ;;
+		esac
+		for CTR_NODE in $(nodes); do ctr_ images rm "$full" >/dev/null 2>&1 || true; done
+	done
+}
+
 restart_apiserver() {
 	stop kube-apiserver
 	local cmd
@@ -510,8 +525,9 @@ up) up ;;
 env) env_lines ;;
 down) down ;;
 load-image) shift; load_image "$@" ;;
+unload-image) shift; unload_image "$@" ;;
 plugin) plugin ;;
 restart-apiserver) restart_apiserver ;;
 add-node) shift; add_node "$@" ;;
-*) echo "usage: $0 build|up|env|down|load-image IMAGE...|plugin|restart-apiserver|add-node N" >&2; exit 2 ;;
+*) echo "usage: $0 build|up|env|down|load-image IMAGE...|unload-image IMAGE...|plugin|restart-apiserver|add-node N" >&2; exit 2 ;;
 esac

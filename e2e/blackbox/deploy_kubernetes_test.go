@@ -51,6 +51,7 @@ func TestKubernetesDeployManifests(t *testing.T) {
 	ref := lastLine(runScript(t, root, 20*time.Minute, []string{"IMAGE=rtmanager-test-k8sdeploy:" + suffix}, "scripts/image.sh"))
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", ref).Run() })
 	runScript(t, root, 10*time.Minute, nil, "scripts/kube.sh", "load-image", ref, testenv.EngineTarball(t))
+	t.Cleanup(func() { _ = exec.Command(filepath.Join(root, "scripts", "kube.sh"), "unload-image", ref).Run() })
 	t.Logf("image %s built and loaded into the nodes in %s", ref, time.Since(began).Round(100*time.Millisecond))
 
 	dir := t.TempDir()
