@@ -79,8 +79,10 @@ type Options struct {
 
 // Instance is one running rtmanager process.
 type Instance struct {
-	tb     testing.TB
-	Addr   string
+	tb   testing.TB
+	Addr string
+	// Token, when set, is sent as the bearer token of every request.
+	Token  string
 	Env    map[string]string
 	cmd    *exec.Cmd
 	logs   *testenv.Buffer
@@ -113,6 +115,14 @@ func Start(tb testing.TB, opts Options) *Instance {
 		}
 	})
 	return i
+}
+
+// Attach returns an Instance for an rtmanager the harness did not start
+// (one in a container or a cluster) serving at addr (host:port) and
+// requiring token (empty: none). Only the REST methods apply to it: Stop,
+// Kill and Restart do nothing, Logs is empty.
+func Attach(tb testing.TB, addr, token string) *Instance {
+	return &Instance{tb: tb, Addr: addr, Token: token, logs: &testenv.Buffer{}}
 }
 
 func setDefault(m map[string]string, k, v string) {
@@ -162,6 +172,9 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 // was stopped or killed.
 func (i *Instance) Restart() {
 	i.tb.Helper()
+	if i.cmd == nil && i.Env == nil {
+		return // attached
+	}
 	i.launch(0)
 }
 
@@ -236,6 +249,9 @@ func (i *Instance) Do(method, path string, body any, headers ...string) (int, ma
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if i.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+i.Token)
 	}
 	for k := 0; k+1 < len(headers); k += 2 {
 		req.Header.Set(headers[k], headers[k+1])
