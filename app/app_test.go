@@ -66,11 +66,13 @@ func removeGames(t *testing.T, games ...string) {
 // TestServeAndGracefulShutdown runs Main on the embedded defaults with the
 // Docker driver, starts a game, then shuts down while a slow start is in
 // flight: the start finishes (it is not cut off), Run returns, and the
-// store holds the truth.
+// store holds the truth. Its engines are in a deployment scope of their
+// own, so no other instance on the Docker host (another package's or
+// run's reconciler in the default scope) takes them for orphans.
 func TestServeAndGracefulShutdown(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host})
+	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host, "RTMANAGER_SCOPE": "gs" + testenv.RandomSuffix(4)})
 	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
