@@ -182,3 +182,34 @@ func TestOpenFailsClearly(t *testing.T) {
 		})
 	}
 }
+
+// TestWarnsEmbeddedRedisWithSharedDatabase: PostgreSQL with the embedded
+// Redis gets a warning at Open (the leases would be this instance's
+// alone, and a second instance on the database would not be excluded from
+// its games); SQLite with the embedded Redis, the single-instance default,
+// does not.
+func TestWarnsEmbeddedRedisWithSharedDatabase(t *testing.T) {
+	for name, c := range map[string]struct {
+		db   func(tb testing.TB) string
+		warn bool
+	}{
+		"postgres": {db: testenv.PostgresURL, warn: true},
+		"sqlite":   {db: func(tb testing.TB) string { return "sqlite://" + tb.TempDir() + "/rtm.db" }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			m := app.New(load(t, map[string]string{"RTMANAGER_DATABASE_URL": c.db(t),
+				"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}),
+				slog.New(slog.NewJSONHandler(&logs, nil)), "test")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.Open(ctx); err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			m.Close()
+			if got := strings.Contains(logs.String(), "RTMANAGER_REDIS_URL is embedded but the database is PostgreSQL"); got != c.warn {
+				t.Errorf("warned %v, want %v; log:\n%s", got, c.warn, logs.String())
+			}
+		})
+	}
+}
