@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,11 +21,26 @@ import (
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
+// scopeSalt makes testScope's scopes differ between test processes.
+var scopeSalt = testenv.RandomSuffix(4)
+
+// testScope is the deployment scope of t's instances: one per test, so
+// the instances one test opens share it, and no instance of another test,
+// package or run on the Docker host (a reconciler in the default scope
+// with a short orphan grace, e.g. e2e/faults) takes t's engines for
+// orphans and removes them.
+func testScope(t *testing.T) string {
+	h := fnv.New32a()
+	h.Write([]byte(scopeSalt + t.Name()))
+	return fmt.Sprintf("app%08x", h.Sum32())
+}
+
 func load(t *testing.T, env map[string]string) config.Config {
 	t.Helper()
 	base := map[string]string{
 		"RTMANAGER_HTTP_ADDR":           "127.0.0.1:0",
 		"RTMANAGER_EMBEDDED_REDIS_ADDR": "127.0.0.1:0",
+		"RTMANAGER_SCOPE":               testScope(t),
 		"RTMANAGER_DATA_DIR":            t.TempDir(),
 		"RTMANAGER_STOP_TIMEOUT":        "2s",
 		"RTMANAGER_SHUTDOWN_TIMEOUT":    "20s",
@@ -66,13 +83,13 @@ func removeGames(t *testing.T, games ...string) {
 // TestServeAndGracefulShutdown runs Main on the embedded defaults with the
 // Docker driver, starts a game, then shuts down while a slow start is in
 // flight: the start finishes (it is not cut off), Run returns, and the
-// store holds the truth. Its engines are in a deployment scope of their
-// own, so no other instance on the Docker host (another package's or
-// run's reconciler in the default scope) takes them for orphans.
+// store holds the truth. Its engines are in the test's own deployment
+// scope (load), so no other instance on the Docker host takes them for
+// orphans.
 func TestServeAndGracefulShutdown(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host, "RTMANAGER_SCOPE": "gs" + testenv.RandomSuffix(4)})
+	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host})
 	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
