@@ -54,25 +54,80 @@ const listPage = 1000
 // Pass runs one reconcile pass. Its error reports only that the pass could
 // not look at the world (store or driver unreachable); repairs that fail are
 // counted in the report and retried by the next pass.
+//
+// A pass compares record heads (ListHeads: status, container, generation,
+// pending restart), not whole records: the rest of a record matters only
+// to a repair, which re-reads it (first to see it is unchanged, then under
+// the game's lease before any CAS).
 func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	// Records first, containers second: a start that completes in between
 	// then shows as a starting record (left to its lease) rather than a
 	// running record whose container seems missing.
-	records := map[string]core.Record{}
+	heads, err := r.heads(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Records = len(heads)
+	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: list containers: %w", err)
+	}
+	rep.Containers = len(containers)
+	byID := make(map[string]int, len(containers))
+	for i, c := range containers {
+		byID[c.ID] = i
+	}
+	for _, h := range heads {
+		i, listed := byID[h.ContainerID]
+		suspect := false
+		switch h.Status {
+		case core.StatusRunning:
+			suspect = !listed || containers[i].State == ports.StateExited
+		case core.StatusStarting:
+			suspect = true
+		case core.StatusStopped:
+			suspect = !listed && h.ContainerID != ""
+		}
+		// Only a record that still reads the same is worth the game's
+		// lease: one an operation just moved is left to the next pass, so
+		// a pass never makes a client's operation meet a busy lease.
+		if suspect && r.unchanged(ctx, h) {
+			rep.count(r.repair(ctx, h.GameID))
+		}
+	}
+	byID = nil // not needed below: the collector may have it during the orphan check
+	now := r.b.Now()
+	for _, c := range containers {
+		game := c.Labels[ports.LabelGameID]
+		if r.belongs(c, heads[game]) || now.Sub(c.CreatedAt) < r.OrphanGrace {
+			continue
+		}
+		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur.Head()) {
+			continue // a start recorded it after the records were listed
+		}
+		rep.count(r.removeOrphan(ctx, c))
+	}
+	return rep, nil
+}
+
+// heads reads the heads of every starting, running and stopped record, by
+// game, and puts each pending automatic restart on the restart schedule
+// (its fallback after a restart of rtmanager, or for one another instance
+// set).
+func (r *Reconciler) heads(ctx context.Context) (map[string]core.RecordHead, error) {
+	heads := map[string]core.RecordHead{}
 	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
 		q := ports.ListQuery{Status: st, Limit: listPage}
 		for {
-			page, next, err := r.b.Records.List(ctx, q)
+			page, next, err := r.b.Records.ListHeads(ctx, q)
 			if err != nil {
-				return rep, fmt.Errorf("reconcile: list %s records: %w", st, err)
+				return nil, fmt.Errorf("reconcile: list %s records: %w", st, err)
 			}
-			for _, rec := range page {
-				records[rec.GameID] = rec
-				if rec.NextRestartAt != nil {
-					// The fallback of the restart schedule: after a
-					// restart of rtmanager, or one another instance set.
-					r.b.due.add(rec.GameID, *rec.NextRestartAt)
+			for _, h := range page {
+				heads[h.GameID] = h
+				if h.NextRestartAt != nil {
+					r.b.due.add(h.GameID, *h.NextRestartAt)
 				}
 			}
 			if next == "" {
@@ -81,64 +136,25 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 			q.After = next
 		}
 	}
-	rep.Records = len(records)
-	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
-	if err != nil {
-		return rep, fmt.Errorf("reconcile: list containers: %w", err)
-	}
-	rep.Containers = len(containers)
-	byID := make(map[string]ports.Container, len(containers))
-	for _, c := range containers {
-		byID[c.ID] = c
-	}
-	for _, rec := range records {
-		c, listed := byID[rec.ContainerID]
-		suspect := false
-		switch rec.Status {
-		case core.StatusRunning:
-			suspect = !listed || c.State == ports.StateExited
-		case core.StatusStarting:
-			suspect = true
-		case core.StatusStopped:
-			suspect = !listed && rec.ContainerID != ""
-		}
-		// Only a record that still reads the same is worth the game's
-		// lease: one an operation just moved is left to the next pass, so
-		// a pass never makes a client's operation meet a busy lease.
-		if suspect && r.unchanged(ctx, rec) {
-			rep.count(r.repair(ctx, rec.GameID))
-		}
-	}
-	now := r.b.Now()
-	for _, c := range containers {
-		game := c.Labels[ports.LabelGameID]
-		if r.belongs(c, records[game]) || now.Sub(c.CreatedAt) < r.OrphanGrace {
-			continue
-		}
-		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur) {
-			continue // a start recorded it after the records were listed
-		}
-		rep.count(r.removeOrphan(ctx, c))
-	}
-	return rep, nil
+	return heads, nil
 }
 
-// unchanged reports whether the game's record still has rec's status,
+// unchanged reports whether the game's record still has h's status,
 // container and generation.
-func (r *Reconciler) unchanged(ctx context.Context, rec core.Record) bool {
-	now, err := r.b.Records.Get(ctx, rec.GameID)
-	return err == nil && ports.ExpectOf(now) == ports.ExpectOf(rec)
+func (r *Reconciler) unchanged(ctx context.Context, h core.RecordHead) bool {
+	now, err := r.b.Records.Get(ctx, h.GameID)
+	return err == nil && ports.ExpectOf(now) == ports.ExpectOfHead(h)
 }
 
-// belongs reports whether c is the container rec accounts for.
-func (r *Reconciler) belongs(c ports.Container, rec core.Record) bool {
+// belongs reports whether c is the container of the record h heads.
+func (r *Reconciler) belongs(c ports.Container, h core.RecordHead) bool {
 	switch {
-	case rec.GameID == "":
+	case h.GameID == "":
 		return false
-	case rec.ContainerID != "" && c.ID == rec.ContainerID:
+	case h.ContainerID != "" && c.ID == h.ContainerID:
 		return true
-	case rec.Status == core.StatusStarting:
-		return c.Labels[ports.LabelGeneration] == strconv.FormatInt(rec.Generation, 10)
+	case h.Status == core.StatusStarting:
+		return c.Labels[ports.LabelGeneration] == strconv.FormatInt(h.Generation, 10)
 	}
 	return false
 }
@@ -295,7 +311,7 @@ func (r *Reconciler) removeOrphan(ctx context.Context, c ports.Container) tally 
 		if err != nil {
 			return rec, err
 		}
-		if r.belongs(c, rec) {
+		if r.belongs(c, rec.Head()) {
 			return rec, errNothingToDo
 		}
 		if err := b.Driver.Stop(ctx, c.ID, b.Config.StopTimeout); err != nil && !errors.Is(err, ports.ErrNotFound) {

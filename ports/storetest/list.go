@@ -15,10 +15,14 @@ var listCases = []testCase{
 	{"PagesOfExactSize", testListPagesOfExactSize},
 	{"DefaultLimit", testListDefaultLimit},
 	{"CountByStatus", testCountByStatus},
+	{"HeadsStatusFilter", testHeadsStatusFilter},
+	{"HeadsPages", testHeadsPages},
+	{"HeadsDefaultLimit", testHeadsDefaultLimit},
 }
 
 // listSet creates n records whose ids share a prefix and sort in creation
-// order, with statuses cycling through core.Statuses. It returns the prefix
+// order, with statuses cycling through core.Statuses and every other one
+// carrying a pending automatic restart. It returns the prefix
 // (a cursor before all of them) and the records. The prefix is "zz", the
 // wall clock in fixed-width hex and a random part, so the set sorts after
 // the records of every other subtest and of earlier runs.
@@ -31,6 +35,9 @@ func listSet(t *testing.T, s ports.Store, n int) (string, []core.Record) {
 		r := sampleRecord(fmt.Sprintf("%sr%03d", prefix, i))
 		r.Status = statuses[i%len(statuses)]
 		r.Generation = int64(i + 1)
+		if i%2 == 1 {
+			r.NextRestartAt = ptr(at(10 + i))
+		}
 		mustCreate(t, t.Context(), s, r)
 		recs[i] = r
 	}
