@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -11,7 +12,8 @@ import (
 )
 
 // headRow is the head of a row of runtime_records: the columns a reconcile
-// pass compares, none of them JSON.
+// pass compares, none of them JSON. It names the table and columns of
+// ListHeads's SELECT; the rows are scanned without reflection.
 type headRow struct {
 	bun.BaseModel `bun:"table:runtime_records,alias:r"`
 
@@ -22,27 +24,57 @@ type headRow struct {
 	NextRestartAt *time.Time `bun:"next_restart_at"`
 }
 
+// statuses are the status values a scan interns, so a page of heads does
+// not hold one copy of "running" per row.
+var statuses = core.Statuses()
+
 // ListHeads is List reading only the head columns of each row: the same
 // WHERE, order, page sizes and cursor. Errors: ErrUnavailable.
 func (s *Store) ListHeads(ctx context.Context, q ports.ListQuery) (_ []core.RecordHead, next string, err error) {
 	defer wrap(&err, "list record heads")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	var rows []headRow
-	sel, limit := s.pageSelect(&rows, q)
-	if err := sel.Scan(ctx); err != nil {
+	sel, limit := s.pageSelect((*headRow)(nil), q)
+	rows, err := sel.Column("game_id", "status", "current_container_id", "generation", "next_restart_at").Rows(ctx)
+	if err != nil {
 		return nil, "", err
 	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = rows[limit-1].GameID
+	defer rows.Close()
+	items := make([]core.RecordHead, 0, limit+1)
+	var (
+		status  sql.RawBytes
+		restart bun.NullTime
+	)
+	for rows.Next() {
+		var h core.RecordHead
+		if err := rows.Scan(&h.GameID, &status, &h.ContainerID, &h.Generation, &restart); err != nil {
+			return nil, "", err
+		}
+		h.Status = internStatus(status)
+		if !restart.IsZero() {
+			h.NextRestartAt = dbTimePtr(&restart.Time)
+		}
+		items = append(items, h)
 	}
-	items := make([]core.RecordHead, len(rows))
-	for i, row := range rows {
-		items[i] = core.RecordHead{GameID: row.GameID, Status: core.Status(row.Status),
-			ContainerID: row.ContainerID, Generation: row.Generation, NextRestartAt: dbTimePtr(row.NextRestartAt)}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].GameID
 	}
 	return items, next, nil
+}
+
+// internStatus returns the core.Status constant spelled b, or a new
+// string for a value core does not know.
+func internStatus(b []byte) core.Status {
+	for _, st := range statuses {
+		if string(st) == string(b) {
+			return st
+		}
+	}
+	return core.Status(b)
 }
 
 // pageSelect returns the SELECT of the page q picks into model (a pointer

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -41,6 +42,9 @@ type Reconciler struct {
 	// OrphanGrace leaves a labelled container without a matching record
 	// alone while it is younger than this.
 	OrphanGrace time.Duration
+	// lastRecords is how many heads the last pass read: the next pass
+	// sizes its map for them once instead of growing it page by page.
+	lastRecords atomic.Int64
 }
 
 // NewReconciler returns a reconciler sharing s's dependencies.
@@ -69,6 +73,7 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		return rep, err
 	}
 	rep.Records = len(heads)
+	r.lastRecords.Store(int64(len(heads)))
 	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: list containers: %w", err)
@@ -116,7 +121,7 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 // (its fallback after a restart of rtmanager, or for one another instance
 // set).
 func (r *Reconciler) heads(ctx context.Context) (map[string]core.RecordHead, error) {
-	heads := map[string]core.RecordHead{}
+	heads := make(map[string]core.RecordHead, r.lastRecords.Load())
 	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
 		q := ports.ListQuery{Status: st, Limit: listPage}
 		for {
