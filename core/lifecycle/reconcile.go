@@ -68,7 +68,7 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	// Records first, containers second: a start that completes in between
 	// then shows as a starting record (left to its lease) rather than a
 	// running record whose container seems missing.
-	heads, err := r.heads(ctx)
+	heads, byGame, err := r.heads(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -79,20 +79,28 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		return rep, fmt.Errorf("reconcile: list containers: %w", err)
 	}
 	rep.Containers = len(containers)
-	byID := make(map[string]int, len(containers))
-	for i, c := range containers {
-		byID[c.ID] = i
+	// What each record's current container looks like in the listing,
+	// found through the container's game label (no index by container id:
+	// a container labelled for another game than the record naming it is
+	// not seen, and its record's repair inspects it by id instead).
+	seen := make([]containerSeen, len(heads))
+	for _, c := range containers {
+		if i, ok := byGame[c.Labels[ports.LabelGameID]]; ok && heads[i].ContainerID != "" && heads[i].ContainerID == c.ID {
+			seen[i] = seenListed
+			if c.State == ports.StateExited {
+				seen[i] = seenExited
+			}
+		}
 	}
-	for _, h := range heads {
-		i, listed := byID[h.ContainerID]
+	for i, h := range heads {
 		suspect := false
 		switch h.Status {
 		case core.StatusRunning:
-			suspect = !listed || containers[i].State == ports.StateExited
+			suspect = seen[i] != seenListed
 		case core.StatusStarting:
 			suspect = true
 		case core.StatusStopped:
-			suspect = !listed && h.ContainerID != ""
+			suspect = seen[i] == seenNot && h.ContainerID != ""
 		}
 		// Only a record that still reads the same is worth the game's
 		// lease: one an operation just moved is left to the next pass, so
@@ -101,11 +109,14 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 			rep.count(r.repair(ctx, h.GameID))
 		}
 	}
-	byID = nil // not needed below: the collector may have it during the orphan check
 	now := r.b.Now()
 	for _, c := range containers {
 		game := c.Labels[ports.LabelGameID]
-		if r.belongs(c, heads[game]) || now.Sub(c.CreatedAt) < r.OrphanGrace {
+		var h core.RecordHead
+		if i, ok := byGame[game]; ok {
+			h = heads[i]
+		}
+		if r.belongs(c, h) || now.Sub(c.CreatedAt) < r.OrphanGrace {
 			continue
 		}
 		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur.Head()) {
@@ -116,21 +127,37 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	return rep, nil
 }
 
-// heads reads the heads of every starting, running and stopped record, by
-// game, and puts each pending automatic restart on the restart schedule
-// (its fallback after a restart of rtmanager, or for one another instance
-// set).
-func (r *Reconciler) heads(ctx context.Context) (map[string]core.RecordHead, error) {
-	heads := make(map[string]core.RecordHead, r.lastRecords.Load())
+// containerSeen is how a pass found a record's current container listed.
+type containerSeen uint8
+
+const (
+	seenNot    containerSeen = iota // not listed
+	seenListed                      // listed, not exited
+	seenExited                      // listed, exited
+)
+
+// heads reads the heads of every starting, running and stopped record and
+// indexes them by game, and puts each pending automatic restart on the
+// restart schedule (its fallback after a restart of rtmanager, or for one
+// another instance set).
+func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]int32, error) {
+	hint := r.lastRecords.Load()
+	heads := make([]core.RecordHead, 0, hint)
+	byGame := make(map[string]int32, hint)
 	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
 		q := ports.ListQuery{Status: st, Limit: listPage}
 		for {
 			page, next, err := r.b.Records.ListHeads(ctx, q)
 			if err != nil {
-				return nil, fmt.Errorf("reconcile: list %s records: %w", st, err)
+				return nil, nil, fmt.Errorf("reconcile: list %s records: %w", st, err)
 			}
 			for _, h := range page {
-				heads[h.GameID] = h
+				if i, dup := byGame[h.GameID]; dup {
+					heads[i] = h // moved to a later status while listed: the later read wins
+				} else {
+					byGame[h.GameID] = int32(len(heads))
+					heads = append(heads, h)
+				}
 				if h.NextRestartAt != nil {
 					r.b.due.add(h.GameID, *h.NextRestartAt)
 				}
@@ -141,7 +168,7 @@ func (r *Reconciler) heads(ctx context.Context) (map[string]core.RecordHead, err
 			q.After = next
 		}
 	}
-	return heads, nil
+	return heads, byGame, nil
 }
 
 // unchanged reports whether the game's record still has h's status,
