@@ -38,8 +38,8 @@ type stack struct {
 	services *lifecycle.Services
 	// deps built services; a measurement may build more on them.
 	deps    lifecycle.Deps
-	streams  redisx.Streams
-	timings  *timings
+	streams redisx.Streams
+	timings *timings
 	// pgURL is the scratch database; redisSrv the private redis-server.
 	pgURL    string
 	redisSrv harness.RedisServer
