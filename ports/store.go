@@ -54,9 +54,10 @@ type RecordStore interface {
 	// page: "" whenever no more records follow. Errors: ErrUnavailable.
 	List(ctx context.Context, q ListQuery) (items []core.Record, next string, err error)
 	// ListHeads is List reduced to each record's head: the same records
-	// in the same order, the same page sizes and cursors, without reading
-	// or decoding the rest of the record (the reconciler's listing).
-	// Errors: ErrUnavailable.
+	// in the same order, the same default page and cursors, without
+	// reading or decoding the rest of the record (the reconciler's
+	// listing). A store may cap a page of heads higher than one of
+	// records. Errors: ErrUnavailable.
 	ListHeads(ctx context.Context, q ListQuery) (items []core.RecordHead, next string, err error)
 	// CountByStatus returns how many records are in each status. Errors:
 	// ErrUnavailable.

@@ -222,7 +222,7 @@ func (s *Store) List(ctx context.Context, q ports.ListQuery) (_ []core.Record, n
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var rows []recordRow
-	sel, limit := s.pageSelect(&rows, q)
+	sel, limit := s.pageSelect(&rows, q, maxPage)
 	if err := sel.Scan(ctx); err != nil {
 		return nil, "", err
 	}

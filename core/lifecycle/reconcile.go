@@ -52,8 +52,12 @@ func (s *Services) NewReconciler(orphanGrace time.Duration) *Reconciler {
 	return &Reconciler{b: s.b, OrphanGrace: orphanGrace}
 }
 
-// listPage is the page size a pass reads records with.
+// listPage is the page size background loops read records with.
 const listPage = 1000
+
+// headPage is the page size a reconcile pass reads record heads with; a
+// store may return fewer (the SQL store's cap is 10,000).
+const headPage = 10_000
 
 // Pass runs one reconcile pass. Its error reports only that the pass could
 // not look at the world (store or driver unreachable); repairs that fail are
@@ -145,7 +149,7 @@ func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]i
 	heads := make([]core.RecordHead, 0, hint)
 	byGame := make(map[string]int32, hint)
 	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
-		q := ports.ListQuery{Status: st, Limit: listPage}
+		q := ports.ListQuery{Status: st, Limit: headPage}
 		for {
 			page, next, err := r.b.Records.ListHeads(ctx, q)
 			if err != nil {
