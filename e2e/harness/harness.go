@@ -73,6 +73,10 @@ func FreeAddr(tb testing.TB) string {
 // RTMANAGER_EMBEDDED_REDIS_ADDR and RTMANAGER_INSTANCE_ID unless set.
 type Options struct {
 	Env map[string]string
+	// Binary is the rtmanager executable to run; empty means the one
+	// built from this tree (Binary). A benchmark sets it to compare with
+	// another build in the same run.
+	Binary string
 	// ReadyTimeout bounds the wait for /readyz (default 60s).
 	ReadyTimeout time.Duration
 }
@@ -84,6 +88,7 @@ type Instance struct {
 	// Token, when set, is sent as the bearer token of every request.
 	Token  string
 	Env    map[string]string
+	binary string
 	cmd    *exec.Cmd
 	logs   *testenv.Buffer
 	exited chan struct{}
@@ -106,7 +111,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	if env["RTMANAGER_DOCKER_HOST"] == "" {
 		delete(env, "RTMANAGER_DOCKER_HOST")
 	}
-	i := &Instance{tb: tb, Addr: env["RTMANAGER_HTTP_ADDR"], Env: env}
+	i := &Instance{tb: tb, Addr: env["RTMANAGER_HTTP_ADDR"], Env: env, binary: opts.Binary}
 	i.launch(opts.ReadyTimeout)
 	tb.Cleanup(func() {
 		i.Stop()
@@ -136,7 +141,11 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 	if readyTimeout == 0 {
 		readyTimeout = 60 * time.Second
 	}
-	cmd := exec.Command(Binary(i.tb), "serve")
+	bin := i.binary
+	if bin == "" {
+		bin = Binary(i.tb)
+	}
+	cmd := exec.Command(bin, "serve")
 	cmd.Env = os.Environ()
 	for k, v := range i.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
