@@ -214,12 +214,17 @@ func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
 		// right before exec.
 		secure = &plugin.SecureConfig{Checksum: h.checksum, Hash: sha256.New()}
 	}
+	frames, pluginEnd, err := framePair()
+	if err != nil {
+		return nil, nil, err
+	}
 	cmd := exec.Command(h.exe, h.cfg.Args...)
-	cmd.Env = pluginEnv(os.Environ(), h.cfg.Env, h.cfg.StateDir, h.cfg.UnixSocketDir)
+	cmd.Env = append(pluginEnv(os.Environ(), h.cfg.Env, h.cfg.StateDir, h.cfg.UnixSocketDir), driverplugin.EnvFramesFD+"=3")
+	cmd.ExtraFiles = []*os.File{pluginEnd} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  driverplugin.Handshake,
-		VersionedPlugins: driverplugin.VersionedPlugins,
+		VersionedPlugins: driverplugin.HostPlugins(frames),
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -229,17 +234,24 @@ func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
 		SkipHostEnv:      true, // cmd.Env is the whole environment
 	})
 	rpc, err := pc.Client()
+	pluginEnd.Close() // the plugin has its copy (or never started)
+	if pc.NegotiatedVersion() < driverplugin.ProtocolVersion {
+		frames.Close() // an older plugin: every call over gRPC
+	}
 	if err != nil {
+		frames.Close()
 		killClient(pc)
 		return nil, nil, err
 	}
 	raw, err := rpc.Dispense(driverplugin.PluginName)
 	if err != nil {
+		frames.Close()
 		killClient(pc)
 		return nil, nil, err
 	}
 	drv, ok := raw.(*driverplugin.Client)
 	if !ok {
+		frames.Close()
 		killClient(pc)
 		return nil, nil, fmt.Errorf("plugin dispensed %T, want a driver", raw)
 	}
@@ -300,6 +312,25 @@ func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
 		h.mu.Unlock()
 		h.log.Info("driver plugin restarted")
 	}
+}
+
+// framePair returns the two ends of a new frame channel (an anonymous
+// Unix stream socket pair): the host's as a net.Conn, the plugin's as the
+// file its exec.Cmd passes as fd 3. Both are close-on-exec in the host, so
+// no other child inherits them.
+func framePair() (host net.Conn, pluginEnd *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("frame channel: %w", err)
+	}
+	hostFile := os.NewFile(uintptr(fds[0]), "frames-host")
+	defer hostFile.Close() // FileConn holds a duplicate
+	pluginEnd = os.NewFile(uintptr(fds[1]), "frames-plugin")
+	if host, err = net.FileConn(hostFile); err != nil {
+		pluginEnd.Close()
+		return nil, nil, fmt.Errorf("frame channel: %w", err)
+	}
+	return host, pluginEnd, nil
 }
 
 // removeSocket deletes the unix socket of a dead plugin: a plugin killed by

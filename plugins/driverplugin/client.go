@@ -3,6 +3,7 @@ package driverplugin
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"google.golang.org/grpc"
@@ -45,7 +46,28 @@ func NewClientV2(pluginCtx context.Context, conn grpc.ClientConnInterface) *Clie
 	return c
 }
 
-// Done is closed when the plugin process behind c has exited or was killed.
+// NewClientV3 returns a Client of a protocol version 3 plugin: the unary
+// calls of NewClientV2 over frames, the host's end of the frame channel,
+// and the streaming calls over conn. Done also closes when the frame
+// channel breaks.
+func NewClientV3(pluginCtx context.Context, conn grpc.ClientConnInterface, frames net.Conn) *Client {
+	fc := NewFrameConn(frames, conn)
+	c := NewClientV2(pluginCtx, fc)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-pluginCtx.Done():
+			fc.Close()
+		case <-fc.Done():
+		}
+		close(done)
+	}()
+	c.done = done
+	return c
+}
+
+// Done is closed when the plugin process behind c has exited or was killed,
+// or (protocol version 3) when its frame channel broke.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // PrepareImage implements ports.RuntimeDriver.
