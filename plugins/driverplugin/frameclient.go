@@ -192,7 +192,7 @@ func (c *FrameConn) readLoop() {
 			return
 		}
 		if kind != kindReply && kind != kindError {
-			c.fail(fmt.Errorf("frame kind %d from the plugin: %w", kind, errFrame))
+			c.fail(fmt.Errorf("%w: frame kind %d", errFrame, kind))
 			return
 		}
 		c.mu.Lock()

@@ -64,12 +64,15 @@ func finishFrame(buf []byte) ([]byte, error) {
 // readFrame reads one frame: its kind, call id and the rest (body). A
 // length outside [9, MaxFrame] is an error before anything is allocated.
 func readFrame(r io.Reader, hdr *[frameHeader]byte) (kind byte, id uint64, body []byte, err error) {
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		return 0, 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:4])
 	if n < frameHeader-4 || n > MaxFrame {
-		return 0, 0, nil, fmt.Errorf("frame length %d outside [%d, %d]: %w", n, frameHeader-4, MaxFrame, errFrame)
+		return 0, 0, nil, fmt.Errorf("%w: frame length %d outside [%d, %d]", errFrame, n, frameHeader-4, MaxFrame)
+	}
+	if _, err := io.ReadFull(r, hdr[4:]); err != nil {
+		return 0, 0, nil, err
 	}
 	body = make([]byte, n-(frameHeader-4))
 	if _, err := io.ReadFull(r, body); err != nil {
@@ -91,12 +94,12 @@ func appendRequest(buf []byte, timeoutNanos int64, method string) ([]byte, error
 // parseRequest splits a request body into its timeout, method and payload.
 func parseRequest(body []byte) (timeoutNanos int64, method string, payload []byte, err error) {
 	if len(body) < 10 {
-		return 0, "", nil, fmt.Errorf("request of %d bytes: %w", len(body), errFrame)
+		return 0, "", nil, fmt.Errorf("%w: request of %d bytes", errFrame, len(body))
 	}
 	timeoutNanos = int64(binary.BigEndian.Uint64(body))
 	n := int(binary.BigEndian.Uint16(body[8:]))
 	if len(body) < 10+n {
-		return 0, "", nil, fmt.Errorf("request method of %d bytes in %d: %w", n, len(body), errFrame)
+		return 0, "", nil, fmt.Errorf("%w: request method of %d bytes in %d", errFrame, n, len(body))
 	}
 	return timeoutNanos, string(body[10 : 10+n]), body[10+n:], nil
 }

@@ -77,7 +77,7 @@ func (s *FrameServer) Serve(conn net.Conn) error {
 			continue
 		case kindRequest:
 		default:
-			return fmt.Errorf("frame kind %d from the host: %w", kind, errFrame)
+			return fmt.Errorf("%w: frame kind %d from the host", errFrame, kind)
 		}
 		timeout, method, payload, err := parseRequest(body)
 		if err != nil {
