@@ -28,6 +28,9 @@ type Client struct {
 	// plugin, whose logs and stats are ports.ErrUnsupported.
 	observe driverv2.ObserveClient
 	done    <-chan struct{}
+	// pipelined: calls are frames, so concurrent calls cost one round
+	// trip's wait (protocol version 3).
+	pipelined bool
 }
 
 var _ ports.RuntimeDriver = (*Client)(nil)
@@ -53,6 +56,7 @@ func NewClientV2(pluginCtx context.Context, conn grpc.ClientConnInterface) *Clie
 func NewClientV3(pluginCtx context.Context, conn grpc.ClientConnInterface, frames net.Conn) *Client {
 	fc := NewFrameConn(frames, conn)
 	c := NewClientV2(pluginCtx, fc)
+	c.pipelined = true
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -164,11 +168,20 @@ func (c *Client) Events(ctx context.Context) (<-chan ports.Event, error) {
 
 // Capabilities implements ports.RuntimeDriver.
 func (c *Client) Capabilities(ctx context.Context) (ports.Capabilities, error) {
+	var observed chan observeResult
+	if c.pipelined && c.observe != nil {
+		// Both requests in flight at once: one round trip's wait.
+		observed = make(chan observeResult, 1)
+		go func() { observed <- c.observeCall(ctx) }()
+	}
 	resp, err := c.rpc.Capabilities(ctx, &driverv1.CapabilitiesRequest{})
 	if err != nil {
+		if observed != nil {
+			<-observed
+		}
 		return ports.Capabilities{}, callErr(ctx, err)
 	}
-	return c.observeCaps(ctx, capsFromWire(resp))
+	return c.observeCaps(ctx, capsFromWire(resp), observed)
 }
 
 // callErr translates the error of a call made with ctx. A Canceled status

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -46,58 +47,122 @@ func (s *FrameServer) RegisterService(desc *grpc.ServiceDesc, impl any) {
 // Serve answers the requests on conn until the host closes it or breaks
 // the protocol; it then cancels the calls in flight, closes conn and
 // returns why it stopped.
+//
+// Calls run on long-lived workers (a fresh goroutine per call would grow
+// and copy its stack every time). One worker reads at a time; having read
+// a request, it passes the reading turn to an idle worker (starting one if
+// none is idle) and runs the call itself, so a call starts without waiting
+// for another goroutine to be scheduled. Workers stay for the session: as
+// many as calls were ever in flight at once.
 func (s *FrameServer) Serve(conn net.Conn) error {
-	defer conn.Close()
 	ctx, cancelAll := context.WithCancel(context.Background())
-	defer cancelAll()
-	var (
-		wmu   sync.Mutex
-		mu    sync.Mutex
-		calls = map[uint64]context.CancelFunc{}
-	)
-	reply := func(frame []byte) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_, _ = conn.Write(frame) // a broken conn ends the read loop too
+	ss := &frameSession{
+		srv: s, conn: conn, ctx: ctx, r: bufio.NewReaderSize(conn, 64<<10),
+		calls: map[uint64]context.CancelFunc{}, stopped: make(chan error, 1),
+		turn: make(chan struct{}, 1),
 	}
-	r := bufio.NewReaderSize(conn, 64<<10)
-	var hdr [frameHeader]byte
+	ss.turn <- struct{}{}
+	ss.idle.Add(1)
+	go ss.work()
+	err := <-ss.stopped
+	cancelAll()
+	conn.Close()
+	return err
+}
+
+// frameSession is one Serve: the reader's state and the calls in flight.
+type frameSession struct {
+	srv     *FrameServer
+	conn    net.Conn
+	ctx     context.Context
+	r       *bufio.Reader     // used by the worker holding the turn
+	hdr     [frameHeader]byte // used by the worker holding the turn
+	turn    chan struct{}     // holds the reading turn while nobody reads
+	idle    atomic.Int64      // workers waiting for the turn
+	stopped chan error
+
+	wmu sync.Mutex // one reply written at a time
+
+	mu    sync.Mutex
+	calls map[uint64]context.CancelFunc
+}
+
+// work takes the reading turn, reads a request, passes the turn on and
+// answers the request, until the session stops.
+func (ss *frameSession) work() {
 	for {
-		kind, id, body, err := readFrame(r, &hdr)
+		select {
+		case <-ss.turn:
+		case <-ss.ctx.Done():
+			return
+		}
+		ss.idle.Add(-1)
+		req, ok := ss.next()
+		if !ok {
+			return // the session is stopping; the turn stays taken
+		}
+		if ss.idle.Load() == 0 {
+			ss.idle.Add(1)
+			go ss.work()
+		}
+		ss.turn <- struct{}{}
+		frame := ss.srv.call(req.ctx, req.id, req.method, req.payload)
+		ss.mu.Lock()
+		delete(ss.calls, req.id)
+		ss.mu.Unlock()
+		req.cancel()
+		ss.wmu.Lock()
+		_, _ = ss.conn.Write(frame) // a broken conn ends the reader too
+		ss.wmu.Unlock()
+		ss.idle.Add(1)
+	}
+}
+
+// frameRequest is a request read off the channel.
+type frameRequest struct {
+	id      uint64
+	method  string
+	payload []byte
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// next reads frames until a request, handling cancel frames on the way;
+// false means the session stopped (the reason is sent to stopped).
+func (ss *frameSession) next() (frameRequest, bool) {
+	for {
+		kind, id, body, err := readFrame(ss.r, &ss.hdr)
 		if err != nil {
-			return err
+			ss.stopped <- err
+			return frameRequest{}, false
 		}
 		switch kind {
 		case kindCancel:
-			mu.Lock()
-			if cancel := calls[id]; cancel != nil {
+			ss.mu.Lock()
+			if cancel := ss.calls[id]; cancel != nil {
 				cancel()
 			}
-			mu.Unlock()
+			ss.mu.Unlock()
 			continue
 		case kindRequest:
 		default:
-			return fmt.Errorf("%w: frame kind %d from the host", errFrame, kind)
+			ss.stopped <- fmt.Errorf("%w: frame kind %d from the host", errFrame, kind)
+			return frameRequest{}, false
 		}
 		timeout, method, payload, err := parseRequest(body)
 		if err != nil {
-			return err
+			ss.stopped <- err
+			return frameRequest{}, false
 		}
-		callCtx, cancel := context.WithCancel(ctx)
+		req := frameRequest{id: id, method: method, payload: payload}
+		req.ctx, req.cancel = context.WithCancel(ss.ctx)
 		if timeout > 0 {
-			callCtx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
+			req.ctx, req.cancel = context.WithTimeout(ss.ctx, time.Duration(timeout))
 		}
-		mu.Lock()
-		calls[id] = cancel
-		mu.Unlock()
-		go func() {
-			frame := s.call(callCtx, id, method, payload)
-			mu.Lock()
-			delete(calls, id)
-			mu.Unlock()
-			cancel()
-			reply(frame)
-		}()
+		ss.mu.Lock()
+		ss.calls[id] = req.cancel
+		ss.mu.Unlock()
+		return req, true
 	}
 }
 
