@@ -1,6 +1,9 @@
 // Package pluginhost is the `plugin` runtime driver: a ports.RuntimeDriver
 // that runs a driver plugin binary with hashicorp/go-plugin and calls it over
-// the gRPC driver protocol (plugins/proto/driver/v1).
+// the driver protocol (plugins/proto/driver/v1 and v2): from protocol
+// version 3 its unary calls as frames over a socket pair created for each
+// launch (driverplugin.FrameConn; the plugin's end is its fd 3), its
+// streams and every call of an older plugin over gRPC.
 //
 // The host runs only a verified copy of the binary when a SHA-256 is
 // configured (see Isolation below), forwards the plugin's logs into slog, and supervises the
@@ -30,7 +33,8 @@
 // Isolation (SPEC §11). A plugin gets an allow-listed environment (see
 // envAllow), never rtmanager's RTMANAGER_* configuration and secrets; it
 // talks over go-plugin AutoMTLS on a unix socket in Config.UnixSocketDir,
-// which must be a private (0700) directory of rtmanager's own; and when
+// which must be a private (0700) directory of rtmanager's own, and over the
+// frame channel, an anonymous socket pair no other process can reach; and when
 // Config.SHA256 is set, the host copies the binary into a private directory
 // once, verifying the bytes it wrote, and every launch and respawn executes
 // that copy: replacing the file at Config.Path after New changes nothing
