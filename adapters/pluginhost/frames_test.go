@@ -171,3 +171,64 @@ func TestFramesDeadlineAndCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestFramesMultiplexed: a call that takes seconds (Stop of an engine that
+// ignores SIGTERM) does not hold up the calls issued meanwhile on the same
+// frame channel, and concurrent calls each get their own reply.
+func TestFramesMultiplexed(t *testing.T) {
+	h := newHost(t, pluginhost.Config{Path: processPlugin(t), StateDir: t.TempDir()})
+	if got := h.Protocol(); got != driverplugin.ProtocolVersion {
+		t.Fatalf("negotiated protocol %d, want %d", got, driverplugin.ProtocolVersion)
+	}
+	stubborn, err := h.Start(ctxT(t), ports.ContainerSpec{
+		Name: "frames-stubborn", Image: engineImageRef(t), HostIP: "127.0.0.1",
+		Env:    map[string]string{"ENGINE_IGNORE_SIGTERM": "1"},
+		Labels: map[string]string{ports.LabelManaged: "true", ports.LabelGameID: "frames-stubborn"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Remove(context.Background(), stubborn.ID) })
+	other := startEngine(t, h, "frames-other")
+	waitFor(t, 30*time.Second, "the stubborn engine healthy", func() bool { return healthy(stubborn.Endpoint) })
+
+	const grace = 3 * time.Second
+	stopped := make(chan error, 1)
+	begin := time.Now()
+	go func() { stopped <- h.Stop(ctxT(t), stubborn.ID, grace) }()
+	waitFor(t, grace/2, "the engine to log the SIGTERM it ignores (the Stop waits)", func() bool {
+		var out strings.Builder
+		err := ports.ReadLogs(ctxT(t), h, stubborn.ID, ports.LogOptions{Tail: ports.TailAll}, &out)
+		return err == nil && strings.Contains(out.String(), "ignoring")
+	})
+
+	errs := make(chan error, 40)
+	for i := range cap(errs) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), grace/2)
+			defer cancel()
+			id := map[bool]string{true: other.ID, false: stubborn.ID}[i%2 == 0]
+			c, err := h.Inspect(ctx, id)
+			if err == nil && c.ID != id {
+				err = fmt.Errorf("Inspect %s answered for %s", id, c.ID)
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("Inspect while a Stop waits: %v", err)
+		}
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) after %s, before its %s grace ended", err, time.Since(begin), grace)
+	default: // the Inspects all came back while the Stop still waits
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if d := time.Since(begin); d < grace-100*time.Millisecond {
+		t.Errorf("Stop of an engine ignoring SIGTERM returned after %s, before its %s grace", d, grace)
+	}
+}
