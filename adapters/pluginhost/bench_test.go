@@ -33,7 +33,7 @@ func benchDrivers(b *testing.B) map[string]ports.RuntimeDriver {
 	b.Cleanup(func() { inproc.Close() })
 	return map[string]ports.RuntimeDriver{
 		"plugin":      newHost(b, pluginhost.Config{Path: processPlugin(b), StateDir: b.TempDir()}),
-		"plugin-grpc": newHost(b, pluginhost.Config{Path: buildPlugin(b, "adapters/pluginhost/testdata/v2plugin"), StateDir: b.TempDir()}),
+		"plugin-grpc": newHost(b, pluginhost.Config{Path: buildPlugin(b, "adapters/pluginhost/testdata/oldplugin"), Args: []string{"2"}, StateDir: b.TempDir()}),
 		"inprocess":   inproc,
 	}
 }

@@ -32,17 +32,18 @@ func hostileHost(t *testing.T, mode string) (*pluginhost.Host, string) {
 }
 
 // TestFramesProtocol: the shipped plugin speaks protocol 3 (frames), a
-// protocol 2 plugin keeps working over gRPC, both through the whole
+// protocol 2 plugin (testdata/oldplugin 2) keeps working over gRPC, both through the whole
 // lifecycle.
 func TestFramesProtocol(t *testing.T) {
 	for _, tc := range []struct {
 		plugin string
+		args   []string
 		want   int
 	}{
-		{processPlugin(t), driverplugin.ProtocolVersion},
-		{buildPlugin(t, "adapters/pluginhost/testdata/v2plugin"), driverplugin.ProtocolV2},
+		{processPlugin(t), nil, driverplugin.ProtocolVersion},
+		{buildPlugin(t, "adapters/pluginhost/testdata/oldplugin"), []string{"2"}, driverplugin.ProtocolV2},
 	} {
-		h := newHost(t, pluginhost.Config{Path: tc.plugin, StateDir: t.TempDir()})
+		h := newHost(t, pluginhost.Config{Path: tc.plugin, Args: tc.args, StateDir: t.TempDir()})
 		if got := h.Protocol(); got != tc.want {
 			t.Fatalf("%s: negotiated protocol %d, want %d", tc.plugin, got, tc.want)
 		}
