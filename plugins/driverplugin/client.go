@@ -28,9 +28,9 @@ type Client struct {
 	// plugin, whose logs and stats are ports.ErrUnsupported.
 	observe driverv2.ObserveClient
 	done    <-chan struct{}
-	// pipelined: calls are frames, so concurrent calls cost one round
-	// trip's wait (protocol version 3).
-	pipelined bool
+	// frames is the frame channel of a protocol version 3 plugin (nil
+	// before): concurrent calls cost one round trip's wait.
+	frames *FrameConn
 }
 
 var _ ports.RuntimeDriver = (*Client)(nil)
@@ -56,7 +56,7 @@ func NewClientV2(pluginCtx context.Context, conn grpc.ClientConnInterface) *Clie
 func NewClientV3(pluginCtx context.Context, conn grpc.ClientConnInterface, frames net.Conn) *Client {
 	fc := NewFrameConn(frames, conn)
 	c := NewClientV2(pluginCtx, fc)
-	c.pipelined = true
+	c.frames = fc
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -169,7 +169,7 @@ func (c *Client) Events(ctx context.Context) (<-chan ports.Event, error) {
 // Capabilities implements ports.RuntimeDriver.
 func (c *Client) Capabilities(ctx context.Context) (ports.Capabilities, error) {
 	var observed chan observeResult
-	if c.pipelined && c.observe != nil {
+	if c.frames != nil && c.observe != nil {
 		// Both requests in flight at once: one round trip's wait.
 		observed = make(chan observeResult, 1)
 		go func() { observed <- c.observeCall(ctx) }()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,14 +149,20 @@ func decodeResult(method string, r frameResult, reply proto.Message) error {
 	return status.ErrorProto(&st)
 }
 
-// write writes one frame; a write that fails or outlives deadline (zero:
-// none) leaves a partial frame behind, so it breaks the channel.
+// write writes one frame by deadline (zero: none). A deadline that passes
+// before a byte is written fails this call alone (DeadlineExceeded); a
+// write that fails or stops part-way leaves a partial frame behind, so it
+// breaks the channel.
 func (c *FrameConn) write(frame []byte, deadline time.Time) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.conn.SetWriteDeadline(deadline); err == nil {
-		if _, err = c.conn.Write(frame); err == nil {
+		n, err := c.conn.Write(frame)
+		switch {
+		case err == nil:
 			return nil
+		case n == 0 && errors.Is(err, os.ErrDeadlineExceeded):
+			return status.Error(codes.DeadlineExceeded, "plugin call: deadline passed before the request was sent")
 		}
 		c.fail(fmt.Errorf("write: %w", err))
 	}

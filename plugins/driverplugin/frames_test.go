@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
@@ -92,5 +93,28 @@ func TestFramesHostGone(t *testing.T) {
 	err := c.Invoke(context.Background(), "/x/y", &driverv1.InspectRequest{}, &driverv1.InspectResponse{})
 	if !errors.Is(FromStatus(err), ports.ErrUnavailable) {
 		t.Fatalf("call on a closed channel = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestFramesLateWrite: a request whose deadline passed before it was
+// written fails alone; the channel stays up for the next call.
+func TestFramesLateWrite(t *testing.T) {
+	stub := &stubDriver{c: ports.Container{ID: "abc"}}
+	c := dialFrames(t, stub)
+	conn := c.frames
+	frame, err := finishFrame(appendHeader(nil, kindCancel, 42))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.write(frame, time.Now().Add(-time.Second)); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("write past its deadline = %v, want DeadlineExceeded", err)
+	}
+	select {
+	case <-conn.Done():
+		t.Fatalf("a write refused before its first byte broke the channel")
+	default:
+	}
+	if got, err := c.Inspect(context.Background(), "abc"); err != nil || got.ID != "abc" {
+		t.Fatalf("Inspect after the late write = %+v, %v", got, err)
 	}
 }
