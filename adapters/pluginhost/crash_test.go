@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,6 +94,18 @@ func TestManagerCrash(t *testing.T) {
 	}
 	_ = mgr.Wait()
 	waitFor(t, 15*time.Second, "the orphaned plugin to exit", func() bool { return !procAlive(pluginPID) })
+	// Its main thread turns zombie before its other threads are gone; its
+	// socket accepts connections until the last one has exited.
+	waitFor(t, 15*time.Second, "the orphaned plugin's socket to refuse connections", func() bool {
+		left, _ := filepath.Glob(filepath.Join(sockets, "plugin*"))
+		for _, p := range left {
+			if c, err := net.Dial("unix", p); err == nil {
+				c.Close()
+				return false
+			}
+		}
+		return true
+	})
 	if !healthy(endpoint) {
 		t.Fatalf("the engine died with its manager")
 	}

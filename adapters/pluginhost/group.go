@@ -86,3 +86,16 @@ func removeStaleCopies(dir string) {
 		f.Close()
 	}
 }
+
+// Protocol returns the driver protocol version the live plugin and the
+// host agreed on at handshake (driverplugin.ProtocolVersion for a plugin
+// built on the current SDK: unary calls as frames; 1 or 2 for an older
+// plugin: every call over gRPC), or 0 while the plugin is down.
+func (h *Host) Protocol() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.client == nil || h.client.Exited() {
+		return 0
+	}
+	return h.client.NegotiatedVersion()
+}

@@ -1,6 +1,9 @@
 // Package pluginhost is the `plugin` runtime driver: a ports.RuntimeDriver
 // that runs a driver plugin binary with hashicorp/go-plugin and calls it over
-// the gRPC driver protocol (plugins/proto/driver/v1).
+// the driver protocol (plugins/proto/driver/v1 and v2): from protocol
+// version 3 its unary calls as frames over a socket pair created for each
+// launch (driverplugin.FrameConn; the plugin's end is its fd 3), its
+// streams and every call of an older plugin over gRPC.
 //
 // The host runs only a verified copy of the binary when a SHA-256 is
 // configured (see Isolation below), forwards the plugin's logs into slog, and supervises the
@@ -30,7 +33,8 @@
 // Isolation (SPEC §11). A plugin gets an allow-listed environment (see
 // envAllow), never rtmanager's RTMANAGER_* configuration and secrets; it
 // talks over go-plugin AutoMTLS on a unix socket in Config.UnixSocketDir,
-// which must be a private (0700) directory of rtmanager's own; and when
+// which must be a private (0700) directory of rtmanager's own, and over the
+// frame channel, an anonymous socket pair no other process can reach; and when
 // Config.SHA256 is set, the host copies the binary into a private directory
 // once, verifying the bytes it wrote, and every launch and respawn executes
 // that copy: replacing the file at Config.Path after New changes nothing
@@ -214,12 +218,17 @@ func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
 		// right before exec.
 		secure = &plugin.SecureConfig{Checksum: h.checksum, Hash: sha256.New()}
 	}
+	frames, pluginEnd, err := framePair()
+	if err != nil {
+		return nil, nil, err
+	}
 	cmd := exec.Command(h.exe, h.cfg.Args...)
-	cmd.Env = pluginEnv(os.Environ(), h.cfg.Env, h.cfg.StateDir, h.cfg.UnixSocketDir)
+	cmd.Env = append(pluginEnv(os.Environ(), h.cfg.Env, h.cfg.StateDir, h.cfg.UnixSocketDir), driverplugin.EnvFramesFD+"=3")
+	cmd.ExtraFiles = []*os.File{pluginEnd} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  driverplugin.Handshake,
-		VersionedPlugins: driverplugin.VersionedPlugins,
+		VersionedPlugins: driverplugin.HostPlugins(frames),
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -229,17 +238,24 @@ func (h *Host) launch() (*plugin.Client, *driverplugin.Client, error) {
 		SkipHostEnv:      true, // cmd.Env is the whole environment
 	})
 	rpc, err := pc.Client()
+	pluginEnd.Close() // the plugin has its copy (or never started)
+	if pc.NegotiatedVersion() < driverplugin.ProtocolVersion {
+		frames.Close() // an older plugin: every call over gRPC
+	}
 	if err != nil {
+		frames.Close()
 		killClient(pc)
 		return nil, nil, err
 	}
 	raw, err := rpc.Dispense(driverplugin.PluginName)
 	if err != nil {
+		frames.Close()
 		killClient(pc)
 		return nil, nil, err
 	}
 	drv, ok := raw.(*driverplugin.Client)
 	if !ok {
+		frames.Close()
 		killClient(pc)
 		return nil, nil, fmt.Errorf("plugin dispensed %T, want a driver", raw)
 	}
@@ -300,6 +316,25 @@ func (h *Host) supervise(pc *plugin.Client, drv *driverplugin.Client) {
 		h.mu.Unlock()
 		h.log.Info("driver plugin restarted")
 	}
+}
+
+// framePair returns the two ends of a new frame channel (an anonymous
+// Unix stream socket pair): the host's as a net.Conn, the plugin's as the
+// file its exec.Cmd passes as fd 3. Both are close-on-exec in the host, so
+// no other child inherits them.
+func framePair() (host net.Conn, pluginEnd *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("frame channel: %w", err)
+	}
+	hostFile := os.NewFile(uintptr(fds[0]), "frames-host")
+	defer hostFile.Close() // FileConn holds a duplicate
+	pluginEnd = os.NewFile(uintptr(fds[1]), "frames-plugin")
+	if host, err = net.FileConn(hostFile); err != nil {
+		pluginEnd.Close()
+		return nil, nil, fmt.Errorf("frame channel: %w", err)
+	}
+	return host, pluginEnd, nil
 }
 
 // removeSocket deletes the unix socket of a dead plugin: a plugin killed by

@@ -217,12 +217,12 @@ func TestChecksum(t *testing.T) {
 }
 
 // TestProtocolVersion: a plugin speaking only an unknown protocol version
-// (3) is refused.
+// (99) is refused.
 func TestProtocolVersion(t *testing.T) {
-	bin := buildPlugin(t, "adapters/pluginhost/testdata/v3plugin")
+	bin := buildPlugin(t, "adapters/pluginhost/testdata/futureplugin")
 	_, err := pluginhost.New(ctxT(t), pluginhost.Config{Path: bin, UnixSocketDir: t.TempDir(), Logger: testLogger()})
 	if err == nil || !strings.Contains(err.Error(), "incompatible API version") {
-		t.Fatalf("New with a protocol 3 plugin = %v, want an incompatible API version error", err)
+		t.Fatalf("New with a protocol 99 plugin = %v, want an incompatible API version error", err)
 	}
 	t.Logf("refused: %v", err)
 }

@@ -50,11 +50,11 @@ func TestPluginEnv(t *testing.T) {
 		if strings.Contains(v, "s3cret") || strings.Contains(v, "pw@") || strings.Contains(v, "aws-secret") {
 			t.Errorf("plugin sees %s=%s", k, v)
 		}
-		if strings.HasPrefix(k, "RTMANAGER_") && k != "RTMANAGER_PLUGIN_STATE_DIR" && k != driverplugin.Handshake.MagicCookieKey {
+		if strings.HasPrefix(k, "RTMANAGER_") && k != "RTMANAGER_PLUGIN_STATE_DIR" && k != driverplugin.EnvFramesFD && k != driverplugin.Handshake.MagicCookieKey {
 			t.Errorf("plugin sees %s", k)
 		}
 	}
-	for _, k := range []string{"PATH", "LC_ALL", "PROBE_EXTRA", "RTMANAGER_PLUGIN_STATE_DIR", "PLUGIN_UNIX_SOCKET_DIR", "PLUGIN_CLIENT_CERT",
+	for _, k := range []string{"PATH", "LC_ALL", "PROBE_EXTRA", "RTMANAGER_PLUGIN_STATE_DIR", driverplugin.EnvFramesFD, "PLUGIN_UNIX_SOCKET_DIR", "PLUGIN_CLIENT_CERT",
 		"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("plugin environment lacks %s; has %v", k, keys(env))
@@ -107,7 +107,7 @@ func TestVerifiedCopyRuns(t *testing.T) {
 		t.Errorf("plugin runs %s, want the verified copy under %s", got, sockets)
 	}
 
-	swapped, err := os.ReadFile(buildPlugin(t, "adapters/pluginhost/testdata/v3plugin"))
+	swapped, err := os.ReadFile(buildPlugin(t, "adapters/pluginhost/testdata/futureplugin"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,10 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envEcho) != "" {
+		runEcho() // this process is the far end of BenchmarkSocketFloor
+		return
+	}
 	if os.Getenv(envManager) != "" {
 		runManager() // this process plays a manager for TestManagerCrash
 		return

@@ -15,7 +15,7 @@ import (
 // nor stats, and answers both with ErrUnsupported. The shipped plugin, of
 // version 2, declares and serves them.
 func TestV1Plugin(t *testing.T) {
-	h := newHost(t, pluginhost.Config{Path: buildPlugin(t, "adapters/pluginhost/testdata/v1plugin"), StateDir: t.TempDir()})
+	h := newHost(t, pluginhost.Config{Path: buildPlugin(t, "adapters/pluginhost/testdata/oldplugin"), Args: []string{"1"}, StateDir: t.TempDir()})
 	caps, err := h.Capabilities(ctxT(t))
 	if err != nil {
 		t.Fatalf("Capabilities: %v", err)

@@ -93,21 +93,18 @@ func measureBoot(tb testing.TB, dataDir string, fresh bool) bootResult {
 	return r
 }
 
-// pluginLatency is the P5 figure of one driver.
-type pluginLatency struct {
-	Name     string
-	P50, P99 float64 // microseconds
-	NsPerOp  float64
-}
-
 // measurePlugin runs the plugin host's own benchmarks (adapters/pluginhost
-// bench_test.go: Inspect of a running engine and the bare Capabilities
-// round trip, in-process process driver versus the same driver behind the
-// plugin host) and parses their p50/p99 metrics.
-func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
+// bench_test.go) in one run: BenchmarkInspectPaired (Inspect of a running
+// engine on the process driver in-process, behind the host over the frame
+// channel and over gRPC, side by side), BenchmarkCapabilities (the bare
+// round trip, per design) and BenchmarkSocketFloor (a raw Unix-socket
+// ping-pong with another process). It returns each benchmark's metrics by
+// unit, keyed by the benchmark's name without "Benchmark" and the -N suffix
+// (e.g. "InspectPaired", "Capabilities/plugin").
+func measurePlugin(tb testing.TB) (map[string]map[string]float64, string) {
 	tb.Helper()
 	root := moduleRoot(tb)
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkInspect|BenchmarkCapabilities)$",
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkInspectPaired|BenchmarkCapabilities|BenchmarkSocketFloor)$",
 		"-benchtime", "5000x", "-count", "1", "./adapters/pluginhost")
 	cmd.Dir = root
 	raw, err := cmd.CombinedOutput()
@@ -115,18 +112,24 @@ func measurePlugin(tb testing.TB) (map[string]pluginLatency, string) {
 		tb.Fatalf("pluginhost benchmarks: %v\n%s", err, raw)
 	}
 	raw = withoutLogLines(raw)
-	line := regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) p50-µs\s+([\d.]+) p99-µs`)
-	res := map[string]pluginLatency{}
+	name := regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?$`)
+	res := map[string]map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	for sc.Scan() {
-		m := line.FindStringSubmatch(sc.Text())
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 {
+			continue
+		}
+		m := name.FindStringSubmatch(f[0])
 		if m == nil {
 			continue
 		}
-		ns, _ := strconv.ParseFloat(m[2], 64)
-		p50, _ := strconv.ParseFloat(m[3], 64)
-		p99, _ := strconv.ParseFloat(m[4], 64)
-		res[m[1]] = pluginLatency{Name: m[1], P50: p50, P99: p99, NsPerOp: ns}
+		metrics := map[string]float64{}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			metrics[f[i+1]] = v
+		}
+		res[m[1]] = metrics
 	}
 	if len(res) == 0 {
 		tb.Fatalf("no benchmark lines in:\n%s", raw)

@@ -66,6 +66,16 @@ func dial(t testing.TB, impl ports.RuntimeDriver) *Client {
 // TestBoundaryErrors: every sentinel a driver returns from every method
 // arrives as the same sentinel on the host side.
 func TestBoundaryErrors(t *testing.T) {
+	for name, dial := range dialers {
+		t.Run(name, func(t *testing.T) { testBoundaryErrors(t, dial) })
+	}
+}
+
+// dialers are the two paths a call takes: gRPC (protocol versions 1 and 2)
+// and the frame channel (version 3).
+var dialers = map[string]func(testing.TB, ports.RuntimeDriver) *Client{"grpc": dial, "frames": dialFrames}
+
+func testBoundaryErrors(t *testing.T, dial func(testing.TB, ports.RuntimeDriver) *Client) {
 	stub := &stubDriver{}
 	c := dial(t, stub)
 	ctx := context.Background()
@@ -92,6 +102,12 @@ func TestBoundaryErrors(t *testing.T) {
 // TestBoundaryValues: specs, containers, capabilities and events cross the
 // boundary unchanged.
 func TestBoundaryValues(t *testing.T) {
+	for name, dial := range dialers {
+		t.Run(name, func(t *testing.T) { testBoundaryValues(t, dial) })
+	}
+}
+
+func testBoundaryValues(t *testing.T, dial func(testing.TB, ports.RuntimeDriver) *Client) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	stub := &stubDriver{
 		c: ports.Container{

@@ -3,6 +3,7 @@ package driverplugin
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"google.golang.org/grpc"
@@ -27,6 +28,9 @@ type Client struct {
 	// plugin, whose logs and stats are ports.ErrUnsupported.
 	observe driverv2.ObserveClient
 	done    <-chan struct{}
+	// frames is the frame channel of a protocol version 3 plugin (nil
+	// before): concurrent calls cost one round trip's wait.
+	frames *FrameConn
 }
 
 var _ ports.RuntimeDriver = (*Client)(nil)
@@ -45,7 +49,29 @@ func NewClientV2(pluginCtx context.Context, conn grpc.ClientConnInterface) *Clie
 	return c
 }
 
-// Done is closed when the plugin process behind c has exited or was killed.
+// NewClientV3 returns a Client of a protocol version 3 plugin: the unary
+// calls of NewClientV2 over frames, the host's end of the frame channel,
+// and the streaming calls over conn. Done also closes when the frame
+// channel breaks.
+func NewClientV3(pluginCtx context.Context, conn grpc.ClientConnInterface, frames net.Conn) *Client {
+	fc := NewFrameConn(frames, conn)
+	c := NewClientV2(pluginCtx, fc)
+	c.frames = fc
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-pluginCtx.Done():
+			fc.Close()
+		case <-fc.Done():
+		}
+		close(done)
+	}()
+	c.done = done
+	return c
+}
+
+// Done is closed when the plugin process behind c has exited or was killed,
+// or (protocol version 3) when its frame channel broke.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // PrepareImage implements ports.RuntimeDriver.
@@ -142,11 +168,20 @@ func (c *Client) Events(ctx context.Context) (<-chan ports.Event, error) {
 
 // Capabilities implements ports.RuntimeDriver.
 func (c *Client) Capabilities(ctx context.Context) (ports.Capabilities, error) {
+	var observed chan observeResult
+	if c.frames != nil && c.observe != nil {
+		// Both requests in flight at once: one round trip's wait.
+		observed = make(chan observeResult, 1)
+		go func() { observed <- c.observeCall(ctx) }()
+	}
 	resp, err := c.rpc.Capabilities(ctx, &driverv1.CapabilitiesRequest{})
 	if err != nil {
+		if observed != nil {
+			<-observed
+		}
 		return ports.Capabilities{}, callErr(ctx, err)
 	}
-	return c.observeCaps(ctx, capsFromWire(resp))
+	return c.observeCaps(ctx, capsFromWire(resp), observed)
 }
 
 // callErr translates the error of a call made with ctx. A Canceled status

@@ -125,17 +125,35 @@ func (c *Client) Stats(ctx context.Context, id string) (ports.Stats, error) {
 	return st, nil
 }
 
+// observeResult is the answer of an ObserveCapabilities call.
+type observeResult struct {
+	resp *driverv2.ObserveCapabilitiesResponse
+	err  error
+}
+
+// observeCall asks the plugin for its optional capabilities.
+func (c *Client) observeCall(ctx context.Context) observeResult {
+	resp, err := c.observe.ObserveCapabilities(ctx, &driverv2.ObserveCapabilitiesRequest{})
+	return observeResult{resp, err}
+}
+
 // observeCaps adds the optional capabilities to caps: none for a version
-// 1 plugin.
-func (c *Client) observeCaps(ctx context.Context, caps ports.Capabilities) (ports.Capabilities, error) {
+// 1 plugin, else what ObserveCapabilities answers (observed, when the call
+// is already in flight; nil to make it now).
+func (c *Client) observeCaps(ctx context.Context, caps ports.Capabilities, observed <-chan observeResult) (ports.Capabilities, error) {
 	caps.Logs, caps.LogTimes, caps.Stats = false, false, false
 	if c.observe == nil {
 		return caps, nil
 	}
-	resp, err := c.observe.ObserveCapabilities(ctx, &driverv2.ObserveCapabilitiesRequest{})
-	if err != nil {
-		return ports.Capabilities{}, callErr(ctx, err)
+	var r observeResult
+	if observed != nil {
+		r = <-observed
+	} else {
+		r = c.observeCall(ctx)
 	}
-	caps.Logs, caps.LogTimes, caps.Stats = resp.GetLogs(), resp.GetLogTimes(), resp.GetStats()
+	if r.err != nil {
+		return ports.Capabilities{}, callErr(ctx, r.err)
+	}
+	caps.Logs, caps.LogTimes, caps.Stats = r.resp.GetLogs(), r.resp.GetLogTimes(), r.resp.GetStats()
 	return caps, nil
 }

@@ -37,6 +37,10 @@ const EnvStateDir = "RTMANAGER_PLUGIN_STATE_DIR"
 // returns when the host shuts the plugin down. It never returns for a
 // process not started by a host: it prints a notice and exits 1.
 //
+// Serve speaks driver protocol versions 1 to 3; with a host of version 3
+// the unary calls travel over the frame channel the host passed as fd 3
+// (see driverplugin's frames.go), with nothing for the driver to do.
+//
 // Serve logs to stderr (never stdout, which carries the go-plugin
 // handshake) and ignores SIGPIPE, so a write to a stderr whose reader has
 // gone cannot kill the plugin. It exits when its parent, the host, is gone
