@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -79,7 +80,7 @@ func serveScoped(t *testing.T, scope string, env map[string]string) *app.Main {
 	})
 	env["RTMANAGER_SCOPE"] = scope
 	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	serve(t, m)
+	apptest.Serve(t, m)
 	return m
 }
 
