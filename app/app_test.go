@@ -56,6 +56,12 @@ func load(t *testing.T, env map[string]string) config.Config {
 	return cfg
 }
 
+// newMain is the Main of load(t, env), logging nowhere.
+func newMain(t *testing.T, env map[string]string) *app.Main {
+	t.Helper()
+	return app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+}
+
 func post(t *testing.T, url string, body any) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
@@ -140,7 +146,7 @@ func TestServesWhileRuntimeDown(t *testing.T) {
 		"containerd": {"RTMANAGER_DRIVER": "containerd", "RTMANAGER_CONTAINERD_ADDRESS": "/nonexistent/containerd.sock"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+			m := newMain(t, env)
 			apptest.Open(t, m)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -171,7 +177,7 @@ func TestOpenFailsClearly(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			m := app.New(load(t, c.env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+			m := newMain(t, c.env)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := m.Open(ctx)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"sync"
@@ -79,7 +77,7 @@ func serveScoped(t *testing.T, scope string, env map[string]string) *app.Main {
 		}
 	})
 	env["RTMANAGER_SCOPE"] = scope
-	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	m := newMain(t, env)
 	apptest.Serve(t, m)
 	return m
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -35,7 +34,7 @@ type served struct {
 // serveMain opens and runs Main with env until the test ends.
 func serveMain(t *testing.T, env map[string]string) *served {
 	t.Helper()
-	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	m := newMain(t, env)
 	apptest.Serve(t, m)
 	return &served{t: t, m: m, base: "http://" + m.Addr() + "/api/v1/internal/runtimes/"}
 }
@@ -309,7 +308,7 @@ func TestObservePlugin(t *testing.T) {
 func TestShutdownEndsFollowers(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	m := app.New(load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host}), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	m := newMain(t, map[string]string{"RTMANAGER_DOCKER_HOST": host})
 	run := apptest.Serve(t, m)
 	s := &served{t: t, m: m, base: "http://" + m.Addr() + "/api/v1/internal/runtimes/"}
 	game := "obs-sd-" + testenv.RandomSuffix(3)

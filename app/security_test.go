@@ -39,7 +39,7 @@ func do(t *testing.T, method, url, host, contentType, body string) (int, string)
 // TestServeRefusesPublicAddressWithoutToken: with no API token, serve
 // will not listen beyond loopback unless told it is meant.
 func TestServeRefusesPublicAddressWithoutToken(t *testing.T) {
-	m := app.New(load(t, map[string]string{"RTMANAGER_HTTP_ADDR": "0.0.0.0:0"}), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	m := newMain(t, map[string]string{"RTMANAGER_HTTP_ADDR": "0.0.0.0:0"})
 	err := m.Open(context.Background())
 	if err == nil {
 		m.Close()
@@ -58,8 +58,7 @@ func TestServeRefusesPublicAddressWithoutToken(t *testing.T) {
 // stores, no token) refuses a cross-site form POST and a rebound Host;
 // nothing is stored.
 func TestCrossSiteAndRebindingOnTheRealApp(t *testing.T) {
-	m := app.New(load(t, map[string]string{"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}),
-		slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	m := newMain(t, map[string]string{"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"})
 	apptest.Serve(t, m)
 	base := "http://" + m.Addr()
 	start := base + "/api/v1/internal/runtimes/g1/start"
