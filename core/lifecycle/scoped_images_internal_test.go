@@ -8,6 +8,7 @@ import (
 
 	"github.com/galaxy-game/rtmanager/adapters/docker"
 	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
+	"github.com/galaxy-game/rtmanager/internal/testdocker"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -18,15 +19,10 @@ import (
 // their image store from the view); a driver without an image store
 // answers ErrUnsupported through the view.
 func TestScopedDriverForwardsImages(t *testing.T) {
-	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
+	raw := testdocker.New(t, docker.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	raw, err := docker.New(ctx, docker.Config{Host: host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
 	view := ports.ImagesOf(scopedDriver{RuntimeDriver: raw, scope: "blue"})
 	got, err := view.LocalImage(ctx, image)
 	if err != nil {
