@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/app/config"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
@@ -55,6 +56,12 @@ func load(t *testing.T, env map[string]string) config.Config {
 	return cfg
 }
 
+// newMain is the Main of load(t, env), logging nowhere.
+func newMain(t *testing.T, env map[string]string) *app.Main {
+	t.Helper()
+	return app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+}
+
 func post(t *testing.T, url string, body any) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
@@ -91,14 +98,8 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	image := testenv.EngineImage(t)
 	cfg := load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host})
 	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer m.Close()
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	run := apptest.Serve(t, m)
+	ctx := context.Background()
 	base := "http://" + m.Addr() + "/api/v1/internal/runtimes/"
 	fast, slow := "app-fast-"+testenv.RandomSuffix(3), "app-slow-"+testenv.RandomSuffix(3)
 	removeGames(t, fast, slow)
@@ -122,14 +123,8 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	began := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
-		t.Fatal("Run did not return after cancel")
+	if err := run.Stop(t, cfg.ShutdownTimeout+10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	if st := <-slowDone; st != 200 {
 		t.Errorf("the in-flight start was cut off: HTTP %d", st)
@@ -151,13 +146,10 @@ func TestServesWhileRuntimeDown(t *testing.T) {
 		"containerd": {"RTMANAGER_DRIVER": "containerd", "RTMANAGER_CONTAINERD_ADDRESS": "/nonexistent/containerd.sock"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+			m := newMain(t, env)
+			apptest.Open(t, m)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := m.Open(ctx); err != nil {
-				t.Fatalf("Open with the runtime down: %v", err)
-			}
-			defer m.Close()
 			if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "driver") {
 				t.Errorf("Ready = %v, want the driver named", err)
 			}
@@ -185,7 +177,7 @@ func TestOpenFailsClearly(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			m := app.New(load(t, c.env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+			m := newMain(t, c.env)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := m.Open(ctx)
@@ -218,11 +210,7 @@ func TestWarnsEmbeddedRedisWithSharedDatabase(t *testing.T) {
 			m := app.New(load(t, map[string]string{"RTMANAGER_DATABASE_URL": c.db(t),
 				"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}),
 				slog.New(slog.NewJSONHandler(&logs, nil)), "test")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := m.Open(ctx); err != nil {
-				t.Fatalf("Open: %v", err)
-			}
+			apptest.Open(t, m)
 			m.Close()
 			if got := strings.Contains(logs.String(), "RTMANAGER_REDIS_URL is embedded but the database is PostgreSQL"); got != c.warn {
 				t.Errorf("warned %v, want %v; log:\n%s", got, c.warn, logs.String())

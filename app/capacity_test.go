@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -78,8 +77,8 @@ func serveScoped(t *testing.T, scope string, env map[string]string) *app.Main {
 		}
 	})
 	env["RTMANAGER_SCOPE"] = scope
-	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	serve(t, m)
+	m := newMain(t, env)
+	apptest.Serve(t, m)
 	return m
 }
 

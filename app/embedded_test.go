@@ -14,6 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
@@ -26,12 +27,9 @@ func TestEmbeddedRedisLockedDown(t *testing.T) {
 	cfg := load(t, map[string]string{"RTMANAGER_DATA_DIR": dataDir, "RTMANAGER_DOCKER_HOST": testenv.DockerHost(t)})
 	var logs bytes.Buffer
 	m := app.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), "test")
+	apptest.Open(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer m.Close()
 
 	if fi, err := os.Stat(dataDir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("data dir: %v %v, want mode 0700", fi.Mode(), err)

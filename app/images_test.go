@@ -16,6 +16,7 @@ import (
 	"github.com/galaxy-game/rtmanager/adapters/containerd"
 	"github.com/galaxy-game/rtmanager/adapters/docker"
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/internal/testdocker"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -45,12 +46,7 @@ func imageEnv(t *testing.T, drv string) (map[string]string, ports.ImageStore) {
 	switch drv {
 	case "docker":
 		host := testenv.DockerHost(t)
-		d, err := docker.New(ctx, docker.Config{Host: host})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		return map[string]string{"RTMANAGER_DRIVER": "docker", "RTMANAGER_DOCKER_HOST": host}, d
+		return map[string]string{"RTMANAGER_DRIVER": "docker", "RTMANAGER_DOCKER_HOST": host}, testdocker.New(t, docker.Config{Host: host})
 	default:
 		addr := testenv.ContainerdAddress(t)
 		ns := "rtmimg-" + testenv.RandomSuffix(4)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/galaxy-game/rtmanager/adapters/containerd"
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
@@ -34,8 +34,8 @@ type served struct {
 // serveMain opens and runs Main with env until the test ends.
 func serveMain(t *testing.T, env map[string]string) *served {
 	t.Helper()
-	m := app.New(load(t, env), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	serve(t, m)
+	m := newMain(t, env)
+	apptest.Serve(t, m)
 	return &served{t: t, m: m, base: "http://" + m.Addr() + "/api/v1/internal/runtimes/"}
 }
 
@@ -308,15 +308,8 @@ func TestObservePlugin(t *testing.T) {
 func TestShutdownEndsFollowers(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	m := app.New(load(t, map[string]string{"RTMANAGER_DOCKER_HOST": host}), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer m.Close()
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	m := newMain(t, map[string]string{"RTMANAGER_DOCKER_HOST": host})
+	run := apptest.Serve(t, m)
 	s := &served{t: t, m: m, base: "http://" + m.Addr() + "/api/v1/internal/runtimes/"}
 	game := "obs-sd-" + testenv.RandomSuffix(3)
 	removeGames(t, game)
@@ -326,14 +319,8 @@ func TestShutdownEndsFollowers(t *testing.T) {
 	f := s.follow(game, "tail=1")
 	f.await(t, "listening on")
 	began := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return within 15 s with a follower open")
+	if err := run.Stop(t, 15*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	<-f.done
 	t.Logf("shutdown with a follower took %s", time.Since(began))

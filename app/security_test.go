@@ -10,28 +10,10 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
-
-// serve opens and runs Main until the test ends.
-func serve(t *testing.T, m *app.Main) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		cancel()
-		t.Fatalf("Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		m.Close()
-	})
-}
 
 func do(t *testing.T, method, url, host, contentType, body string) (int, string) {
 	t.Helper()
@@ -57,7 +39,7 @@ func do(t *testing.T, method, url, host, contentType, body string) (int, string)
 // TestServeRefusesPublicAddressWithoutToken: with no API token, serve
 // will not listen beyond loopback unless told it is meant.
 func TestServeRefusesPublicAddressWithoutToken(t *testing.T) {
-	m := app.New(load(t, map[string]string{"RTMANAGER_HTTP_ADDR": "0.0.0.0:0"}), slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
+	m := newMain(t, map[string]string{"RTMANAGER_HTTP_ADDR": "0.0.0.0:0"})
 	err := m.Open(context.Background())
 	if err == nil {
 		m.Close()
@@ -76,9 +58,8 @@ func TestServeRefusesPublicAddressWithoutToken(t *testing.T) {
 // stores, no token) refuses a cross-site form POST and a rebound Host;
 // nothing is stored.
 func TestCrossSiteAndRebindingOnTheRealApp(t *testing.T) {
-	m := app.New(load(t, map[string]string{"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}),
-		slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	serve(t, m)
+	m := newMain(t, map[string]string{"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+	apptest.Serve(t, m)
 	base := "http://" + m.Addr()
 	start := base + "/api/v1/internal/runtimes/g1/start"
 	if st, body := do(t, http.MethodPost, start, "", "application/x-www-form-urlencoded", "image_ref=engine:1"); st != http.StatusUnsupportedMediaType ||
@@ -116,7 +97,7 @@ func TestSecretsStayOutOfLogsAndReadyz(t *testing.T) {
 		"RTMANAGER_AUTO_MIGRATE": "false",
 		"RTMANAGER_DOCKER_HOST":  "unix:///nonexistent/docker.sock",
 	}), logger, "test")
-	serve(t, m)
+	apptest.Serve(t, m)
 	base := "http://" + m.Addr()
 	st, body := do(t, http.MethodGet, base+"/readyz", "", "", "")
 	if st != http.StatusServiceUnavailable || body != `{"status":"unavailable","failing":["database","driver"]}`+"\n" {

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/galaxy-game/rtmanager/adapters/docker"
+	"github.com/galaxy-game/rtmanager/internal/testdocker"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 	"github.com/galaxy-game/rtmanager/ports/drivertest"
@@ -24,14 +25,7 @@ const missingImage = "127.0.0.1:1/rtmanager/missing-engine:none"
 
 func newDriver(t *testing.T, host string) *docker.Driver {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := docker.New(ctx, docker.Config{Host: host, PullTimeout: 20 * time.Second})
-	if err != nil {
-		testenv.Missing(t, "docker at %s: %v", host, err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return testdocker.New(t, docker.Config{Host: host, PullTimeout: 20 * time.Second})
 }
 
 // restartCmdEnv names a shell command that really restarts the Docker
@@ -147,11 +141,7 @@ func TestInitReadonly(t *testing.T) {
 	image := testenv.EngineImage(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := docker.New(ctx, docker.Config{Host: host, Init: true, ReadonlyRootfs: true})
-	if err != nil {
-		testenv.Missing(t, "docker at %s: %v", host, err)
-	}
-	defer d.Close()
+	d := testdocker.New(t, docker.Config{Host: host, Init: true, ReadonlyRootfs: true})
 	game := "init-" + testenv.RandomSuffix(4)
 	t.Cleanup(func() { removeGame(t, d, game) })
 	c, err := d.Start(ctx, ports.ContainerSpec{

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/galaxy-game/rtmanager/adapters/docker"
+	"github.com/galaxy-game/rtmanager/internal/testdocker"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
@@ -28,12 +29,7 @@ func TestNetworkCreateRace(t *testing.T) {
 	const n = 4
 	drivers := make([]*docker.Driver, n)
 	for i := range drivers {
-		d, err := docker.New(t.Context(), docker.Config{Host: host, Network: name})
-		if err != nil {
-			testenv.Missing(t, "docker at %s: %v", host, err)
-		}
-		t.Cleanup(func() { d.Close() })
-		drivers[i] = d
+		drivers[i] = testdocker.New(t, docker.Config{Host: host, Network: name})
 	}
 	t.Cleanup(func() {
 		removeGame(t, drivers[0], game)
@@ -83,11 +79,7 @@ func TestNetworkWithICCRefused(t *testing.T) {
 		t.Fatalf("create %s: %v", name, err)
 	}
 	t.Cleanup(func() { removeNetworks(t, cli, name) })
-	d, err := docker.New(t.Context(), docker.Config{Host: host, Network: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testdocker.New(t, docker.Config{Host: host, Network: name})
 	game := "icc-" + testenv.RandomSuffix(4)
 	t.Cleanup(func() { removeGame(t, d, game) })
 	if _, err := d.Start(t.Context(), isoSpec(image, game, 1, nil)); !errors.Is(err, ports.ErrInvalid) {

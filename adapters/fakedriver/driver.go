@@ -114,9 +114,7 @@ func New(now func() time.Time) *Driver {
 		now = time.Now
 	}
 	fp := make([]byte, 8)
-	if _, err := rand.Read(fp); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
+	_, _ = rand.Read(fp) // never returns an error (crypto/rand, Go 1.24+)
 	return &Driver{
 		Set: faults.New("fake driver", MethodPrepareImage, MethodStart, MethodStop, MethodRemove,
 			MethodInspect, MethodList, MethodEvents, MethodCapabilities, MethodProbe),

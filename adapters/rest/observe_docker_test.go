@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/docker"
+	"github.com/galaxy-game/rtmanager/internal/testdocker"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
@@ -20,13 +21,7 @@ import (
 func TestLogsStatsOnDocker(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := docker.New(ctx, docker.Config{Host: host})
-	if err != nil {
-		testenv.Missing(t, "docker at %s: %v", host, err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testdocker.New(t, docker.Config{Host: host})
 	e := newEnv(t, options{driver: d, maxFollowers: 1})
 	game := "rest-obs-" + testenv.RandomSuffix(3)
 	res := e.call(t, http.MethodPost, "/api/v1/internal/runtimes/"+game+"/start", map[string]any{"image_ref": image})

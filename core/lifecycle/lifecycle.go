@@ -215,8 +215,6 @@ func New(deps Deps) (*Services, error) {
 	if err := core.ValidateScope(c.Scope); err != nil {
 		return nil, fmt.Errorf("lifecycle: %w", err)
 	}
-	// The image store of the driver itself: the scoped view below hides it.
-	imageStore := ports.ImagesOf(deps.Driver)
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
@@ -240,7 +238,7 @@ func New(deps Deps) (*Services, error) {
 		return nil, err
 	}
 	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet()}
-	b.images = newImages(b, imageStore)
+	b.images = newImages(b, ports.ImagesOf(deps.Driver))
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
 	s.Patch = &Patcher{start: s.Start, stop: s.Stop}

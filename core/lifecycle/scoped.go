@@ -73,7 +73,29 @@ func (d scopedDriver) Stats(ctx context.Context, id string) (ports.Stats, error)
 	return ports.ReadStats(ctx, d.RuntimeDriver, id)
 }
 
+// LocalImage forwards to the driver's image store (ErrUnsupported without
+// one); images are the runtime's, not a scope's, so nothing is filtered.
+func (d scopedDriver) LocalImage(ctx context.Context, ref string) (ports.Image, error) {
+	return ports.ImagesOf(d.RuntimeDriver).LocalImage(ctx, ref)
+}
+
+// PullImage forwards to the driver's image store, like LocalImage.
+func (d scopedDriver) PullImage(ctx context.Context, ref string) (ports.Image, error) {
+	return ports.ImagesOf(d.RuntimeDriver).PullImage(ctx, ref)
+}
+
+// Images forwards to the driver's image store, like LocalImage.
+func (d scopedDriver) Images(ctx context.Context) ([]ports.Image, error) {
+	return ports.ImagesOf(d.RuntimeDriver).Images(ctx)
+}
+
+// RemoveImage forwards to the driver's image store, like LocalImage.
+func (d scopedDriver) RemoveImage(ctx context.Context, ref string) error {
+	return ports.ImagesOf(d.RuntimeDriver).RemoveImage(ctx, ref)
+}
+
 var (
 	_ ports.LogSource   = scopedDriver{}
 	_ ports.StatsSource = scopedDriver{}
+	_ ports.ImageStore  = scopedDriver{}
 )

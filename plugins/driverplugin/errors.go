@@ -25,6 +25,17 @@ var sentinels = []struct {
 	{ports.ErrConflict, driverv1.ErrorDetail_REASON_CONFLICT, codes.AlreadyExists},
 }
 
+// bareCodes pairs the errors that travel as a status code alone (no
+// ErrorDetail) with their code.
+var bareCodes = []struct {
+	err  error
+	code codes.Code
+}{
+	{ports.ErrUnsupported, codes.Unimplemented},
+	{context.Canceled, codes.Canceled},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+}
+
 // ToStatus converts a driver error into a gRPC status error for the wire:
 // a port sentinel becomes its code plus an ErrorDetail, a context error
 // becomes Canceled or DeadlineExceeded, anything else Unknown. The message
@@ -45,13 +56,10 @@ func ToStatus(err error) error {
 			return st.Err()
 		}
 	}
-	switch {
-	case errors.Is(err, ports.ErrUnsupported):
-		return status.Error(codes.Unimplemented, err.Error())
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
+	for _, b := range bareCodes {
+		if errors.Is(err, b.err) {
+			return status.Error(b.code, err.Error())
+		}
 	}
 	return status.Error(codes.Unknown, err.Error())
 }
@@ -89,26 +97,27 @@ func FromStatus(err error) error {
 			}
 		}
 	}
-	var sentinel error
-	switch st.Code() {
-	case codes.NotFound:
-		sentinel = ports.ErrNotFound
-	case codes.FailedPrecondition:
-		sentinel = ports.ErrImageUnavailable
-	case codes.InvalidArgument:
-		sentinel = ports.ErrInvalid
-	case codes.Unavailable:
-		sentinel = ports.ErrUnavailable
-	case codes.AlreadyExists, codes.Aborted:
-		sentinel = ports.ErrConflict
-	case codes.Unimplemented:
-		sentinel = ports.ErrUnsupported
-	case codes.Canceled:
-		sentinel = context.Canceled
-	case codes.DeadlineExceeded:
-		sentinel = context.DeadlineExceeded
+	return &remoteError{msg: st.Message(), sentinel: sentinelOf(st.Code())}
+}
+
+// sentinelOf is the error a status code without an ErrorDetail stands for
+// (nil for one no table names): the inverse of sentinels' and bareCodes'
+// codes, with Aborted also meaning ErrConflict.
+func sentinelOf(code codes.Code) error {
+	if code == codes.Aborted {
+		return ports.ErrConflict
 	}
-	return &remoteError{msg: st.Message(), sentinel: sentinel}
+	for _, s := range sentinels {
+		if s.code == code {
+			return s.err
+		}
+	}
+	for _, b := range bareCodes {
+		if b.code == code {
+			return b.err
+		}
+	}
+	return nil
 }
 
 // remoteError is an error that crossed the plugin boundary: the remote

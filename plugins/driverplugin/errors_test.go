@@ -82,6 +82,7 @@ func TestFromStatus(t *testing.T) {
 		{"aborted code", status.Error(codes.Aborted, "remote says"), ports.ErrConflict},
 		{"canceled code", status.Error(codes.Canceled, "remote says"), context.Canceled},
 		{"deadline code", status.Error(codes.DeadlineExceeded, "remote says"), context.DeadlineExceeded},
+		{"unimplemented code", status.Error(codes.Unimplemented, "remote says"), ports.ErrUnsupported},
 		{"unknown code", status.Error(codes.Unknown, "remote says"), nil},
 		{"internal code", status.Error(codes.Internal, "remote says"), nil},
 		{"reason wins over code", withReason(codes.FailedPrecondition, driverv1.ErrorDetail_REASON_INVALID), ports.ErrInvalid},
@@ -89,7 +90,7 @@ func TestFromStatus(t *testing.T) {
 		{"conflict reason", withReason(codes.Aborted, driverv1.ErrorDetail_REASON_CONFLICT), ports.ErrConflict},
 		{"transport, not a status", errors.New("connection reset"), ports.ErrUnavailable},
 	}
-	all := []error{ports.ErrNotFound, ports.ErrImageUnavailable, ports.ErrInvalid, ports.ErrUnavailable, ports.ErrConflict, context.Canceled, context.DeadlineExceeded}
+	all := []error{ports.ErrNotFound, ports.ErrImageUnavailable, ports.ErrInvalid, ports.ErrUnavailable, ports.ErrConflict, ports.ErrUnsupported, context.Canceled, context.DeadlineExceeded}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := FromStatus(tt.err)
@@ -108,14 +109,18 @@ func TestFromStatus(t *testing.T) {
 	}
 }
 
-// TestRoundTrip: every sentinel survives ToStatus then FromStatus with its
-// message intact.
+// TestRoundTrip: every sentinel, and every error sent as a bare code,
+// survives ToStatus then FromStatus with its message intact.
 func TestRoundTrip(t *testing.T) {
+	errs := []error{ports.ErrUnsupported, context.Canceled, context.DeadlineExceeded}
 	for _, s := range sentinels {
-		in := fmt.Errorf("op on abc: %w", s.err)
+		errs = append(errs, s.err)
+	}
+	for _, e := range errs {
+		in := fmt.Errorf("op on abc: %w", e)
 		out := FromStatus(ToStatus(in))
-		if !errors.Is(out, s.err) || out.Error() != in.Error() {
-			t.Errorf("round trip of %q = %q (is %v: %v)", in, out, s.err, errors.Is(out, s.err))
+		if !errors.Is(out, e) || out.Error() != in.Error() {
+			t.Errorf("round trip of %q = %q (is %v: %v)", in, out, e, errors.Is(out, e))
 		}
 	}
 }

@@ -348,7 +348,7 @@ func (d *Driver) Capabilities(context.Context) (ports.Capabilities, error) {
 
 func newID() string {
 	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails on Linux
+	_, _ = rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b)
 }
 

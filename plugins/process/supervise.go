@@ -101,13 +101,22 @@ func (d *Driver) wait(started *record, cmd *exec.Cmd, w *watch) {
 			break
 		}
 	}
-	var rec *record
-	err := d.withLock(func() error {
+	d.recordExit(started, w, func() (int, bool) {
 		// The engine is a zombie, so its pid still names its group: what
 		// it left running there dies with it, as in a container.
 		_ = killGroup(started.Pid, syscall.SIGKILL)
 		code := exitCode(cmd.Wait())
-		oom := code != 0 && (d.cgroupOOM(started.ID) || started.MemoryLimited && logSaysOOM(d.logPath(started.ID)))
+		return code, code != 0 && (d.cgroupOOM(started.ID) || started.MemoryLimited && logSaysOOM(d.logPath(started.ID)))
+	})
+}
+
+// recordExit records the exit of started's engine under withLock (exit, run
+// under the lock, gives its code and whether it was OOM-killed), frees its
+// cgroup and watch, and reports it.
+func (d *Driver) recordExit(started *record, w *watch, exit func() (code int, oom bool)) {
+	var rec *record
+	err := d.withLock(func() error {
+		code, oom := exit()
 		rec = d.finish(started, code, oom)
 		d.releaseCgroup(started.ID)
 		delete(d.watched, started.ID)
@@ -171,18 +180,7 @@ func (d *Driver) poll(started *record, w *watch) {
 		case <-t.C:
 		}
 	}
-	var rec *record
-	err := d.withLock(func() error {
-		rec = d.finish(started, -1, d.cgroupOOM(started.ID))
-		d.releaseCgroup(started.ID)
-		delete(d.watched, started.ID)
-		close(w.done)
-		return nil
-	})
-	if err != nil {
-		d.log.Error("record engine exit", "id", started.ID, "error", err)
-	}
-	d.exited(rec)
+	d.recordExit(started, w, func() (int, bool) { return -1, d.cgroupOOM(started.ID) })
 }
 
 // adopt takes over the running engines whose owning driver process is gone:

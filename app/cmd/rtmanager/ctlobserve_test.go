@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/app"
+	"github.com/galaxy-game/rtmanager/app/apptest"
 	"github.com/galaxy-game/rtmanager/app/config"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
@@ -29,14 +30,8 @@ func TestCtlLogsStatsDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), "test")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() { cancel(); <-done; m.Close() }()
+	apptest.Serve(t, m)
+	ctx := context.Background()
 	game := "ctl-obs-" + testenv.RandomSuffix(3)
 	t.Cleanup(func() {
 		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=rtmanager.game_id="+game).Output()
