@@ -27,10 +27,12 @@ const (
 	MethodCountByStatus   = "CountByStatus"
 	MethodReserve         = "Reserve"
 	MethodAppendOperation = "AppendOperation"
-	MethodListOperations  = "ListOperations"
-	MethodUpsertSnapshot  = "UpsertSnapshot"
-	MethodGetSnapshot     = "GetSnapshot"
-	MethodPing            = "Ping"
+	// MethodAppendOperations is the batch append (AppendOperations).
+	MethodAppendOperations = "AppendOperations"
+	MethodListOperations   = "ListOperations"
+	MethodUpsertSnapshot   = "UpsertSnapshot"
+	MethodGetSnapshot      = "GetSnapshot"
+	MethodPing             = "Ping"
 )
 
 // Store is an in-memory ports.Store. One mutex guards all of its state, and
@@ -55,7 +57,7 @@ var _ ports.Store = (*Store)(nil)
 func NewStore() *Store {
 	return &Store{
 		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
-			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodListOperations,
+			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodAppendOperations, MethodListOperations,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
 		snapshots: map[string]core.HealthSnapshot{},

@@ -186,6 +186,13 @@ func (s store) AppendOperation(ctx context.Context, e core.OperationEntry) (_ in
 	return s.next.AppendOperation(ctx, e)
 }
 
+// AppendOperations implements ports.OperationLog.
+func (s store) AppendOperations(ctx context.Context, es []core.OperationEntry) (_ []int64, err error) {
+	ctx, end := s.span(ctx, "AppendOperations", "")
+	defer func() { end(err) }()
+	return s.next.AppendOperations(ctx, es)
+}
+
 // ListOperations implements ports.OperationLog.
 func (s store) ListOperations(ctx context.Context, gameID string, limit int) (_ []core.OperationEntry, err error) {
 	ctx, end := s.span(ctx, "ListOperations", gameID)

@@ -84,6 +84,11 @@ type Config struct {
 	ReadOnlyRootFS bool
 	// Restart holds the restart policy defaults and the backoff (SPEC §3a).
 	Restart RestartConfig
+	// Unbatched makes every lease acquisition, lease release and audit
+	// append its own round trip, as before issue 17; by default calls made
+	// at the same moment share one (see batched). For side-by-side
+	// measurements only.
+	Unbatched bool
 }
 
 // RestartConfig is the automatic-restart configuration
@@ -218,6 +223,7 @@ func New(deps Deps) (*Services, error) {
 	// The image store of the driver itself: the scoped view below hides it.
 	imageStore := ports.ImagesOf(deps.Driver)
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
+	deps = batched(deps)
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Records", recordCases},
 		{"List", listCases},
 		{"Operations", operationCases},
+		{"OperationBatch", operationBatchCases},
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
 		{"Reserve", reserveCases},

@@ -1,0 +1,125 @@
+package ports
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Coalescer merges calls that arrive while an earlier flush is in flight
+// into one flush (group commit): the first caller flushes at once, alone;
+// callers arriving meanwhile queue up and go together in the next flush,
+// up to Max at a time. It adds no delay of its own — an idle system flushes
+// every call alone — and under load one round trip serves many callers.
+// Lifecycle batches lease acquisitions, lease releases and audit appends
+// with it, the stream ingress its job results (docs/BENCHMARKS.md, P3).
+//
+// Do returns only when its call was flushed, even when the caller's
+// context ends first: a flush may already have taken a lease or written an
+// entry for it, and the caller must see that. A flush runs under the
+// context of the call that starts it, detached from its cancellation and
+// bounded by Timeout.
+type Coalescer[T, R any] struct {
+	// Flush runs one batch; it returns one result per input, in order, or
+	// an error that every caller of the batch gets. Required.
+	Flush func(ctx context.Context, in []T) ([]R, error)
+	// Max caps a batch; 0 means 256.
+	Max int
+	// Timeout bounds one flush; 0 means 15s.
+	Timeout time.Duration
+
+	mu      sync.Mutex
+	queue   []*coalesced[T, R]
+	running bool
+}
+
+type coalesced[T, R any] struct {
+	in   T
+	out  R
+	err  error
+	ctx  context.Context
+	done chan struct{}
+}
+
+// Do queues in, flushes (or waits for the flush that takes it) and returns
+// its result. A context that has already ended is refused before anything
+// is queued.
+func (c *Coalescer[T, R]) Do(ctx context.Context, in T) (R, error) {
+	var zero R
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	call := &coalesced[T, R]{in: in, ctx: ctx, done: make(chan struct{})}
+	c.mu.Lock()
+	c.queue = append(c.queue, call)
+	lead := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if lead {
+		c.flushNext()
+	}
+	<-call.done
+	return call.out, call.err
+}
+
+// flushNext flushes one batch from the queue; when more calls queued up
+// meanwhile, a new goroutine flushes them, so the caller that led this
+// batch is not held up by later ones.
+func (c *Coalescer[T, R]) flushNext() {
+	limit := c.Max
+	if limit <= 0 {
+		limit = 256
+	}
+	c.mu.Lock()
+	n := min(len(c.queue), limit)
+	batch := c.queue[:n:n]
+	c.queue = append([]*coalesced[T, R](nil), c.queue[n:]...)
+	c.mu.Unlock()
+
+	c.run(batch)
+
+	c.mu.Lock()
+	more := len(c.queue) > 0
+	c.running = more
+	c.mu.Unlock()
+	if more {
+		go c.flushNext()
+	}
+}
+
+// run flushes batch and hands every call its result; a panic in Flush
+// becomes the error of the batch, so no caller waits forever.
+func (c *Coalescer[T, R]) run(batch []*coalesced[T, R]) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), timeout)
+	defer cancel()
+	in := make([]T, len(batch))
+	for i, b := range batch {
+		in[i] = b.in
+	}
+	var out []R
+	var err error
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("coalesced flush panicked: %v", v)
+			}
+		}()
+		out, err = c.Flush(ctx, in)
+	}()
+	if err == nil && len(out) != len(batch) {
+		err = fmt.Errorf("coalesced flush returned %d results for %d calls", len(out), len(batch))
+	}
+	for i, b := range batch {
+		if err != nil {
+			b.err = err
+		} else {
+			b.out = out[i]
+		}
+		close(b.done)
+	}
+}
