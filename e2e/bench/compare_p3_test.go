@@ -5,43 +5,74 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 )
 
+// p3Variants are the designs TestP3Compare measures, both on cached plans
+// with the last swap and its audit entry in one statement (P2's default):
+// per-call = every lease acquisition, lease release, audit append and job
+// result is its own round trip (the design before batched ingress);
+// batched = calls made at the same moment share one (ports.Coalescer over
+// ports.LeaseBatcher, OperationLog.AppendOperations and
+// ports.BatchCompleter; the default).
+var p3Variants = []struct {
+	name    string
+	batched bool
+}{
+	{"per-call", false},
+	{"batched", true},
+}
+
 // TestP3Compare measures P3 (stop and start jobs through the ingress, 32 at
-// once) for each of p2Variants, rotating their order, and logs jobs/s,
-// Redis calls per job (INFO commandstats) and CPU per job. Run
-// it alone: go test -tags bench -run TestP3Compare -v ./e2e/bench.
+// once) for each of p3Variants on its own stack, rotating their order
+// every round, and logs jobs/s, Redis calls and SQL statements per job
+// and CPU per job split by process. Run it alone:
+// go test -tags bench -run TestP3Compare -v ./e2e/bench; P3_ROUNDS sets
+// the rounds (default 3).
 func TestP3Compare(t *testing.T) {
-	stacks := make([]*stack, len(p2Variants))
-	for i, v := range p2Variants {
-		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("P3_ROUNDS")); err == nil && v > 0 {
+		rounds = v
 	}
-	for round := range 2 {
-		for k := range p2Variants {
-			i := (k + round) % len(p2Variants)
-			name, s := p2Variants[i].name, stacks[i]
+	stacks := make([]*stack, len(p3Variants))
+	for i, v := range p3Variants {
+		stacks[i] = newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, true, v.batched)
+	}
+	for round := range rounds {
+		for k := range p3Variants {
+			i := (k + round) % len(p3Variants)
+			name, s := p3Variants[i].name, stacks[i]
 			for _, job := range []struct {
 				kind string
 				n    int
 			}{{"stop", 5000}, {"start", 2000}} {
 				before := redisCalls(t, s)
+				s.timings.reset()
 				r := measureStream(t, s, job.kind, job.n, 32)
 				calls := redisCalls(t, s)
 				var per []string
+				var total int64
 				for cmd, n := range calls {
-					if d := n - before[cmd]; d > 0 && cmd != "info" {
+					if d := n - before[cmd]; d > 0 && cmd != "info" && cmd != "xlen" {
 						per = append(per, fmt.Sprintf("%s %.2f", cmd, float64(d)/float64(r.Jobs)))
+						total += d
 					}
 				}
 				sort.Strings(per)
-				t.Logf("round %d %-17s %s: Redis calls/job: %s", round+1, name, job.kind, strings.Join(per, ", "))
-				t.Logf("round %d %-17s %s: %5.0f jobs/s, CPU µs/job total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)",
+				t.Logf("round %d %-9s %-5s: Redis commands/job %.2f, scripts' inner commands included (%s); "+
+					"lease round trips/job %.2f; SQL statements/job %.2f (audit appends %.2f)",
+					round+1, name, job.kind, float64(total)/float64(r.Jobs), strings.Join(per, ", "),
+					s.timings.perOp(int64(r.Jobs), "lease."),
+					s.timings.perOp(int64(r.Jobs), "records.", "oplog.", "snapshot."), s.timings.perOp(int64(r.Jobs), "oplog.Append"))
+				t.Logf("round %d %-9s %-5s: %5.0f jobs/s, CPU µs/job total %.0f (rtmanager %.0f, PostgreSQL %.0f, Redis %.0f)",
 					round+1, name, job.kind, r.PerSecond(), perJob(r.CPU.Total(), r.Jobs), perJob(r.CPU.Bench, r.Jobs),
 					perJob(r.CPU.Postgres, r.Jobs), perJob(r.CPU.Redis, r.Jobs))
 			}
