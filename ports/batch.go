@@ -3,6 +3,8 @@ package ports
 import (
 	"context"
 	"time"
+
+	"github.com/galaxy-game/rtmanager/core"
 )
 
 // LeaseClaim names one lease of a batch: the game, the holder's token and,
@@ -46,4 +48,19 @@ type BatchCompleter interface {
 	// atomic step. Errors (nothing is written): ErrInvalid when a
 	// completion is one Complete refuses, ErrUnavailable.
 	CompleteMany(ctx context.Context, cs []Completion) error
+}
+
+// BatchReader is an optional capability of a Store: the reads an
+// operation makes under its game's lease, for many games in one round
+// trip. Each game's answer is exactly what the single read would return at
+// that moment; lifecycle uses it when several operations read at the same
+// moment (docs/BENCHMARKS.md, P3).
+type BatchReader interface {
+	// GetMany returns the records of those gameIDs that have one, keyed by
+	// game id; a game without a record is absent. Errors: ErrUnavailable.
+	GetMany(ctx context.Context, gameIDs []string) (map[string]core.Record, error)
+	// ListOperationsMany returns, per game id, what ListOperations(game,
+	// limit) returns (newest first; a game without entries is absent).
+	// Errors: ErrUnavailable.
+	ListOperationsMany(ctx context.Context, gameIDs []string, limit int) (map[string][]core.OperationEntry, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // AppendOperations implements ports.OperationLog: the entries get the next
@@ -22,4 +23,46 @@ func (s *Store) AppendOperations(ctx context.Context, es []core.OperationEntry) 
 		ids[i] = e.ID
 	}
 	return ids, nil
+}
+
+var _ ports.BatchReader = (*Store)(nil)
+
+// GetMany implements ports.BatchReader under one lock.
+func (s *Store) GetMany(ctx context.Context, gameIDs []string) (map[string]core.Record, error) {
+	if err := s.enter(ctx, MethodGetMany); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]core.Record, len(gameIDs))
+	for _, g := range gameIDs {
+		if r, ok := s.records[g]; ok {
+			out[g] = copyRecord(r)
+		}
+	}
+	return out, nil
+}
+
+// ListOperationsMany implements ports.BatchReader under one lock.
+func (s *Store) ListOperationsMany(ctx context.Context, gameIDs []string, limit int) (map[string][]core.OperationEntry, error) {
+	if err := s.enter(ctx, MethodListOperationsMany); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultOperationsLimit
+	}
+	want := make(map[string]bool, len(gameIDs))
+	for _, g := range gameIDs {
+		want[g] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]core.OperationEntry{}
+	for i := len(s.ops) - 1; i >= 0; i-- {
+		g := s.ops[i].GameID
+		if want[g] && len(out[g]) < limit {
+			out[g] = append(out[g], s.ops[i])
+		}
+	}
+	return out, nil
 }

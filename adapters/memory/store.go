@@ -29,10 +29,14 @@ const (
 	MethodAppendOperation = "AppendOperation"
 	// MethodAppendOperations is the batch append (AppendOperations).
 	MethodAppendOperations = "AppendOperations"
-	MethodListOperations   = "ListOperations"
-	MethodUpsertSnapshot   = "UpsertSnapshot"
-	MethodGetSnapshot      = "GetSnapshot"
-	MethodPing             = "Ping"
+	// MethodGetMany and MethodListOperationsMany are the batch reads
+	// (ports.BatchReader).
+	MethodGetMany            = "GetMany"
+	MethodListOperationsMany = "ListOperationsMany"
+	MethodListOperations     = "ListOperations"
+	MethodUpsertSnapshot     = "UpsertSnapshot"
+	MethodGetSnapshot        = "GetSnapshot"
+	MethodPing               = "Ping"
 )
 
 // Store is an in-memory ports.Store. One mutex guards all of its state, and
@@ -58,6 +62,7 @@ func NewStore() *Store {
 	return &Store{
 		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
 			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodAppendOperations, MethodListOperations,
+			MethodGetMany, MethodListOperationsMany,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
 		snapshots: map[string]core.HealthSnapshot{},

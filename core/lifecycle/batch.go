@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -22,15 +23,61 @@ const maxBatch = 256
 // the next holder) are the ones of the single calls. Config.Unbatched
 // keeps the single calls (the design before issue 17, for side-by-side
 // measurements).
-func batched(deps Deps) Deps {
+//
+// The reads an operation makes under its lease — the record, and a stream
+// job's look at the game's newest audit entries — are batched the same way
+// when the store has ports.BatchReader: a batched read runs after every
+// caller in it asked (each under its own lease), so each sees what a read
+// of its own would. getRecord is nil when records are read one by one.
+func batched(deps Deps) (_ Deps, getRecord func(context.Context, string) (core.Record, error)) {
 	if deps.Config.Unbatched {
-		return deps
+		return deps, nil
 	}
 	if lb, ok := deps.Leases.(ports.LeaseBatcher); ok {
 		deps.Leases = newBatchedLeases(deps.Leases, lb)
 	}
 	deps.Operations = newBatchedLog(deps.Operations)
-	return deps
+	if br, ok := deps.Records.(ports.BatchReader); ok {
+		getRecord = newBatchedGet(deps.Records, br)
+	}
+	return deps, getRecord
+}
+
+// newBatchedGet returns RecordStore.Get through GetMany.
+func newBatchedGet(rs ports.RecordStore, br ports.BatchReader) func(context.Context, string) (core.Record, error) {
+	c := &ports.Coalescer[string, gotRecord]{Max: maxBatch, Timeout: cleanupTimeout,
+		Flush: func(ctx context.Context, games []string) ([]gotRecord, error) {
+			out := make([]gotRecord, len(games))
+			if len(games) == 1 {
+				out[0].rec, out[0].err = rs.Get(ctx, games[0])
+				return out, nil
+			}
+			recs, err := br.GetMany(ctx, games)
+			if err != nil {
+				return nil, err
+			}
+			for i, g := range games {
+				rec, ok := recs[g]
+				if !ok {
+					out[i].err = fmt.Errorf("runtime record of %q: %w", g, ports.ErrNotFound)
+				}
+				out[i].rec = rec
+			}
+			return out, nil
+		}}
+	return func(ctx context.Context, game string) (core.Record, error) {
+		r, err := c.Do(ctx, game)
+		if err != nil {
+			return core.Record{}, err
+		}
+		return r.rec, r.err
+	}
+}
+
+// gotRecord is the answer to one batched Get.
+type gotRecord struct {
+	rec core.Record
+	err error
 }
 
 // batchedLeases coalesces TryAcquire and Release; Renew runs on its own
@@ -82,6 +129,20 @@ func (l *batchedLeases) Release(ctx context.Context, gameID, token string) error
 type batchedLog struct {
 	ports.OperationLog
 	appendOp ports.Coalescer[core.OperationEntry, appended]
+	// list batches ListOperations when the log has ports.BatchReader.
+	list *ports.Coalescer[listQuery, listed]
+}
+
+// listQuery is one batched ListOperations.
+type listQuery struct {
+	game  string
+	limit int
+}
+
+// listed is the answer to one batched ListOperations.
+type listed struct {
+	entries []core.OperationEntry
+	err     error
 }
 
 // appended is the outcome of one coalesced append.
@@ -108,7 +169,57 @@ func newBatchedLog(ol ports.OperationLog) *batchedLog {
 			}
 			return out, nil
 		}}
+	if br, ok := ol.(ports.BatchReader); ok {
+		l.list = &ports.Coalescer[listQuery, listed]{Max: maxBatch, Timeout: cleanupTimeout,
+			Flush: func(ctx context.Context, qs []listQuery) ([]listed, error) {
+				return listMany(ctx, ol, br, qs)
+			}}
+	}
 	return l
+}
+
+// listMany answers qs with one ListOperationsMany when they share a limit
+// (lifecycle always asks for orderWindow), one by one otherwise.
+func listMany(ctx context.Context, ol ports.OperationLog, br ports.BatchReader, qs []listQuery) ([]listed, error) {
+	out := make([]listed, len(qs))
+	same := true
+	for _, q := range qs {
+		same = same && q.limit == qs[0].limit
+	}
+	if len(qs) == 1 || !same {
+		for i, q := range qs {
+			out[i].entries, out[i].err = ol.ListOperations(ctx, q.game, q.limit)
+		}
+		return out, nil
+	}
+	games := make([]string, len(qs))
+	for i, q := range qs {
+		games[i] = q.game
+	}
+	got, err := br.ListOperationsMany(ctx, games, qs[0].limit)
+	if err != nil {
+		return nil, err
+	}
+	for i, q := range qs {
+		out[i].entries = got[q.game]
+		if out[i].entries == nil {
+			out[i].entries = []core.OperationEntry{}
+		}
+	}
+	return out, nil
+}
+
+// ListOperations implements ports.OperationLog through the batch when the
+// log can batch reads.
+func (l *batchedLog) ListOperations(ctx context.Context, game string, limit int) ([]core.OperationEntry, error) {
+	if l.list == nil {
+		return l.OperationLog.ListOperations(ctx, game, limit)
+	}
+	r, err := l.list.Do(ctx, listQuery{game: game, limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return r.entries, r.err
 }
 
 // AppendOperation implements ports.OperationLog through the batch.

@@ -223,7 +223,7 @@ func New(deps Deps) (*Services, error) {
 	// The image store of the driver itself: the scoped view below hides it.
 	imageStore := ports.ImagesOf(deps.Driver)
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
-	deps = batched(deps)
+	deps, getRecord := batched(deps)
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
 		return nil, err
@@ -245,7 +245,8 @@ func New(deps Deps) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet()}
+	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet(),
+		getRecord: getRecord}
 	b.images = newImages(b, imageStore)
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
@@ -313,6 +314,9 @@ type base struct {
 	// due holds the pending automatic restarts this instance knows of; the
 	// records are the truth, this only says when to look.
 	due *dueSet
+	// getRecord reads a record through the read batch (see batched); nil
+	// means Records.Get.
+	getRecord func(context.Context, string) (core.Record, error)
 }
 
 func randomToken() (string, error) {

@@ -88,6 +88,14 @@ func (s timedStore) ListOperations(ctx context.Context, g string, limit int) ([]
 	defer s.t.since("oplog.List (SELECT)", time.Now())
 	return s.Store.ListOperations(ctx, g, limit)
 }
+func (s timedStore) GetMany(ctx context.Context, gs []string) (map[string]core.Record, error) {
+	defer s.t.since("records.GetMany (SELECT)", time.Now())
+	return s.Store.(ports.BatchReader).GetMany(ctx, gs)
+}
+func (s timedStore) ListOperationsMany(ctx context.Context, gs []string, limit int) (map[string][]core.OperationEntry, error) {
+	defer s.t.since("oplog.ListMany (SELECT lateral)", time.Now())
+	return s.Store.(ports.BatchReader).ListOperationsMany(ctx, gs, limit)
+}
 func (s timedStore) AppendOperations(ctx context.Context, es []core.OperationEntry) ([]int64, error) {
 	defer s.t.since("oplog.AppendMany (INSERT … unnest)", time.Now())
 	return s.Store.AppendOperations(ctx, es)

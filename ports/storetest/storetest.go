@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"List", listCases},
 		{"Operations", operationCases},
 		{"OperationBatch", operationBatchCases},
+		{"BatchReads", batchReadCases},
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
 		{"Reserve", reserveCases},

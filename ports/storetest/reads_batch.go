@@ -1,0 +1,63 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+var batchReadCases = []testCase{
+	{"GetMany", testGetMany},
+	{"ListOperationsMany", testListOperationsMany},
+}
+
+func batchReader(t *testing.T, s ports.Store) ports.BatchReader {
+	t.Helper()
+	br, ok := s.(ports.BatchReader)
+	if !ok {
+		t.Skip("the store does not implement ports.BatchReader")
+	}
+	return br
+}
+
+// testGetMany: the records of the games that have one, as Get returns
+// them; games without a record are absent.
+func testGetMany(t *testing.T, s ports.Store) {
+	br := batchReader(t, s)
+	ctx := t.Context()
+	a, b := sampleRecord(newGameID("getmanya")), sampleRecord(newGameID("getmanyb"))
+	b = b.Stopped(at(4))
+	mustCreate(t, ctx, s, a)
+	mustCreate(t, ctx, s, b)
+	missing := newGameID("getmanynone")
+	got, err := br.GetMany(ctx, []string{a.GameID, missing, b.GameID})
+	if err != nil {
+		t.Fatalf("GetMany: %v", err)
+	}
+	diff(t, "GetMany", map[string]core.Record{a.GameID: mustGet(t, ctx, s, a.GameID), b.GameID: mustGet(t, ctx, s, b.GameID)}, got)
+	if empty, err := br.GetMany(ctx, nil); err != nil || len(empty) != 0 {
+		t.Fatalf("GetMany(nil) = %v, %v", empty, err)
+	}
+}
+
+// testListOperationsMany: per game, what ListOperations returns with the
+// same limit.
+func testListOperationsMany(t *testing.T, s ports.Store) {
+	br := batchReader(t, s)
+	a, b, none := newGameID("listmanya"), newGameID("listmanyb"), newGameID("listmanynone")
+	for i := range 5 {
+		mustAppend(t, s, sampleEntry(a, i))
+		if i%2 == 0 {
+			mustAppend(t, s, sampleEntry(b, 10+i))
+		}
+	}
+	for _, limit := range []int{0, 2} {
+		got, err := br.ListOperationsMany(t.Context(), []string{a, b, none}, limit)
+		if err != nil {
+			t.Fatalf("ListOperationsMany(limit %d): %v", limit, err)
+		}
+		want := map[string][]core.OperationEntry{a: mustListOps(t, s, a, limit), b: mustListOps(t, s, b, limit)}
+		diff(t, "ListOperationsMany", want, got)
+	}
+}
