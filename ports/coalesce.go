@@ -35,11 +35,12 @@ type Coalescer[T, R any] struct {
 }
 
 type coalesced[T, R any] struct {
-	in   T
-	out  R
-	err  error
-	ctx  context.Context
-	done chan struct{}
+	in       T
+	out      R
+	err      error
+	panicked any
+	ctx      context.Context
+	done     chan struct{}
 }
 
 // Do queues in, flushes (or waits for the flush that takes it) and returns
@@ -60,6 +61,9 @@ func (c *Coalescer[T, R]) Do(ctx context.Context, in T) (R, error) {
 		c.flushNext()
 	}
 	<-call.done
+	if call.panicked != nil {
+		panic(call.panicked)
+	}
 	return call.out, call.err
 }
 
@@ -88,8 +92,12 @@ func (c *Coalescer[T, R]) flushNext() {
 	}
 }
 
-// run flushes batch and hands every call its result; a panic in Flush
-// becomes the error of the batch, so no caller waits forever.
+// run flushes batch and hands every call its result. When Flush panics
+// on a batch of several calls, each call is flushed alone, so only the
+// call that panics alone gets the panic, and Do re-raises it in that
+// caller's goroutine: a poisonous input fails its own caller exactly as a
+// direct call would (ports.Guard there recovers and counts it), never the
+// others in its batch, and never the goroutine that flushed.
 func (c *Coalescer[T, R]) run(batch []*coalesced[T, R]) {
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -101,25 +109,36 @@ func (c *Coalescer[T, R]) run(batch []*coalesced[T, R]) {
 	for i, b := range batch {
 		in[i] = b.in
 	}
-	var out []R
-	var err error
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				err = fmt.Errorf("coalesced flush panicked: %v", v)
-			}
-		}()
-		out, err = c.Flush(ctx, in)
-	}()
-	if err == nil && len(out) != len(batch) {
+	out, panicked, err := c.flush(ctx, in)
+	if panicked != nil && len(batch) > 1 {
+		for _, b := range batch {
+			c.run([]*coalesced[T, R]{b})
+		}
+		return
+	}
+	if panicked == nil && err == nil && len(out) != len(batch) {
 		err = fmt.Errorf("coalesced flush returned %d results for %d calls", len(out), len(batch))
 	}
 	for i, b := range batch {
-		if err != nil {
+		switch {
+		case panicked != nil:
+			b.panicked = panicked
+		case err != nil:
 			b.err = err
-		} else {
+		default:
 			b.out = out[i]
 		}
 		close(b.done)
 	}
+}
+
+// flush calls Flush, recovering a panic into panicked.
+func (c *Coalescer[T, R]) flush(ctx context.Context, in []T) (out []R, panicked any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+		}
+	}()
+	out, err = c.Flush(ctx, in)
+	return out, nil, err
 }

@@ -3,6 +3,7 @@ package ports_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -56,25 +57,72 @@ func TestCoalescerBatchesConcurrentCalls(t *testing.T) {
 	}
 }
 
-// TestCoalescerErrorsAndPanics: a failed flush fails every call of its
-// batch; a panicking one too, without hanging them.
-func TestCoalescerErrorsAndPanics(t *testing.T) {
+// TestCoalescerErrors: a failed flush fails every call of its batch, and
+// a flush that answers for too few calls fails them too.
+func TestCoalescerErrors(t *testing.T) {
 	boom := errors.New("boom")
-	c := &ports.Coalescer[int, int]{Flush: func(_ context.Context, in []int) ([]int, error) {
-		if in[0] < 0 {
-			panic("negative")
-		}
-		return nil, boom
-	}}
+	c := &ports.Coalescer[int, int]{Flush: func(_ context.Context, in []int) ([]int, error) { return nil, boom }}
 	if _, err := c.Do(t.Context(), 1); !errors.Is(err, boom) {
 		t.Fatalf("Do = %v, want boom", err)
-	}
-	if _, err := c.Do(t.Context(), -1); err == nil {
-		t.Fatal("a panicking flush returned no error")
 	}
 	short := &ports.Coalescer[int, int]{Flush: func(context.Context, []int) ([]int, error) { return nil, nil }}
 	if _, err := short.Do(t.Context(), 1); err == nil {
 		t.Fatal("a flush with too few results returned no error")
+	}
+}
+
+// TestCoalescerPanicStaysWithItsCaller: when a batch panics because of one
+// input, that input's caller panics (in its own goroutine, as a direct
+// call would) and the other callers of the batch get their answers.
+func TestCoalescerPanicStaysWithItsCaller(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	var sizes []int
+	c := &ports.Coalescer[int, int]{Flush: func(_ context.Context, in []int) ([]int, error) {
+		first.Do(func() { close(started); <-release })
+		sizes = append(sizes, len(in)) // flushes run one at a time
+		for _, v := range in {
+			if v < 0 {
+				panic(fmt.Sprintf("poison %d", v))
+			}
+		}
+		return in, nil
+	}}
+	type answer struct {
+		v        int
+		panicked any
+	}
+	inputs := []int{0, 1, -1, 2}
+	answers := make([]answer, len(inputs))
+	var wg sync.WaitGroup
+	do := func(i int) {
+		defer wg.Done()
+		defer func() { answers[i].panicked = recover() }()
+		answers[i].v, _ = c.Do(t.Context(), inputs[i])
+	}
+	wg.Add(1)
+	go do(0) // leads the first flush, held until the others queued
+	<-started
+	for i := 1; i < len(inputs); i++ {
+		wg.Add(1)
+		go do(i)
+	}
+	waitFor(t, func() bool { return ports.Queued(c) == len(inputs)-1 })
+	close(release)
+	wg.Wait()
+	if want := []int{1, 3, 1, 1, 1}; !equal(sizes, want) {
+		t.Fatalf("flush sizes %v, want %v (the poisoned batch of 3, then each alone)", sizes, want)
+	}
+	for i, a := range answers {
+		if inputs[i] < 0 {
+			if a.panicked != "poison -1" {
+				t.Fatalf("poisonous call: panic %v, want poison -1", a.panicked)
+			}
+			continue
+		}
+		if a.panicked != nil || a.v != inputs[i] {
+			t.Fatalf("call %d: %d, panic %v; want %d and no panic", i, a.v, a.panicked, inputs[i])
+		}
 	}
 }
 
