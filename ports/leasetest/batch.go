@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -17,15 +18,6 @@ var batchCases = []struct {
 	{"AcquireManySameGame", testAcquireManySameGame},
 	{"ReleaseManyOnlyOwn", testReleaseManyOnlyOwn},
 	{"AcquireManyExpires", testAcquireManyExpires},
-}
-
-func batcher(t *testing.T, l ports.LeaseStore) ports.LeaseBatcher {
-	t.Helper()
-	lb, ok := l.(ports.LeaseBatcher)
-	if !ok {
-		t.Skip("the lease store does not implement ports.LeaseBatcher")
-	}
-	return lb
 }
 
 func acquireMany(t *testing.T, lb ports.LeaseBatcher, claims []ports.LeaseClaim, want []bool) {
@@ -42,7 +34,7 @@ func acquireMany(t *testing.T, lb ports.LeaseBatcher, claims []ports.LeaseClaim,
 // testAcquireManyMixed: free games are taken, a held one is not, and the
 // batch's holders can renew exactly what they took.
 func testAcquireManyMixed(t *testing.T, h Harness, l ports.LeaseStore) {
-	lb := batcher(t, l)
+	lb := testenv.Capability[ports.LeaseBatcher](t, l)
 	held, other := newGame(), newToken()
 	acquire(t, l, held, other, h.TTL, true)
 	a, b := newGame(), newGame()
@@ -58,7 +50,7 @@ func testAcquireManyMixed(t *testing.T, h Harness, l ports.LeaseStore) {
 // testAcquireManySameGame: two claims of one game in a batch, the first
 // wins.
 func testAcquireManySameGame(t *testing.T, h Harness, l ports.LeaseStore) {
-	lb := batcher(t, l)
+	lb := testenv.Capability[ports.LeaseBatcher](t, l)
 	g, first, second := newGame(), newToken(), newToken()
 	acquireMany(t, lb, []ports.LeaseClaim{{GameID: g, Token: first, TTL: h.TTL}, {GameID: g, Token: second, TTL: h.TTL}},
 		[]bool{true, false})
@@ -69,7 +61,7 @@ func testAcquireManySameGame(t *testing.T, h Harness, l ports.LeaseStore) {
 // testReleaseManyOnlyOwn: a batch release drops the leases its tokens hold
 // and leaves a lease held by another token.
 func testReleaseManyOnlyOwn(t *testing.T, h Harness, l ports.LeaseStore) {
-	lb := batcher(t, l)
+	lb := testenv.Capability[ports.LeaseBatcher](t, l)
 	a, b, unheld := newGame(), newGame(), newGame()
 	ta, holder := newToken(), newToken()
 	acquire(t, l, a, ta, h.TTL, true)
@@ -90,7 +82,7 @@ func testReleaseManyOnlyOwn(t *testing.T, h Harness, l ports.LeaseStore) {
 // testAcquireManyExpires: a lease taken in a batch carries its claim's
 // ttl.
 func testAcquireManyExpires(t *testing.T, h Harness, l ports.LeaseStore) {
-	lb := batcher(t, l)
+	lb := testenv.Capability[ports.LeaseBatcher](t, l)
 	short, long := newGame(), newGame()
 	acquireMany(t, lb, []ports.LeaseClaim{{GameID: short, Token: newToken(), TTL: h.ShortTTL},
 		{GameID: long, Token: newToken(), TTL: h.TTL}}, []bool{true, true})

@@ -4,18 +4,9 @@ import (
 	"testing"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
-
-// completer returns q's ports.BatchCompleter or skips the case.
-func completer(t *testing.T, q ports.JobQueue) ports.BatchCompleter {
-	t.Helper()
-	bc, ok := q.(ports.BatchCompleter)
-	if !ok {
-		t.Skip("the queue does not implement ports.BatchCompleter")
-	}
-	return bc
-}
 
 // testCompleteMany: one batch completes jobs of both streams, in order,
 // each with its own result; a job of the batch already completed, and a
@@ -23,7 +14,7 @@ func completer(t *testing.T, q ports.JobQueue) ports.BatchCompleter {
 // job entries are gone.
 func testCompleteMany(t *testing.T, _ Harness, f Fixture) {
 	q := f.Queue("a")
-	bc := completer(t, q)
+	bc := testenv.Capability[ports.BatchCompleter](t, q)
 	f.Add(f.StartStream, map[string]string{"game_id": "g1", "image_ref": "e:1"})
 	f.Add(f.StopStream, map[string]string{"game_id": "g2", "reason": "admin_request"})
 	f.Add(f.StartStream, map[string]string{"game_id": "g3", "image_ref": "e:1"})
@@ -70,7 +61,7 @@ func testCompleteMany(t *testing.T, _ Harness, f Fixture) {
 // refused whole.
 func testCompleteManyInvalid(t *testing.T, _ Harness, f Fixture) {
 	q := f.Queue("a")
-	bc := completer(t, q)
+	bc := testenv.Capability[ports.BatchCompleter](t, q)
 	f.Add(f.StartStream, map[string]string{"game_id": "g1", "image_ref": "e:1"})
 	f.Add(f.StartStream, map[string]string{"game_id": "g2", "image_ref": "e:1"})
 	jobs := MustRead(t, q, 2)

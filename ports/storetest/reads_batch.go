@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -12,19 +13,10 @@ var batchReadCases = []testCase{
 	{"ListOperationsMany", testListOperationsMany},
 }
 
-func batchReader(t *testing.T, s ports.Store) ports.BatchReader {
-	t.Helper()
-	br, ok := s.(ports.BatchReader)
-	if !ok {
-		t.Skip("the store does not implement ports.BatchReader")
-	}
-	return br
-}
-
 // testGetMany: the records of the games that have one, as Get returns
 // them; games without a record are absent.
 func testGetMany(t *testing.T, s ports.Store) {
-	br := batchReader(t, s)
+	br := testenv.Capability[ports.BatchReader](t, s)
 	ctx := t.Context()
 	a, b := sampleRecord(newGameID("getmanya")), sampleRecord(newGameID("getmanyb"))
 	b = b.Stopped(at(4))
@@ -44,7 +36,7 @@ func testGetMany(t *testing.T, s ports.Store) {
 // testListOperationsMany: per game, what ListOperations returns with the
 // same limit.
 func testListOperationsMany(t *testing.T, s ports.Store) {
-	br := batchReader(t, s)
+	br := testenv.Capability[ports.BatchReader](t, s)
 	a, b, none := newGameID("listmanya"), newGameID("listmanyb"), newGameID("listmanynone")
 	for i := range 5 {
 		mustAppend(t, s, sampleEntry(a, i))
