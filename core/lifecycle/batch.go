@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -122,10 +123,13 @@ func (l *batchedLeases) Release(ctx context.Context, gameID, token string) error
 	return err
 }
 
-// batchedLog coalesces AppendOperation into AppendOperations. When a batch
-// of several entries fails, each entry is appended on its own, so one
-// entry the store refuses costs no other operation its audit entry, and
-// each caller gets its own entry's error.
+// batchedLog coalesces AppendOperation into AppendOperations. When the
+// store refuses a batch of several entries, each entry is appended on its
+// own, so one entry the store refuses costs no other operation its audit
+// entry, and each caller gets its own entry's error. When the store is
+// unavailable every caller gets that error (and logs it, as a failed
+// single append is logged): the batch may have committed unseen, and
+// appending again could write an attempt's entry twice.
 type batchedLog struct {
 	ports.OperationLog
 	appendOp ports.Coalescer[core.OperationEntry, appended]
@@ -157,11 +161,17 @@ func newBatchedLog(ol ports.OperationLog) *batchedLog {
 		Flush: func(ctx context.Context, es []core.OperationEntry) ([]appended, error) {
 			out := make([]appended, len(es))
 			if len(es) > 1 {
-				if ids, err := ol.AppendOperations(ctx, es); err == nil {
+				ids, err := ol.AppendOperations(ctx, es)
+				switch {
+				case err == nil:
 					for i, id := range ids {
 						out[i].id = id
 					}
 					return out, nil
+				case errors.Is(err, ports.ErrUnavailable):
+					// The batch may have committed without the answer
+					// arriving: appending again could write entries twice.
+					return nil, err
 				}
 			}
 			for i, e := range es {
