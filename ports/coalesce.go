@@ -15,11 +15,12 @@ import (
 // Lifecycle batches lease acquisitions, lease releases and audit appends
 // with it, the stream ingress its job results (docs/BENCHMARKS.md, P3).
 //
-// Do returns only when its call was flushed, even when the caller's
-// context ends first: a flush may already have taken a lease or written an
-// entry for it, and the caller must see that. A flush runs under the
-// context of the call that starts it, detached from its cancellation and
-// bounded by Timeout.
+// A call flushed alone runs under its caller's context, exactly as a
+// direct call. A batch of several runs under the context of its first
+// call, detached from its cancellation and bounded by Timeout, and Do
+// returns only when its batch was flushed, even when the caller's context
+// ends first: the flush may already have taken a lease or written an entry
+// for it, and the caller must see that.
 type Coalescer[T, R any] struct {
 	// Flush runs one batch; it returns one result per input, in order, or
 	// an error that every caller of the batch gets. Required.
@@ -99,12 +100,16 @@ func (c *Coalescer[T, R]) flushNext() {
 // direct call would (ports.Guard there recovers and counts it), never the
 // others in its batch, and never the goroutine that flushed.
 func (c *Coalescer[T, R]) run(batch []*coalesced[T, R]) {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 15 * time.Second
+	ctx := batch[0].ctx
+	if len(batch) > 1 {
+		timeout := c.Timeout
+		if timeout <= 0 {
+			timeout = 15 * time.Second
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), timeout)
-	defer cancel()
 	in := make([]T, len(batch))
 	for i, b := range batch {
 		in[i] = b.in

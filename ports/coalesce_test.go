@@ -127,35 +127,51 @@ func TestCoalescerPanicStaysWithItsCaller(t *testing.T) {
 }
 
 // TestCoalescerWaitsOutCancelledCaller: a caller whose context ends while
-// its flush runs still gets the flush's answer (it may have taken a lease
-// for it), and the flush does not see the cancellation; a caller whose
-// context already ended is refused before anything is queued.
+// its batch of several is flushed still gets the flush's answer (it may
+// have taken a lease for it), and the flush does not see the
+// cancellation; a call flushed alone sees its caller's context, as a
+// direct call; a caller whose context already ended is refused before
+// anything is queued.
 func TestCoalescerWaitsOutCancelledCaller(t *testing.T) {
-	started := make(chan struct{})
-	release := make(chan struct{})
-	var flushCtxErr error
-	calls := 0
+	started, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	var mu sync.Mutex
+	ctxErrs := map[int]error{}
 	c := &ports.Coalescer[int, int]{Flush: func(ctx context.Context, in []int) ([]int, error) {
-		calls++
-		close(started)
-		<-release
-		flushCtxErr = ctx.Err()
-		return []int{7}, nil
+		first.Do(func() { close(started); <-release })
+		mu.Lock()
+		ctxErrs[len(in)] = ctx.Err()
+		mu.Unlock()
+		out := make([]int, len(in))
+		for i := range out {
+			out[i] = 7
+		}
+		return out, nil
 	}}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan int)
-	go func() { v, _ := c.Do(ctx, 1); done <- v }()
+	lead, cancelLead := context.WithCancel(t.Context())
+	done := make(chan int, 3)
+	go func() { v, _ := c.Do(lead, 0); done <- v }()
 	<-started
+	ctx, cancel := context.WithCancel(t.Context())
+	for i := 1; i <= 2; i++ {
+		go func() { v, _ := c.Do(ctx, i); done <- v }()
+	}
+	waitFor(t, func() bool { return ports.Queued(c) == 2 })
 	cancel()
+	cancelLead()
 	close(release)
-	if v := <-done; v != 7 {
-		t.Fatalf("cancelled caller got %d, want the flush's 7", v)
+	for range 3 {
+		if v := <-done; v != 7 {
+			t.Fatalf("a caller got %d, want the flush's 7", v)
+		}
 	}
-	if flushCtxErr != nil {
-		t.Fatalf("flush saw %v", flushCtxErr)
+	mu.Lock()
+	defer mu.Unlock()
+	if !errors.Is(ctxErrs[1], context.Canceled) || ctxErrs[2] != nil {
+		t.Fatalf("flush contexts: alone %v, batch of two %v; want canceled and none", ctxErrs[1], ctxErrs[2])
 	}
-	if _, err := c.Do(ctx, 2); !errors.Is(err, context.Canceled) || calls != 1 {
-		t.Fatalf("Do with an ended context = %v after %d flushes", err, calls)
+	if _, err := c.Do(ctx, 3); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do with an ended context = %v", err)
 	}
 }
 
