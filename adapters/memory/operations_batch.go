@@ -7,6 +7,13 @@ import (
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
+// Batch method names accepted by FailNext, FailNth, FailAlways and Calls.
+const (
+	MethodAppendOperations   = "AppendOperations"
+	MethodGetMany            = "GetMany"
+	MethodListOperationsMany = "ListOperationsMany"
+)
+
 // AppendOperations implements ports.OperationLog: the entries get the next
 // ids in the order of es, all under one lock. The ID fields are ignored.
 func (s *Store) AppendOperations(ctx context.Context, es []core.OperationEntry) ([]int64, error) {

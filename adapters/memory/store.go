@@ -27,16 +27,10 @@ const (
 	MethodCountByStatus   = "CountByStatus"
 	MethodReserve         = "Reserve"
 	MethodAppendOperation = "AppendOperation"
-	// MethodAppendOperations is the batch append (AppendOperations).
-	MethodAppendOperations = "AppendOperations"
-	// MethodGetMany and MethodListOperationsMany are the batch reads
-	// (ports.BatchReader).
-	MethodGetMany            = "GetMany"
-	MethodListOperationsMany = "ListOperationsMany"
-	MethodListOperations     = "ListOperations"
-	MethodUpsertSnapshot     = "UpsertSnapshot"
-	MethodGetSnapshot        = "GetSnapshot"
-	MethodPing               = "Ping"
+	MethodListOperations  = "ListOperations"
+	MethodUpsertSnapshot  = "UpsertSnapshot"
+	MethodGetSnapshot     = "GetSnapshot"
+	MethodPing            = "Ping"
 )
 
 // Store is an in-memory ports.Store. One mutex guards all of its state, and
@@ -61,9 +55,9 @@ var _ ports.Store = (*Store)(nil)
 func NewStore() *Store {
 	return &Store{
 		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
-			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodAppendOperations, MethodListOperations,
-			MethodGetMany, MethodListOperationsMany,
-			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
+			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodListOperations,
+			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing,
+			MethodAppendOperations, MethodGetMany, MethodListOperationsMany),
 		records:   map[string]core.Record{},
 		snapshots: map[string]core.HealthSnapshot{},
 	}
