@@ -82,6 +82,8 @@ func (s *Store) ListOperationsMany(ctx context.Context, gameIDs []string, limit 
 	if limit <= 0 {
 		limit = defaultOperations
 	}
+	// A game listed twice would be joined twice.
+	gameIDs = slices.Compact(slices.Sorted(slices.Values(gameIDs)))
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var rows []operationRow

@@ -23,7 +23,7 @@ func testGetMany(t *testing.T, s ports.Store) {
 	mustCreate(t, ctx, s, a)
 	mustCreate(t, ctx, s, b)
 	missing := newGameID("getmanynone")
-	got, err := br.GetMany(ctx, []string{a.GameID, missing, b.GameID})
+	got, err := br.GetMany(ctx, []string{a.GameID, missing, b.GameID, a.GameID})
 	if err != nil {
 		t.Fatalf("GetMany: %v", err)
 	}
@@ -34,7 +34,7 @@ func testGetMany(t *testing.T, s ports.Store) {
 }
 
 // testListOperationsMany: per game, what ListOperations returns with the
-// same limit.
+// same limit, also for a game listed twice.
 func testListOperationsMany(t *testing.T, s ports.Store) {
 	br := testenv.Capability[ports.BatchReader](t, s)
 	a, b, none := newGameID("listmanya"), newGameID("listmanyb"), newGameID("listmanynone")
@@ -45,7 +45,7 @@ func testListOperationsMany(t *testing.T, s ports.Store) {
 		}
 	}
 	for _, limit := range []int{0, 2} {
-		got, err := br.ListOperationsMany(t.Context(), []string{a, b, none}, limit)
+		got, err := br.ListOperationsMany(t.Context(), []string{a, b, none, a}, limit)
 		if err != nil {
 			t.Fatalf("ListOperationsMany(limit %d): %v", limit, err)
 		}
