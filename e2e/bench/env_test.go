@@ -36,8 +36,10 @@ type stack struct {
 	redis    *redisx.Client
 	driver   *fakedriver.Driver
 	services *lifecycle.Services
-	streams  redisx.Streams
-	timings  *timings
+	// deps built services; a measurement may build more on them.
+	deps    lifecycle.Deps
+	streams redisx.Streams
+	timings *timings
 	// unbatched: every lease, audit and result call is its own round trip
 	// (lifecycle.Config.Unbatched, ingress.Config.Unbatched).
 	unbatched bool
@@ -101,11 +103,12 @@ func newStackBatch(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAp
 	if sa, ok := s.store.(ports.SwapAppender); ok && swapAppend {
 		records = timedSwapAppender{timedStore: ts, sa: sa}
 	}
-	s.services, err = lifecycle.New(lifecycle.Deps{
+	s.deps = lifecycle.Deps{
 		Records: records, Operations: ts, Leases: timedBatchLeases{timedLeases{rc.Leases(), s.timings}, rc.Leases()},
 		Driver: s.driver, Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
 		Config: lifecycle.Config{Unbatched: !batched},
-	})
+	}
+	s.services, err = lifecycle.New(s.deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
