@@ -75,6 +75,13 @@ type RecordStore interface {
 type OperationLog interface {
 	// AppendOperation stores e and returns its id. Errors: ErrUnavailable.
 	AppendOperation(ctx context.Context, e core.OperationEntry) (int64, error)
+	// AppendOperations stores every entry of es in one atomic step (all or
+	// none) and returns their ids in the order of es; ids grow along es, as
+	// if each had been appended by AppendOperation in that order. An empty
+	// es stores nothing. Lifecycle uses it to write the audit entries of
+	// operations that finish at the same moment in one statement
+	// (docs/BENCHMARKS.md, P3). Errors: ErrUnavailable.
+	AppendOperations(ctx context.Context, es []core.OperationEntry) ([]int64, error)
 	// ListOperations returns up to limit entries of gameID, newest first
 	// (by id); limit 0 or less means 50. No entries is an empty slice, not
 	// an error. Errors: ErrUnavailable.

@@ -97,6 +97,11 @@ type Config struct {
 	StopStream  string
 	// Now stamps finished_at; nil means time.Now.
 	Now func() time.Time
+	// Unbatched writes every job's result with its own Complete, as before
+	// issue 17; by default results of jobs finishing at the same moment
+	// share one ports.BatchCompleter call when the queue has it. For
+	// side-by-side measurements only.
+	Unbatched bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -105,6 +110,8 @@ type Config struct {
 type Worker struct {
 	cfg Config
 	log *slog.Logger
+
+	completions *ports.Coalescer[ports.Completion, completed]
 
 	mu       sync.Mutex
 	inflight map[string]ports.Job
@@ -165,7 +172,8 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger.With("component", "ingress"),
-		inflight: map[string]ports.Job{}, tails: map[string]chan struct{}{}}, nil
+		completions: newCompletions(cfg.Queue, cfg.Unbatched),
+		inflight:    map[string]ports.Job{}, tails: map[string]chan struct{}{}}, nil
 }
 
 // Run reads and handles jobs until ctx ends, then drains (see the package

@@ -109,7 +109,7 @@ func (w *Worker) complete(ctx context.Context, job ports.Job, r ports.JobResult)
 	deadline := time.Now().Add(w.cfg.CompleteRetry)
 	wait := backoff{base: 100 * time.Millisecond, limit: 2 * time.Second}
 	for {
-		err := w.cfg.Queue.Complete(ctx, job, r)
+		err := w.completeOne(ctx, job, r)
 		if err == nil {
 			w.log.DebugContext(ctx, "job completed", "job_stream", job.Stream, "job_id", job.ID,
 				"game_id", r.GameID, "op_kind", r.OpKind, "outcome", r.Outcome, "error_code", r.ErrorCode)

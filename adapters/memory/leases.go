@@ -43,7 +43,8 @@ func NewLeases(now func() time.Time) *Leases {
 	if now == nil {
 		now = time.Now
 	}
-	return &Leases{Set: faults.New("memory leases", MethodTryAcquire, MethodRenew, MethodRelease),
+	return &Leases{Set: faults.New("memory leases", MethodTryAcquire, MethodRenew, MethodRelease,
+		MethodTryAcquireMany, MethodReleaseMany),
 		now: now, leases: map[string]lease{}}
 }
 

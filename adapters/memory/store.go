@@ -57,7 +57,8 @@ func NewStore() *Store {
 	return &Store{
 		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList, MethodListHeads,
 			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodListOperations,
-			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
+			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing,
+			MethodAppendOperations, MethodGetMany, MethodListOperationsMany),
 		records:   map[string]core.Record{},
 		snapshots: map[string]core.HealthSnapshot{},
 	}

@@ -375,18 +375,32 @@ func claimed(stream string, entries, counts []rueidis.RedisMessage) []ports.Job 
 // as RFC 3339 UTC (now when r.FinishedAt is zero). Errors: ErrInvalid,
 // ErrUnavailable.
 func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) error {
+	fields, err := q.resultFields(job, r)
+	if err != nil {
+		return err
+	}
+	args := append([]string{q.c.streams.Group, job.ID, q.c.maxLenArg()}, fields...)
+	if err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).Error(); err != nil {
+		return fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
+	}
+	return nil
+}
+
+// resultFields checks that r belongs to job and returns the field/value
+// pairs of its results entry. Errors: ErrInvalid.
+func (q *Queue) resultFields(job ports.Job, r ports.JobResult) ([]string, error) {
 	if job.Stream == "" || job.ID == "" {
-		return fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
+		return nil, fmt.Errorf("redis: complete: job without stream or id: %w", ports.ErrInvalid)
 	}
 	if (r.JobStream != "" && r.JobStream != job.Stream) || (r.JobID != "" && r.JobID != job.ID) {
-		return fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
+		return nil, fmt.Errorf("redis: complete %s %s: result names job %s %s: %w",
 			job.Stream, job.ID, r.JobStream, r.JobID, ports.ErrInvalid)
 	}
 	finished := r.FinishedAt
 	if finished.IsZero() {
 		finished = q.c.now()
 	}
-	args := []string{q.c.streams.Group, job.ID, q.c.maxLenArg(),
+	return []string{
 		"job_stream", job.Stream,
 		"job_id", job.ID,
 		"game_id", r.GameID,
@@ -397,11 +411,7 @@ func (q *Queue) Complete(ctx context.Context, job ports.Job, r ports.JobResult) 
 		"container_id", r.ContainerID,
 		"endpoint", r.Endpoint,
 		"finished_at", formatTime(finished),
-	}
-	if err := completeScript.Exec(ctx, q.c.rc, []string{job.Stream, q.c.streams.JobResults}, args).Error(); err != nil {
-		return fmt.Errorf("redis: complete %s %s: %w", job.Stream, job.ID, unavailable(err))
-	}
-	return nil
+	}, nil
 }
 
 // Pending implements ports.JobQueue with the XPENDING summary of each job

@@ -124,8 +124,11 @@ var _ ports.Store = store{}
 
 // WrapStore returns s with every call run in a "store.<Method>" span. A
 // not-found answer or a lost compare-and-swap is an ordinary outcome, not a
-// span error.
-func (t *Telemetry) WrapStore(s ports.Store) ports.Store { return store{t: t, next: s} }
+// span error. The result has the optional capabilities of s that
+// lifecycle uses (ports.SwapAppender, ports.BatchReader).
+func (t *Telemetry) WrapStore(s ports.Store) ports.Store {
+	return wrapCapabilities(store{t: t, next: s}, s)
+}
 
 func (s store) span(ctx context.Context, name, game string) (context.Context, func(error)) {
 	var attrs []attribute.KeyValue
@@ -191,6 +194,13 @@ func (s store) AppendOperation(ctx context.Context, e core.OperationEntry) (_ in
 	ctx, end := s.span(ctx, "AppendOperation", e.GameID)
 	defer func() { end(err) }()
 	return s.next.AppendOperation(ctx, e)
+}
+
+// AppendOperations implements ports.OperationLog.
+func (s store) AppendOperations(ctx context.Context, es []core.OperationEntry) (_ []int64, err error) {
+	ctx, end := s.span(ctx, "AppendOperations", "")
+	defer func() { end(err) }()
+	return s.next.AppendOperations(ctx, es)
 }
 
 // ListOperations implements ports.OperationLog.

@@ -28,7 +28,11 @@ func driverErr(call string, err error, otherwise core.Code) error {
 
 // load returns the game's record, and found=false when it has none.
 func (b *base) load(ctx context.Context, game string) (rec core.Record, found bool, err error) {
-	rec, err = b.Records.Get(ctx, game)
+	if b.getRecord != nil {
+		rec, err = b.getRecord(ctx, game)
+	} else {
+		rec, err = b.Records.Get(ctx, game)
+	}
 	switch {
 	case err == nil:
 		return rec, true, nil

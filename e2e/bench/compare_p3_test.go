@@ -5,48 +5,126 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
 )
 
-// TestP3Compare measures P3 (stop and start jobs through the ingress, 32 at
-// once) for each of p2Variants, rotating their order, and logs jobs/s,
-// Redis calls per job (INFO commandstats) and CPU per job. Run
-// it alone: go test -tags bench -run TestP3Compare -v ./e2e/bench.
-func TestP3Compare(t *testing.T) {
-	stacks := make([]*stack, len(p2Variants))
-	for i, v := range p2Variants {
-		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
+// p3Variants are the designs TestP3Compare measures, both on cached plans
+// with the last swap and its audit entry in one statement (P2's default):
+// per-call = every lease acquisition, lease release, audit append and job
+// result is its own round trip (the design before batched ingress);
+// batched = calls made at the same moment share one (ports.Coalescer over
+// ports.LeaseBatcher, OperationLog.AppendOperations and
+// ports.BatchCompleter; the default).
+var p3Variants = []struct {
+	name    string
+	batched bool
+}{
+	{"per-call", false},
+	{"batched", true},
+}
+
+// p3Row is one measurement of compareP3.
+type p3Row struct {
+	Round   int
+	Variant string
+	Result  streamResult
+	// Per job: Redis round trips the stack's ports made (lease and queue
+	// calls, reads included), lease round trips, SQL statements.
+	LeaseRT, Stmts float64
+	// RedisCmds is the commands Redis ran per job (INFO commandstats,
+	// scripts' inner commands included), by command.
+	RedisCmds map[string]float64
+}
+
+func (r p3Row) perJob(d time.Duration) float64 { return perJob(d, r.Result.Jobs) }
+
+// compareP3 measures P3 (stop and start jobs through the ingress, 32 at
+// once) for each of p3Variants on its own stack, rotating their order
+// every round.
+func compareP3(t *testing.T, rounds int) []p3Row {
+	stacks := make([]*stack, len(p3Variants))
+	for i, v := range p3Variants {
+		stacks[i] = newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, true, v.batched)
 	}
-	for round := range 2 {
-		for k := range p2Variants {
-			i := (k + round) % len(p2Variants)
-			name, s := p2Variants[i].name, stacks[i]
+	var rows []p3Row
+	for round := range rounds {
+		for k := range p3Variants {
+			i := (k + round) % len(p3Variants)
+			s := stacks[i]
 			for _, job := range []struct {
 				kind string
 				n    int
 			}{{"stop", 5000}, {"start", 2000}} {
 				before := redisCalls(t, s)
+				s.timings.reset()
 				r := measureStream(t, s, job.kind, job.n, 32)
-				calls := redisCalls(t, s)
-				var per []string
-				for cmd, n := range calls {
-					if d := n - before[cmd]; d > 0 && cmd != "info" {
-						per = append(per, fmt.Sprintf("%s %.2f", cmd, float64(d)/float64(r.Jobs)))
+				after := redisCalls(t, s)
+				row := p3Row{Round: round + 1, Variant: p3Variants[i].name, Result: r,
+					LeaseRT:   s.timings.perOp(int64(r.Jobs), "lease."),
+					Stmts:     s.timings.perOp(int64(r.Jobs), "records.", "oplog.", "snapshot."),
+					RedisCmds: map[string]float64{}}
+				for cmd, n := range after {
+					if d := n - before[cmd]; d > 0 && cmd != "info" && cmd != "xlen" {
+						row.RedisCmds[cmd] = float64(d) / float64(r.Jobs)
 					}
 				}
-				sort.Strings(per)
-				t.Logf("round %d %-17s %s: Redis calls/job: %s", round+1, name, job.kind, strings.Join(per, ", "))
-				t.Logf("round %d %-17s %s: %5.0f jobs/s, CPU µs/job total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)",
-					round+1, name, job.kind, r.PerSecond(), perJob(r.CPU.Total(), r.Jobs), perJob(r.CPU.Bench, r.Jobs),
-					perJob(r.CPU.Postgres, r.Jobs), perJob(r.CPU.Redis, r.Jobs))
+				rows = append(rows, row)
 			}
 		}
 	}
+	return rows
+}
+
+// TestP3Compare logs compareP3: jobs/s, round trips and statements per
+// job, and CPU per job split by process. Run it alone:
+// go test -tags bench -run TestP3Compare -v ./e2e/bench; P3_ROUNDS sets
+// the rounds (default 3).
+func TestP3Compare(t *testing.T) {
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("P3_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	for _, r := range compareP3(t, rounds) {
+		var cmds []string
+		for cmd, n := range r.RedisCmds {
+			cmds = append(cmds, fmt.Sprintf("%s %.2f", cmd, n))
+		}
+		sort.Strings(cmds)
+		t.Logf("round %d %-9s %-5s: %5.0f jobs/s, CPU µs/job total %.0f (rtmanager %.0f, PostgreSQL %.0f, Redis %.0f); "+
+			"lease round trips/job %.2f, SQL statements/job %.2f; Redis commands/job, scripts' inner ones included: %s",
+			r.Round, r.Variant, r.Result.Kind, r.Result.PerSecond(), r.perJob(r.Result.CPU.Total()),
+			r.perJob(r.Result.CPU.Bench), r.perJob(r.Result.CPU.Postgres), r.perJob(r.Result.CPU.Redis),
+			r.LeaseRT, r.Stmts, strings.Join(cmds, ", "))
+	}
+}
+
+// writeP3Designs renders compareP3's rows for docs/BENCHMARKS.md.
+func writeP3Designs(w func(string, ...any), rows []p3Row) {
+	w("### Designs side by side (issue 17: batched ingress)\n\n")
+	w("Two designs, each on its own stack (cached plans and SwapAppend as in P2, pools of 12 + 6, a private " +
+		"redis-server), 32 jobs at once, their order rotated every round: **per-call** = every lease acquisition, " +
+		"lease release, record read, job-order read, audit append and job result is its own round trip (the design " +
+		"before); **batched** = calls that concurrent jobs make at the same moment share one round trip " +
+		"(`ports.Coalescer`: the first call flushes alone at once, calls arriving meanwhile go together in the next " +
+		"flush) through `ports.LeaseBatcher`, `ports.BatchReader`, `OperationLog.AppendOperations` and " +
+		"`ports.BatchCompleter` (the default). Lease and SQL figures count the port calls (a batch is one); " +
+		"`evalsha` is the Redis scripts run per job.\n\n")
+	w("| round | design | jobs | jobs/s | lease round trips/job | SQL statements/job | evalsha/job | " +
+		"CPU µs/job total | rtmanager | PostgreSQL | Redis |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		w("| %d | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f |\n", r.Round, r.Variant, r.Result.Kind,
+			r.Result.PerSecond(), r.LeaseRT, r.Stmts, r.RedisCmds["evalsha"], r.perJob(r.Result.CPU.Total()),
+			r.perJob(r.Result.CPU.Bench), r.perJob(r.Result.CPU.Postgres), r.perJob(r.Result.CPU.Redis))
+	}
+	w("\n")
 }
 
 // redisCalls returns the calls of each command the stack's redis-server

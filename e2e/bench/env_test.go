@@ -40,6 +40,9 @@ type stack struct {
 	deps    lifecycle.Deps
 	streams redisx.Streams
 	timings *timings
+	// unbatched: every lease, audit and result call is its own round trip
+	// (lifecycle.Config.Unbatched, ingress.Config.Unbatched).
+	unbatched bool
 	// pgURL is the scratch database; redisSrv the private redis-server.
 	pgURL    string
 	redisSrv harness.RedisServer
@@ -57,9 +60,16 @@ func newStack(tb testing.TB, store ports.Store) *stack {
 // separate statements as before.
 func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend bool) *stack {
 	tb.Helper()
+	return newStackBatch(tb, store, cfg, swapAppend, true)
+}
+
+// newStackBatch is newStackConfig; batched false makes every lease, audit
+// and result call its own round trip, as before batched ingress.
+func newStackBatch(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend, batched bool) *stack {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s := &stack{store: store}
+	s := &stack{store: store, unbatched: !batched}
 	s.redisSrv = harness.StartRedisServer(tb)
 	if store == nil {
 		s.pgURL = testenv.PostgresURL(tb)
@@ -94,8 +104,9 @@ func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapA
 		records = timedSwapAppender{timedStore: ts, sa: sa}
 	}
 	s.deps = lifecycle.Deps{
-		Records: records, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
-		Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
+		Records: records, Operations: ts, Leases: timedBatchLeases{timedLeases{rc.Leases(), s.timings}, rc.Leases()},
+		Driver: s.driver, Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
+		Config: lifecycle.Config{Unbatched: !batched},
 	}
 	s.services, err = lifecycle.New(s.deps)
 	if err != nil {

@@ -42,7 +42,7 @@ func measureStream(tb testing.TB, s *stack, kind string, n, concurrency int) str
 	}
 	w, err := ingress.New(ingress.Config{Queue: q, Services: s.services, Concurrency: concurrency,
 		Block: 100 * time.Millisecond, ClaimIdle: time.Minute,
-		StartStream: s.streams.StartJobs, StopStream: s.streams.StopJobs, Logger: quiet})
+		StartStream: s.streams.StartJobs, StopStream: s.streams.StopJobs, Logger: quiet, Unbatched: s.unbatched})
 	if err != nil {
 		tb.Fatal(err)
 	}

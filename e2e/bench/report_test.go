@@ -54,6 +54,8 @@ func TestReport(t *testing.T) {
 		p2 = append(p2, r)
 	}
 	t.Log("P3")
+	var p3cmp []p3Row
+	t.Run("P3designs", func(t *testing.T) { p3cmp = compareP3(t, 3) })
 	var p3 []streamResult
 	for _, c := range []int{8, 32} {
 		p3 = append(p3, measureStream(t, s, "stop", 5000, c))
@@ -190,19 +192,19 @@ func TestReport(t *testing.T) {
 	w("Method: one `adapters/ingress` worker with the `adapters/redis` queue on private stream names of a private " +
 		"redis-server, over the same lifecycle stack as P2. The benchmark XADDs N jobs pipelined in batches of 500 and " +
 		"times from the first XADD to the N-th entry on the results stream (XLEN polled every 5 ms). Stop jobs name " +
-		"games without a runtime (not_found results, still one lease, the job-order read of the operation log, one SELECT, one audit INSERT and one " +
-		"result+ack script each); start jobs start new games on the fake driver.\n\n")
+		"games without a runtime (not_found results, still a lease, the record read, the job-order read of the " +
+		"operation log, an audit entry and a result+ack each); start jobs start new games on the fake driver. The " +
+		"default design (batched, below).\n\n")
 	w("| jobs | N | concurrency | elapsed | jobs/s | CPU per job (all processes) |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range p3 {
 		w("| %s | %d | %d | %s | %.0f | %s |\n", r.Kind, r.Jobs, r.Concurrency, ms(r.Elapsed), r.PerSecond(), us(r.CPU.Total()/time.Duration(r.Jobs)))
 	}
 	st := p3[1]
 	w("\nAt concurrency 32 a stop job costs %s of CPU (ingress + core + adapters %s, PostgreSQL %s, Redis %s), so 2 "+
-		"idle cores cap the pipeline near %.0f jobs/s; 5,000/s would need ≤ 400 µs per job. The audit INSERT per job "+
-		"(SPEC: one operation-log entry per attempt) and the SELECT are the PostgreSQL share; the rest is the lease "+
-		"(SET NX + Lua release) and the result script per job.\n\n",
+		"idle cores cap the pipeline near %.0f jobs/s; 5,000/s needs ≤ 400 µs per job.\n\n",
 		us(st.CPU.Total()/time.Duration(st.Jobs)), us(st.CPU.Bench/time.Duration(st.Jobs)), us(st.CPU.Postgres/time.Duration(st.Jobs)),
 		us(st.CPU.Redis/time.Duration(st.Jobs)), 2*float64(time.Second)/float64(max(st.CPU.Total()/time.Duration(st.Jobs), 1)))
+	writeP3Designs(w, p3cmp)
 
 	w("## P4: reconcile pass, start-up, memory\n\n")
 	w("Reconcile: 10,000 running records, each with its running container on the fake driver (10,000 containers), " +

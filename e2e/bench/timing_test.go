@@ -84,6 +84,22 @@ func (s timedStore) AppendOperation(ctx context.Context, e core.OperationEntry) 
 	defer s.t.since("oplog.Append (INSERT)", time.Now())
 	return s.Store.AppendOperation(ctx, e)
 }
+func (s timedStore) ListOperations(ctx context.Context, g string, limit int) ([]core.OperationEntry, error) {
+	defer s.t.since("oplog.List (SELECT)", time.Now())
+	return s.Store.ListOperations(ctx, g, limit)
+}
+func (s timedStore) GetMany(ctx context.Context, gs []string) (map[string]core.Record, error) {
+	defer s.t.since("records.GetMany (SELECT)", time.Now())
+	return s.Store.(ports.BatchReader).GetMany(ctx, gs)
+}
+func (s timedStore) ListOperationsMany(ctx context.Context, gs []string, limit int) (map[string][]core.OperationEntry, error) {
+	defer s.t.since("oplog.ListMany (SELECT lateral)", time.Now())
+	return s.Store.(ports.BatchReader).ListOperationsMany(ctx, gs, limit)
+}
+func (s timedStore) AppendOperations(ctx context.Context, es []core.OperationEntry) ([]int64, error) {
+	defer s.t.since("oplog.AppendMany (INSERT … unnest)", time.Now())
+	return s.Store.AppendOperations(ctx, es)
+}
 func (s timedStore) UpsertSnapshot(ctx context.Context, h core.HealthSnapshot) error {
 	defer s.t.since("snapshot.Upsert (INSERT ON CONFLICT)", time.Now())
 	return s.Store.UpsertSnapshot(ctx, h)
@@ -114,6 +130,22 @@ func (l timedLeases) TryAcquire(ctx context.Context, g, tok string, ttl time.Dur
 func (l timedLeases) Release(ctx context.Context, g, tok string) error {
 	defer l.t.since("lease.Release (Lua)", time.Now())
 	return l.LeaseStore.Release(ctx, g, tok)
+}
+
+// timedBatchLeases is a timedLeases that offers the store's
+// ports.LeaseBatcher.
+type timedBatchLeases struct {
+	timedLeases
+	lb ports.LeaseBatcher
+}
+
+func (l timedBatchLeases) TryAcquireMany(ctx context.Context, cs []ports.LeaseClaim) ([]bool, error) {
+	defer l.t.since("lease.TryAcquireMany (Lua)", time.Now())
+	return l.lb.TryAcquireMany(ctx, cs)
+}
+func (l timedBatchLeases) ReleaseMany(ctx context.Context, cs []ports.LeaseClaim) error {
+	defer l.t.since("lease.ReleaseMany (Lua)", time.Now())
+	return l.lb.ReleaseMany(ctx, cs)
 }
 
 // timedHealth wraps a ports.HealthPublisher (the stream append; core

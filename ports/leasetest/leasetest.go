@@ -57,7 +57,7 @@ func Run(t *testing.T, h Harness) {
 		{"GamesIndependent", testGamesIndependent},
 		{"AcquireRace", testAcquireRace},
 	}
-	for _, c := range cases {
+	for _, c := range append(cases, batchCases...) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, h, h.New(t)) })
 	}
 }

@@ -81,6 +81,8 @@ func Run(t *testing.T, h Harness) {
 		{"ResultsTrimmed", testResultsTrimmed},
 		{"ClaimCountsDeliveries", testClaimCountsDeliveries},
 		{"StaleTouchKeepsClaim", testStaleTouchKeepsClaim},
+		{"CompleteMany", testCompleteMany},
+		{"CompleteManyInvalid", testCompleteManyInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

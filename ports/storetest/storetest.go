@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Records", recordCases},
 		{"List", listCases},
 		{"Operations", operationCases},
+		{"OperationBatch", operationBatchCases},
+		{"BatchReads", batchReadCases},
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
 		{"Reserve", reserveCases},
