@@ -38,21 +38,7 @@ func TestReport(t *testing.T) {
 	var p2cmp []p2Row
 	t.Run("P2designs", func(t *testing.T) { p2cmp = compareP2(t, 8, 3, 4*time.Second) })
 	s := newStack(t, nil)
-	pgbDB := pgbenchDB(t)
-	var p2 []opsResult
-	var p2tps []float64
-	var p2cpu cpuUse
-	var p2table string
-	for _, c := range []int{8, 16, 32} {
-		p2tps = append(p2tps, pgbenchRun(t, pgbDB, 5))
-		s.timings.reset()
-		m := s.meter(t)
-		r := measureOps(t, s, c, 4, 5*time.Second)
-		if c == 32 {
-			p2cpu, p2table = m.stop(t), s.timings.table(r.Ops)
-		}
-		p2 = append(p2, r)
-	}
+	p2 := measureP2Rounds(t, s, pgbenchDB(t), 5, 3*time.Second)
 	t.Log("P3")
 	var p3 []streamResult
 	for _, c := range []int{8, 32} {
@@ -91,13 +77,6 @@ func TestReport(t *testing.T) {
 	w("## Summary\n\n| | target | measured | |\n|---|---|---|---|\n")
 	rm, xm := median(p1.REST), median(p1.Raw)
 	ratio := float64(rm) / float64(xm)
-	best, bestTPS := p2[0], p2tps[0]
-	for i, r := range p2 {
-		if r.PerSecond() > best.PerSecond() {
-			best, bestTPS = r, p2tps[i]
-		}
-	}
-	p2ratio := best.PerSecond() / bestTPS
 	bestStream := p3[0]
 	for _, r := range p3[:2] {
 		if r.PerSecond() > bestStream.PerSecond() {
@@ -107,8 +86,8 @@ func TestReport(t *testing.T) {
 	readyFresh, readyWarm, rss, idle := bootFigures(boots)
 	ins := p5["Inspect/plugin"]
 	w("| P1 REST start→ready+stop+cleanup vs raw Docker | ≤ 1.05× | %.3f× (%s vs %s) | %s |\n", ratio, ms(rm), ms(xm), verdict(ratio <= 1.05))
-	w("| P2 lifecycle ops/s, fake driver, PostgreSQL + Redis | ≥ 0.9× `pgbench -N` | %.2f× pgbench -N (%.0f vs %.0f TPS, concurrency %d) | %s |\n",
-		p2ratio, best.PerSecond(), bestTPS, best.Concurrency, verdict(p2ratio >= 0.9))
+	w("| P2 lifecycle ops/s, fake driver, PostgreSQL + Redis | ≥ 0.9× `pgbench -N` | %s | %s |\n",
+		p2.Summary(), verdict(p2.Ratio() >= 0.9))
 	w("| P3 stream jobs/s with results | ≥ 5,000/s | %.0f/s (stop jobs, concurrency %d) | %s |\n", bestStream.PerSecond(), bestStream.Concurrency, verdict(bestStream.PerSecond() >= 5000))
 	w("| P4 reconcile pass, 10,000 records (PostgreSQL) | < 300 ms | %s median | %s |\n", ms(recPG.Median()), verdict(recPG.Median() < 300*time.Millisecond))
 	w("| P4 reconcile pass, 10,000 records (memory store) | < 300 ms | %s median | %s |\n", ms(recMem.Median()), verdict(recMem.Median() < 300*time.Millisecond))
@@ -136,24 +115,20 @@ func TestReport(t *testing.T) {
 		"PostgreSQL database (pool of 40), `adapters/redis` leases and health stream on a private redis-server, " +
 		"`adapters/fakedriver` (no prober), log lines discarded. Each worker owns 4 games and alternates start (from " +
 		"stopped: removes the old container, new generation) and stop over them, so workers never contend for a lease. " +
-		"5 s per concurrency. Every operation succeeded unless noted.\n\n")
-	w("| concurrency | operations | ops/s | failures |\n|---:|---:|---:|---:|\n")
-	for _, r := range p2 {
-		w("| %d | %d | %.0f | %d |\n", r.Concurrency, r.Ops, r.PerSecond(), r.Failures)
-	}
-	w("\nReference: `pgbench -N -c 8 -j 2 -T 5` run right before each concurrency: %s TPS. P2 at its best "+
-		"concurrency reached **%.2f×** the pgbench run before it. Both share the machine with other work, so "+
-		"the ratio moves by ±30 %% between runs; the CPU per operation below is the stable figure.\n\n",
-		joinTPS(p2tps), p2ratio)
-	w("### Where the time goes (concurrency 32)\n\n")
-	n32 := time.Duration(p2[len(p2)-1].Ops)
-	w("CPU per operation, measured from /proc for this process, the private redis-server and the PostgreSQL backends "+
-		"of the scratch database plus the WAL writer: **%s total** = benchmark process (core + adapters + fake driver) "+
-		"%s, PostgreSQL %s, Redis %s. Two cores can therefore run at most **~%.0f operations/s** of this mix even when "+
-		"idle.\n\n",
-		us(p2cpu.Total()/n32), us(p2cpu.Bench/n32), us(p2cpu.Postgres/n32), us(p2cpu.Redis/n32),
-		2*float64(time.Second)/float64(max(p2cpu.Total()/n32, 1)))
-	w("Port calls per operation and their mean wall latency under this load:\n\n%s\n", p2table)
+		"Every operation succeeded unless noted.\n\n")
+	w("Rounds: %d rounds, each one `pgbench -N -c 8 -j 2 -T 3` run on its own scratch database and one 3 s P2 run "+
+		"at each concurrency (pgbench first in odd rounds, last in even ones); each P2 run is divided by its round's "+
+		"pgbench TPS. The summary takes the median of those ratios at the concurrency with the best median; every "+
+		"round is listed so the noise from the machine's other load stays visible.\n\n%s\n", p2.rounds(), p2.Tables())
+	top := p2Concurrencies[len(p2Concurrencies)-1]
+	cpuTotal, cpuBench, cpuPG, cpuRedis := p2.CPUPerOp()
+	w("### Where the time goes (concurrency %d)\n\n", top)
+	w("CPU per operation over the rounds at concurrency %d, measured from /proc for this process, the private "+
+		"redis-server and the PostgreSQL backends of the scratch database plus the WAL writer: **%s total** = "+
+		"benchmark process (core + adapters + fake driver) %s, PostgreSQL %s, Redis %s. Two cores can therefore run "+
+		"at most **~%.0f operations/s** of this mix even when idle.\n\n",
+		top, us(cpuTotal), us(cpuBench), us(cpuPG), us(cpuRedis), 2*float64(time.Second)/float64(max(cpuTotal, 1)))
+	w("Port calls per operation and their mean wall latency under this load:\n\n%s\n", p2.Table)
 	w("An average operation is 3 SQL statements (start from stopped: SELECT, the reservation's CAS UPDATE, " +
 		"snapshot upsert, and the running CAS with its audit entry in one statement; stop: SELECT, and the CAS " +
 		"with its audit entry in one statement) and 2.5 Redis round trips (SET NX, the release script, and a " +
@@ -184,7 +159,7 @@ func TestReport(t *testing.T) {
 		"operation in Go (mostly the kernel work of its socket writes and reads: 3 PostgreSQL and 2.5 Redis round "+
 		"trips) and the lease and health round trips have no pgbench counterpart. What would move it: fewer round "+
 		"trips still (the lease release and the audit entry are separate systems), or more cores.\n\n",
-		us(p2cpu.Bench/n32))
+		us(cpuBench))
 
 	w("## P3: stream jobs per second\n\n")
 	w("Method: one `adapters/ingress` worker with the `adapters/redis` queue on private stream names of a private " +
@@ -273,15 +248,6 @@ func TestReport(t *testing.T) {
 	}
 	t.Logf("wrote %s", outPath)
 	t.Log("\n" + b.String())
-}
-
-// joinTPS formats pgbench results.
-func joinTPS(tps []float64) string {
-	parts := make([]string, len(tps))
-	for i, v := range tps {
-		parts[i] = fmt.Sprintf("%.0f", v)
-	}
-	return strings.Join(parts, ", ")
 }
 
 func verdict(ok bool) string {

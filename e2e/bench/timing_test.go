@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -20,13 +21,20 @@ type timings struct {
 	mu    sync.Mutex
 	total map[string]time.Duration
 	n     map[string]int
+	// enabled: calls are timed only while it is set (newTimings sets it).
+	enabled atomic.Bool
 }
 
 func newTimings() *timings {
-	return &timings{total: map[string]time.Duration{}, n: map[string]int{}}
+	t := &timings{total: map[string]time.Duration{}, n: map[string]int{}}
+	t.enabled.Store(true)
+	return t
 }
 
 func (t *timings) since(name string, begin time.Time) {
+	if !t.enabled.Load() {
+		return
+	}
 	d := time.Since(begin)
 	t.mu.Lock()
 	t.total[name] += d
