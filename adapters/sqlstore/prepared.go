@@ -47,6 +47,9 @@ type hotSQL struct {
 	// is of a later event.
 	upsertSnap string
 	snapFields []*schema.Field
+	// swapSnap is swapAppend plus the upsert of snapFields, returning the
+	// number of swapped rows (see swapSnapSQL).
+	swapSnap string
 }
 
 // newHotSQL renders the hot statements for db's models.
@@ -72,24 +75,15 @@ func newHotSQL(db *bun.DB) *hotSQL {
 	h.opFields = without(op.Fields, "id")
 	h.appendOp = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", op.Name, columns(h.opFields),
 		placeholders(len(h.opFields)))
-	vals := make([]string, len(h.opFields))
-	for i, f := range h.opFields {
-		// INSERT … SELECT does not type its parameters from the columns.
-		vals[i] = fmt.Sprintf("CAST($%d AS %s)", n+5+i, f.DiscoveredSQLType)
-	}
 	h.swapAppend = fmt.Sprintf("WITH swapped AS (%s RETURNING 1) INSERT INTO %s (%s) SELECT %s FROM swapped",
-		h.swap, op.Name, columns(h.opFields), strings.Join(vals, ", "))
+		h.swap, op.Name, columns(h.opFields), castParams(h.opFields, n+5))
 	h.listOps = fmt.Sprintf("SELECT %s FROM %s WHERE game_id = $1 ORDER BY id DESC LIMIT $2", columns(op.Fields), op.Name)
 
 	h.snapFields = snap.Fields
-	upd := without(snap.Fields, "game_id")
-	set = make([]string, len(upd))
-	for i, f := range upd {
-		set[i] = fmt.Sprintf("%s = EXCLUDED.%s", f.SQLName, f.SQLName)
-	}
 	h.upsertSnap = fmt.Sprintf("INSERT INTO %s AS h (%s) VALUES (%s) ON CONFLICT (game_id) DO UPDATE SET %s "+
 		"WHERE h.last_event_at <= EXCLUDED.last_event_at", snap.Name, columns(snap.Fields),
-		placeholders(len(snap.Fields)), strings.Join(set, ", "))
+		placeholders(len(snap.Fields)), excludedSet(without(snap.Fields, "game_id")))
+	h.swapSnap = swapSnapSQL(h, op, snap)
 	return h
 }
 

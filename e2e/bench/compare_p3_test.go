@@ -20,7 +20,7 @@ import (
 func TestP3Compare(t *testing.T) {
 	stacks := make([]*stack, len(p2Variants))
 	for i, v := range p2Variants {
-		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
+		stacks[i] = newStackConfig(t, nil, v.cfg, v.writes)
 	}
 	for round := range 2 {
 		for k := range p2Variants {

@@ -11,21 +11,23 @@ import (
 
 // p2Variant is one P2 design measured side by side with the others.
 type p2Variant struct {
-	name       string
-	cfg        sqlstore.Config
-	swapAppend bool
+	name   string
+	cfg    sqlstore.Config
+	writes writes
 }
 
 // p2Variants are the designs TestP2Compare measures: bun's interpolated
 // statements with the record swap and the audit append apart (the design
-// before issue 17), cached prepared plans for the hot statements, and
-// cached plans with the last swap and the audit entry in one statement
-// (ports.SwapAppender; the default). Pools of 12 (+6 best-effort) keep
-// three stacks under the server's connection limit.
+// before issue 17), cached prepared plans for the hot statements, cached
+// plans with the last swap and the audit entry in one statement
+// (ports.SwapAppender), and that statement carrying a start's health
+// snapshot too (ports.SwapSnapshotter; the default). Pools of 10 (+5
+// best-effort) keep four stacks under the server's connection limit.
 var p2Variants = []p2Variant{
-	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 12}, false},
-	{"cached plans", sqlstore.Config{MaxConns: 12}, false},
-	{"cached+swapappend", sqlstore.Config{MaxConns: 12}, true},
+	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 10}, writesApart},
+	{"cached plans", sqlstore.Config{MaxConns: 10}, writesApart},
+	{"cached+swapappend", sqlstore.Config{MaxConns: 10}, writesSwapAppend},
+	{"+snapshot", sqlstore.Config{MaxConns: 10}, writesSwapSnapshot},
 }
 
 // p2Row is one measurement of compareP2.
@@ -44,7 +46,7 @@ type p2Row struct {
 func compareP2(t *testing.T, c, rounds int, d time.Duration) []p2Row {
 	stacks := make([]*stack, len(p2Variants))
 	for i, v := range p2Variants {
-		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
+		stacks[i] = newStackConfig(t, nil, v.cfg, v.writes)
 	}
 	pgb := pgbenchDB(t)
 	var rows []p2Row

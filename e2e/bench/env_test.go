@@ -43,17 +43,30 @@ type stack struct {
 	redisSrv harness.RedisServer
 }
 
+// writes says which combined writes of the store lifecycle sees.
+type writes int
+
+const (
+	// writesApart: every swap, audit entry and snapshot is a statement
+	// of its own (the store's ports.SwapAppender is hidden).
+	writesApart writes = iota
+	// writesSwapAppend: the last swap and its audit entry together
+	// (ports.SwapAppender), the snapshot apart.
+	writesSwapAppend
+	// writesSwapSnapshot: a start's snapshot joins them too
+	// (ports.SwapSnapshotter; the default).
+	writesSwapSnapshot
+)
+
 // newStack builds a stack on PostgreSQL (store nil) or on store.
 func newStack(tb testing.TB, store ports.Store) *stack {
 	tb.Helper()
-	return newStackConfig(tb, store, sqlstore.Config{}, true)
+	return newStackConfig(tb, store, sqlstore.Config{}, writesSwapSnapshot)
 }
 
 // newStackConfig is newStack with the PostgreSQL store configured by cfg
-// (URL and MaxConns are set here); swapAppend false hides the store's
-// ports.SwapAppender from lifecycle, so every swap and its audit entry are
-// separate statements as before.
-func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend bool) *stack {
+// (URL and MaxConns are set here) and the combined writes w.
+func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, w writes) *stack {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -88,7 +101,12 @@ func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapA
 	s.timings = newTimings()
 	ts := timedStore{Store: s.store, t: s.timings}
 	var records ports.RecordStore = ts
-	if sa, ok := s.store.(ports.SwapAppender); ok && swapAppend {
+	sa, okSA := s.store.(ports.SwapAppender)
+	ss, okSS := s.store.(ports.SwapSnapshotter)
+	switch {
+	case okSA && okSS && w == writesSwapSnapshot:
+		records = timedSwapSnapshotter{timedSwapAppender{timedStore: ts, sa: sa}, ss}
+	case okSA && w >= writesSwapAppend:
 		records = timedSwapAppender{timedStore: ts, sa: sa}
 	}
 	s.services, err = lifecycle.New(lifecycle.Deps{

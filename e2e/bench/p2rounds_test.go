@@ -19,6 +19,7 @@ type p2Run struct {
 	Round int
 	opsResult
 	PgbenchTPS float64
+	CPU        cpuUse
 }
 
 // Ratio is the run's ops/s over the round's pgbench TPS.
@@ -30,7 +31,7 @@ type p2Rounds struct {
 	// Best is the concurrency with the highest median ratio.
 	Best int
 	// CPU and Table are the CPU use and port-call table summed over the
-	// runs at the highest concurrency; Ops their operations.
+	// runs at concurrency Best; Ops their operations.
 	CPU   cpuUse
 	Table string
 	Ops   int64
@@ -44,8 +45,10 @@ type p2Rounds struct {
 // kept so the noise stays visible.
 func measureP2Rounds(t *testing.T, s *stack, pgb string, rounds int, d time.Duration) p2Rounds {
 	var out p2Rounds
-	top := p2Concurrencies[len(p2Concurrencies)-1]
-	s.timings.reset()
+	calls := map[int]*timings{}
+	for _, c := range p2Concurrencies {
+		calls[c] = newTimings()
+	}
 	for round := 1; round <= rounds; round++ {
 		var tps float64
 		if round%2 == 1 {
@@ -53,21 +56,11 @@ func measureP2Rounds(t *testing.T, s *stack, pgb string, rounds int, d time.Dura
 		}
 		var runs []p2Run
 		for _, c := range p2Concurrencies {
-			if c != top {
-				runs = append(runs, p2Run{Round: round, opsResult: measureOps(t, s, c, 4, d)})
-				continue
-			}
-			// Only the top concurrency's port calls are timed.
-			s.timings.enabled.Store(true)
+			s.timings.reset()
 			m := s.meter(t)
 			r := measureOps(t, s, c, 4, d)
-			u := m.stop(t)
-			s.timings.enabled.Store(false)
-			out.CPU.Bench += u.Bench
-			out.CPU.Postgres += u.Postgres
-			out.CPU.Redis += u.Redis
-			out.Ops += r.Ops
-			runs = append(runs, p2Run{Round: round, opsResult: r})
+			runs = append(runs, p2Run{Round: round, opsResult: r, CPU: m.stop(t)})
+			s.timings.drainInto(calls[c])
 		}
 		if round%2 == 0 {
 			tps = pgbenchRun(t, pgb, int(d/time.Second))
@@ -79,14 +72,21 @@ func measureP2Rounds(t *testing.T, s *stack, pgb string, rounds int, d time.Dura
 				r.PerSecond(), tps, r.Ratio(), r.Failures)
 		}
 	}
-	s.timings.enabled.Store(true)
-	out.Table = s.timings.table(out.Ops)
 	bestRatio := 0.0
 	for _, c := range p2Concurrencies {
 		if m := out.median(c, p2Run.Ratio); m > bestRatio {
 			out.Best, bestRatio = c, m
 		}
 	}
+	for _, r := range out.Runs {
+		if r.Concurrency == out.Best {
+			out.CPU.Bench += r.CPU.Bench
+			out.CPU.Postgres += r.CPU.Postgres
+			out.CPU.Redis += r.CPU.Redis
+			out.Ops += r.Ops
+		}
+	}
+	out.Table = calls[out.Best].table(out.Ops)
 	return out
 }
 
@@ -126,7 +126,7 @@ func (p p2Rounds) rounds() int {
 	return n
 }
 
-// CPUPerOp returns the CPU per operation at the highest concurrency.
+// CPUPerOp returns the CPU per operation at concurrency Best.
 func (p p2Rounds) CPUPerOp() (total, bench, pg, redis time.Duration) {
 	n := time.Duration(max(p.Ops, 1))
 	return p.CPU.Total() / n, p.CPU.Bench / n, p.CPU.Postgres / n, p.CPU.Redis / n
@@ -175,5 +175,5 @@ func TestP2Rounds(t *testing.T) {
 	p := measureP2Rounds(t, newStack(t, nil), pgbenchDB(t), 5, 3*time.Second)
 	total, bench, pg, redis := p.CPUPerOp()
 	t.Logf("P2: %s; CPU per op at c=%d: %v (rtmanager %v, PostgreSQL %v, Redis %v)\n%s\n%s", p.Summary(),
-		p2Concurrencies[len(p2Concurrencies)-1], total, bench, pg, redis, p.Tables(), p.Table)
+		p.Best, total, bench, pg, redis, p.Tables(), p.Table)
 }

@@ -120,10 +120,10 @@ func TestReport(t *testing.T) {
 		"at each concurrency (pgbench first in odd rounds, last in even ones); each P2 run is divided by its round's "+
 		"pgbench TPS. The summary takes the median of those ratios at the concurrency with the best median; every "+
 		"round is listed so the noise from the machine's other load stays visible.\n\n%s\n", p2.rounds(), p2.Tables())
-	top := p2Concurrencies[len(p2Concurrencies)-1]
+	top := p2.Best
 	cpuTotal, cpuBench, cpuPG, cpuRedis := p2.CPUPerOp()
 	w("### Where the time goes (concurrency %d)\n\n", top)
-	w("CPU per operation over the rounds at concurrency %d, measured from /proc for this process, the private "+
+	w("CPU per operation over the rounds at concurrency %d (the best), measured from /proc for this process, the private "+
 		"redis-server and the PostgreSQL backends of the scratch database plus the WAL writer: **%s total** = "+
 		"benchmark process (core + adapters + fake driver) %s, PostgreSQL %s, Redis %s. Two cores can therefore run "+
 		"at most **~%.0f operations/s** of this mix even when idle.\n\n",

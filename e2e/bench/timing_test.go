@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -21,20 +20,13 @@ type timings struct {
 	mu    sync.Mutex
 	total map[string]time.Duration
 	n     map[string]int
-	// enabled: calls are timed only while it is set (newTimings sets it).
-	enabled atomic.Bool
 }
 
 func newTimings() *timings {
-	t := &timings{total: map[string]time.Duration{}, n: map[string]int{}}
-	t.enabled.Store(true)
-	return t
+	return &timings{total: map[string]time.Duration{}, n: map[string]int{}}
 }
 
 func (t *timings) since(name string, begin time.Time) {
-	if !t.enabled.Load() {
-		return
-	}
 	d := time.Since(begin)
 	t.mu.Lock()
 	t.total[name] += d
@@ -46,6 +38,20 @@ func (t *timings) reset() {
 	t.mu.Lock()
 	t.total, t.n = map[string]time.Duration{}, map[string]int{}
 	t.mu.Unlock()
+}
+
+// drainInto adds what t timed to into and resets t.
+func (t *timings) drainInto(into *timings) {
+	t.mu.Lock()
+	total, n := t.total, t.n
+	t.total, t.n = map[string]time.Duration{}, map[string]int{}
+	t.mu.Unlock()
+	into.mu.Lock()
+	defer into.mu.Unlock()
+	for k, v := range total {
+		into.total[k] += v
+		into.n[k] += n[k]
+	}
 }
 
 // table renders calls per operation and mean latency of each call.
@@ -107,6 +113,19 @@ type timedSwapAppender struct {
 func (s timedSwapAppender) SwapAppend(ctx context.Context, e ports.Expect, r core.Record, o core.OperationEntry) error {
 	defer s.t.since("records.SwapAppend (CTE, sync commit)", time.Now())
 	return s.sa.SwapAppend(ctx, e, r, o)
+}
+
+// timedSwapSnapshotter is a timedSwapAppender that offers the store's
+// ports.SwapSnapshotter.
+type timedSwapSnapshotter struct {
+	timedSwapAppender
+	ss ports.SwapSnapshotter
+}
+
+func (s timedSwapSnapshotter) SwapAppendSnapshot(ctx context.Context, e ports.Expect, r core.Record, o core.OperationEntry,
+	h core.HealthSnapshot) error {
+	defer s.t.since("records.SwapAppendSnapshot (CTE, sync commit)", time.Now())
+	return s.ss.SwapAppendSnapshot(ctx, e, r, o, h)
 }
 
 // timedLeases wraps a ports.LeaseStore.
