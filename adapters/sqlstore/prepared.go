@@ -47,8 +47,8 @@ type hotSQL struct {
 	// is of a later event.
 	upsertSnap string
 	snapFields []*schema.Field
-	// swapSnap is swapAppend plus the upsert of snapFields, returning the
-	// number of swapped rows (see swapSnapSQL).
+	// swapSnap is swapAppend plus the upsert of snapFields, returning a
+	// row per swapped row (see swapSnapSQL).
 	swapSnap string
 }
 

@@ -94,7 +94,7 @@ func (s *Store) GetSnapshot(ctx context.Context, gameID string) (_ core.HealthSn
 // ErrInvalid when a value cannot be encoded.
 func encodeJSON[V any](m map[string]V) (string, error) {
 	if len(m) == 0 {
-		return "{}", nil
+		return emptyObject, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -106,6 +106,10 @@ func encodeJSON[V any](m map[string]V) (string, error) {
 // decodeJSON decodes the JSON object s into *m, leaving *m nil when the
 // object is empty.
 func decodeJSON[V any](s string, m *map[string]V) error {
+	if s == emptyObject {
+		*m = nil
+		return nil
+	}
 	if err := json.Unmarshal([]byte(s), m); err != nil {
 		return err
 	}

@@ -16,9 +16,10 @@ var _ ports.SwapSnapshotter = (*Store)(nil)
 
 // swapSnapSQL renders SwapAppendSnapshot's statement: h.swap, then the
 // operation-log insert and the snapshot upsert selecting from it, each in
-// its own data-modifying CTE, and the number of swapped rows as its one
-// result (PostgreSQL runs every data-modifying CTE whether or not the main
-// query reads it). op and snap are the log and snapshot tables.
+// its own data-modifying CTE, and a row per swapped row as its result, so
+// the command tag's row count says whether the swap was made (PostgreSQL
+// runs every data-modifying CTE whether or not the main query reads it).
+// op and snap are the log and snapshot tables.
 func swapSnapSQL(h *hotSQL, op, snap *schema.Table) string {
 	n := len(h.swapFields) + 4
 	m := n + len(h.opFields)
@@ -26,7 +27,7 @@ func swapSnapSQL(h *hotSQL, op, snap *schema.Table) string {
 		"appended AS (INSERT INTO %s (%s) SELECT %s FROM swapped), "+
 		"snap AS (INSERT INTO %s AS h (%s) SELECT %s FROM swapped ON CONFLICT (game_id) DO UPDATE SET %s "+
 		"WHERE h.last_event_at <= EXCLUDED.last_event_at) "+
-		"SELECT count(*) FROM swapped",
+		"SELECT 1 FROM swapped",
 		h.swap, op.Name, columns(h.opFields), castParams(h.opFields, n+1),
 		snap.Name, columns(h.snapFields), castParams(h.snapFields, m+1), excludedSet(without(h.snapFields, "game_id")))
 }
@@ -81,12 +82,14 @@ func (s *Store) SwapAppendSnapshot(ctx context.Context, expect ports.Expect, nex
 	a := args(&row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
 	a = append(a, args(&op, s.hot.opFields)[1:]...)
 	a = append(a, args(&srow, s.hot.snapFields)[1:]...)
-	var swapped int
-	if err := s.db.DB.QueryRowContext(ctx, s.hot.swapSnap, a...).Scan(&swapped); err != nil {
+	// Exec, not Query: the row count is all it needs, and database/sql
+	// starts a goroutine per Query with a cancellable context.
+	res, err := s.db.DB.ExecContext(ctx, s.hot.swapSnap, a...)
+	if err != nil {
 		return err
 	}
-	if swapped == 1 {
-		return nil
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
 	}
 	return swapFailed(ctx, s.db, row.GameID)
 }

@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -48,15 +47,18 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 		return finish(ctx, core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)})
 	}
 	opCtx, cancel := context.WithCancelCause(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	// Renewal starts a third of the TTL in, on a timer rather than a
+	// goroutine per operation: most operations end long before.
+	renewing := make(chan struct{})
+	renew := time.AfterFunc(b.Config.LeaseTTL/3, func() {
+		defer close(renewing)
 		b.keepRenewed(opCtx, game, token, began, cancel)
-	}()
+	})
 	defer func() {
 		cancel(nil)
-		wg.Wait()
+		if !renew.Stop() {
+			<-renewing // renewal began: it ends now that opCtx is done
+		}
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer rcancel()
 		if err := b.Leases.Release(rctx, game, token); err != nil {
@@ -83,13 +85,14 @@ func leaseCause(ctx context.Context, err error) error {
 	return err
 }
 
-// keepRenewed renews the lease every third of its TTL until ctx ends. It
+// keepRenewed renews the lease now and then every third of its TTL until
+// ctx ends; underLease calls it a third of the TTL after acquiring. It
 // cancels ctx with errLeaseLost when another holder has the lease, or when
 // renewals have failed for half the TTL or more — in practice at the second
-// failed tick, two thirds in, before the lease can expire and be taken while
-// this operation still runs. (Half, not two thirds: ticks land near
-// multiples of a third, and a threshold between them does not depend on
-// scheduling jitter.)
+// failed renewal, two thirds in, before the lease can expire and be taken
+// while this operation still runs. (Half, not two thirds: renewals land
+// near multiples of a third, and a threshold between them does not depend
+// on scheduling jitter.)
 //
 // The lease is known to last ttl from when a successful call was sent, not
 // from when its answer arrived (the store may have applied it at once and
@@ -101,10 +104,8 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, acquired tim
 	defer t.Stop()
 	lastOK := acquired
 	for {
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 		sent := time.Now()
 		rctx, rcancel := context.WithTimeout(ctx, ttl/3)
@@ -125,6 +126,11 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, acquired tim
 				cancel(errLeaseUnreachable)
 				return
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -513,14 +513,16 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	if e.Outcome == core.OutcomeFailure {
 		level, msg = slog.LevelWarn, "operation failed"
 	}
-	attrs := append([]any{"game_id", e.GameID, "op_kind", e.OpKind, "op_source", e.OpSource,
-		"source_ref", e.SourceRef, "correlation_id", e.CorrelationID, "outcome", e.Outcome,
-		"error_code", code, "container_id", e.ContainerID, "image_ref", e.ImageRef,
-		"duration_ms", d.Milliseconds()}, o.attrs...)
-	if e.ErrorMessage != "" {
-		attrs = append(attrs, "error_message", e.ErrorMessage)
+	if b.log.Enabled(ctx, level) { // the attributes cost allocations even when the line is dropped
+		attrs := append([]any{"game_id", e.GameID, "op_kind", e.OpKind, "op_source", e.OpSource,
+			"source_ref", e.SourceRef, "correlation_id", e.CorrelationID, "outcome", e.Outcome,
+			"error_code", code, "container_id", e.ContainerID, "image_ref", e.ImageRef,
+			"duration_ms", d.Milliseconds()}, o.attrs...)
+		if e.ErrorMessage != "" {
+			attrs = append(attrs, "error_message", e.ErrorMessage)
+		}
+		b.log.Log(ctx, level, msg, attrs...)
 	}
-	b.log.Log(ctx, level, msg, attrs...)
 	return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
 		CorrelationID: e.CorrelationID, Busy: busy}
 }
