@@ -27,7 +27,9 @@ var cachedPlan any = pgx.QueryExecModeCacheStatement
 // Columns come from the models, so a column added to a model is read and
 // written here as well without touching this file.
 type hotSQL struct {
+	// getRecord reads getFields of the record whose game_id = $1.
 	getRecord string
+	getFields []*schema.Field
 	// createRecord inserts createFields.
 	createRecord string
 	createFields []*schema.Field
@@ -58,6 +60,7 @@ func newHotSQL(db *bun.DB) *hotSQL {
 	op := db.Table(reflect.TypeFor[operationRow]())
 	snap := db.Table(reflect.TypeFor[snapshotRow]())
 	h := &hotSQL{}
+	h.getFields = rec.Fields
 	h.getRecord = fmt.Sprintf("SELECT %s FROM %s WHERE game_id = $1", columns(rec.Fields), rec.Name)
 
 	h.createFields = rec.Fields
@@ -129,24 +132,11 @@ func args(row any, fields []*schema.Field, extra ...any) []any {
 	return append(out, extra...)
 }
 
-// getRecordHot is getRow for a record on the hot path. Errors: ErrNotFound
+// getRecordHot is getRow for a record on the hot path: the cached plan run
+// on the pgx connection itself (see getRecordRaw). Errors: ErrNotFound
 // when there is none, and the database's.
 func (s *Store) getRecordHot(ctx context.Context, row *recordRow, gameID string) error {
-	rows, err := s.db.DB.QueryContext(ctx, s.hot.getRecord, cachedPlan, gameID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return ports.ErrNotFound
-	}
-	if err := s.db.ScanRow(ctx, rows, row); err != nil {
-		return err
-	}
-	return rows.Close()
+	return s.getRecordRaw(ctx, row, gameID)
 }
 
 // swapHot is swapRow's conditional UPDATE as a cached plan; it reports
