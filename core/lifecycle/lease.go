@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // errLeaseLost is the cancellation cause of an operation whose lease could
@@ -24,15 +25,16 @@ type busyError struct{ err *core.Error }
 func (e busyError) Error() string { return e.err.Error() }
 func (e busyError) Unwrap() error { return e.err }
 
-// underLease runs fn while holding the game's lease and hands its outcome
-// to finish before the lease is released, so the next holder sees the
-// outcome recorded. The lease is renewed every third of its TTL; if renewal
-// fails for longer than the TTL or another holder took it, fn's context is
-// cancelled. The lease is released with a fresh bounded context so a
-// cancelled request cannot pin it. Without the lease, finish gets the
-// failure to take it.
-func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error),
-	finish func(context.Context, core.Record, error) Result) Result {
+// underLease runs fn while holding the game of o's lease and hands its
+// outcome to o.finish before the lease is released, so the next holder
+// sees the outcome recorded. The lease is renewed every third of its TTL;
+// if renewal fails for longer than the TTL or another holder took it, fn's
+// context is cancelled. The lease is released with a fresh bounded context
+// so a cancelled request cannot pin it, together with the health event o
+// held back (see op.publish). Without the lease, o.finish gets the failure
+// to take it.
+func (b *base) underLease(ctx context.Context, o *op, fn func(context.Context) (core.Record, error)) Result {
+	game, finish := o.entry.GameID, o.finish
 	token, err := b.NewToken()
 	if err != nil {
 		return finish(ctx, core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err))
@@ -61,12 +63,31 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 		}
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer rcancel()
-		if err := b.Leases.Release(rctx, game, token); err != nil {
-			b.log.WarnContext(ctx, "release lease", "game_id", game, "err", err)
-		}
+		b.releaseLease(rctx, game, token, o.held)
 	}()
 	rec, err := fn(opCtx)
 	return finish(ctx, rec, leaseCause(opCtx, err))
+}
+
+// releaseLease releases the game's lease held with token, sending ev (when
+// set) just ahead of it: in the same round trip when the health stream can
+// (ports.PublishReleaser), otherwise as a publish of its own. ctx is the
+// release's bounded context.
+func (b *base) releaseLease(ctx context.Context, game, token string, ev *core.HealthEvent) {
+	if ev != nil {
+		pr, _ := b.Health.(ports.PublishReleaser) // op.publish holds events only then
+		if handled, perr, rerr := pr.PublishRelease(ctx, *ev, b.Leases, game, token); handled {
+			b.published(ctx, *ev, perr)
+			if rerr != nil {
+				b.log.WarnContext(ctx, "release lease", "game_id", game, "err", rerr)
+			}
+			return
+		}
+		b.published(ctx, *ev, b.Health.Publish(ctx, *ev))
+	}
+	if err := b.Leases.Release(ctx, game, token); err != nil {
+		b.log.WarnContext(ctx, "release lease", "game_id", game, "err", err)
+	}
 }
 
 // leaseCause returns err explained by the lease when ctx (an operation's

@@ -414,9 +414,10 @@ func (b *base) run(ctx context.Context, spec operation, opts runOpts) (Result, e
 	case invalid != nil:
 		res = o.finish(ctx, core.Record{}, invalid)
 	case opts.lease:
-		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) {
+		o.leased = true
+		res = b.underLease(ctx, o, func(ctx context.Context) (core.Record, error) {
 			return b.inSlot(ctx, o, opts.quiet == quietRepair, spec.body)
-		}, o.finish)
+		})
 	default:
 		rec, err := spec.body(ctx, o)
 		res = o.finish(ctx, rec, err)
@@ -436,6 +437,11 @@ type op struct {
 	// last is the swap the body left to finish (see swapLast); nil when
 	// the body wrote its record itself.
 	last *lastSwap
+	// leased: the operation runs under the lease run took for it (Handle).
+	leased bool
+	// held is a health event left to be sent with the lease release
+	// (see op.publish).
+	held *core.HealthEvent
 }
 
 // errNothingToDo is returned by background steps that found the record

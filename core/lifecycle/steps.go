@@ -100,25 +100,25 @@ func (b *base) swapLast(ctx context.Context, o *op, cur, next core.Record) (core
 // way the write is a compare-and-swap on p.cur, settled by p.settle.
 func (b *base) deferSwap(o *op, p *lastSwap) (core.Record, error) {
 	if _, ok := b.Records.(ports.SwapAppender); !ok {
-		return p.settle(b, o.entry.OpKind, b.Records.Swap(p.ctx, ports.ExpectOf(p.cur), p.next), false)
+		return p.settle(o, b.Records.Swap(p.ctx, ports.ExpectOf(p.cur), p.next), false)
 	}
 	o.last = p
 	return p.next, nil
 }
 
-// settle returns the outcome of p's swap, whose error was err; snapped
+// settle returns the outcome of o's swap p, whose error was err; snapped
 // says the swap wrote p.event's snapshot too.
-func (p *lastSwap) settle(b *base, kind core.OpKind, err error, snapped bool) (core.Record, error) {
+func (p *lastSwap) settle(o *op, err error, snapped bool) (core.Record, error) {
 	switch {
 	case err == nil:
 		if p.event != nil {
-			b.publishEvent(p.ctx, *p.event, !snapped)
+			o.publish(p.ctx, *p.event, !snapped)
 		}
 		return p.next, nil
 	case p.failed != nil:
 		return p.failed(err)
 	}
-	return b.swapped(p.ctx, kind, p.cur, p.next, err)
+	return o.b.swapped(p.ctx, o.entry.OpKind, p.cur, p.next, err)
 }
 
 // commitLast makes o's last swap together with its success entry. It
@@ -145,7 +145,7 @@ func (o *op) commitLast() (core.Record, bool, error) {
 	} else {
 		err = swapAppend()
 	}
-	rec, serr := p.settle(b, o.entry.OpKind, err, snapped)
+	rec, serr := p.settle(o, err, snapped)
 	return rec, err == nil, leaseCause(p.ctx, serr)
 }
 
@@ -187,18 +187,43 @@ func (b *base) event(typ core.HealthEventType, rec core.Record, details map[stri
 // publishEvent is publish of ev; snapshot false leaves out the upsert (the
 // caller wrote the snapshot already).
 func (b *base) publishEvent(ctx context.Context, ev core.HealthEvent, snapshot bool) {
-	typ := ev.Type
-	if err := b.Health.Publish(ctx, ev); err != nil {
-		b.log.WarnContext(ctx, "publish health event", "game_id", ev.GameID, "event_type", typ, "err", err)
-	} else {
-		b.Telemetry.HealthEvent(ctx, typ)
+	b.published(ctx, ev, b.Health.Publish(ctx, ev))
+	if snapshot {
+		b.upsertSnapshot(ctx, ev)
 	}
-	if !snapshot {
+}
+
+// published logs a failed publish of ev, or counts a successful one.
+func (b *base) published(ctx context.Context, ev core.HealthEvent, err error) {
+	if err != nil {
+		b.log.WarnContext(ctx, "publish health event", "game_id", ev.GameID, "event_type", ev.Type, "err", err)
 		return
 	}
+	b.Telemetry.HealthEvent(ctx, ev.Type)
+}
+
+// upsertSnapshot upserts ev's snapshot, best-effort.
+func (b *base) upsertSnapshot(ctx context.Context, ev core.HealthEvent) {
 	if err := b.Snapshots.UpsertSnapshot(ctx, ev.Snapshot()); err != nil {
-		b.log.WarnContext(ctx, "upsert health snapshot", "game_id", ev.GameID, "event_type", typ, "err", err)
+		b.log.WarnContext(ctx, "upsert health snapshot", "game_id", ev.GameID, "event_type", ev.Type, "err", err)
 	}
+}
+
+// publish is publishEvent for an event of o. An operation under its own
+// lease whose health stream can publish and release together
+// (ports.PublishReleaser) upserts the snapshot now and leaves the event to
+// underLease, which sends it just ahead of the lease release in the same
+// round trip; the event still lands before the operation returns and
+// before the next holder of the lease can act.
+func (o *op) publish(ctx context.Context, ev core.HealthEvent, snapshot bool) {
+	if _, ok := o.b.Health.(ports.PublishReleaser); !ok || !o.leased || o.held != nil {
+		o.b.publishEvent(ctx, ev, snapshot)
+		return
+	}
+	if snapshot {
+		o.b.upsertSnapshot(ctx, ev)
+	}
+	o.held = &ev
 }
 
 // vanished handles a running record whose container the driver no longer

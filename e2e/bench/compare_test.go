@@ -79,7 +79,7 @@ func (r p2Row) perOp(d time.Duration) float64 {
 // alone: go test -tags bench -run TestP2Compare -v ./e2e/bench.
 func TestP2Compare(t *testing.T) {
 	for _, r := range compareP2(t, 8, 3, 4*time.Second) {
-		t.Logf("round %d %-17s c=8: pgbench %.0f TPS, %6.0f ops/s = %.2f×, %d failures, %.2f statements/op, %.2f Redis calls/op, "+
+		t.Logf("round %d %-18s c=8: pgbench %.0f TPS, %6.0f ops/s = %.2f×, %d failures, %.2f statements/op, %.2f Redis calls/op, "+
 			"CPU µs/op total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)", r.Round, r.Variant, r.PgbenchTPS,
 			r.Result.PerSecond(), r.ratioPgbench, r.Result.Failures, r.Stmts, r.Redis, r.perOp(r.CPU.Total()),
 			r.perOp(r.CPU.Bench), r.perOp(r.CPU.Postgres), r.perOp(r.CPU.Redis))

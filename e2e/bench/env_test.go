@@ -54,14 +54,18 @@ const (
 	// (ports.SwapAppender), the snapshot apart.
 	writesSwapAppend
 	// writesSwapSnapshot: a start's snapshot joins them too
-	// (ports.SwapSnapshotter; the default).
+	// (ports.SwapSnapshotter).
 	writesSwapSnapshot
+	// writesPublishRelease: and a start's health event goes with the
+	// lease release in one Redis round trip (ports.PublishReleaser; the
+	// default).
+	writesPublishRelease
 )
 
 // newStack builds a stack on PostgreSQL (store nil) or on store.
 func newStack(tb testing.TB, store ports.Store) *stack {
 	tb.Helper()
-	return newStackConfig(tb, store, sqlstore.Config{}, writesSwapSnapshot)
+	return newStackConfig(tb, store, sqlstore.Config{}, writesPublishRelease)
 }
 
 // newStackConfig is newStack with the PostgreSQL store configured by cfg
@@ -104,14 +108,18 @@ func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, w wri
 	sa, okSA := s.store.(ports.SwapAppender)
 	ss, okSS := s.store.(ports.SwapSnapshotter)
 	switch {
-	case okSA && okSS && w == writesSwapSnapshot:
+	case okSA && okSS && w >= writesSwapSnapshot:
 		records = timedSwapSnapshotter{timedSwapAppender{timedStore: ts, sa: sa}, ss}
 	case okSA && w >= writesSwapAppend:
 		records = timedSwapAppender{timedStore: ts, sa: sa}
 	}
+	var health ports.HealthPublisher = timedHealth{rc.HealthStream(), s.timings}
+	if w >= writesPublishRelease {
+		health = timedPublishReleaser{timedHealth{rc.HealthStream(), s.timings}, rc.HealthStream()}
+	}
 	s.services, err = lifecycle.New(lifecycle.Deps{
 		Records: records, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
-		Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
+		Health: health, Snapshots: ts, Logger: quiet,
 	})
 	if err != nil {
 		tb.Fatal(err)

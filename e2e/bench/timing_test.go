@@ -155,6 +155,22 @@ func (h timedHealth) Publish(ctx context.Context, ev core.HealthEvent) error {
 	return h.HealthPublisher.Publish(ctx, ev)
 }
 
+// timedPublishReleaser is a timedHealth that offers the stream's
+// ports.PublishReleaser, handing it the lease store under timedLeases.
+type timedPublishReleaser struct {
+	timedHealth
+	pr ports.PublishReleaser
+}
+
+func (h timedPublishReleaser) PublishRelease(ctx context.Context, ev core.HealthEvent, l ports.LeaseStore,
+	game, token string) (bool, error, error) {
+	defer h.t.since("health.PublishRelease (XADD + lease release, Lua)", time.Now())
+	if tl, ok := l.(timedLeases); ok {
+		l = tl.LeaseStore
+	}
+	return h.pr.PublishRelease(ctx, ev, l, game, token)
+}
+
 // perOp returns the calls per operation of the port calls whose names
 // start with one of prefixes.
 func (t *timings) perOp(ops int64, prefixes ...string) float64 {
