@@ -139,16 +139,21 @@ func (s *Store) getRecordHot(ctx context.Context, row *recordRow, gameID string)
 	return s.getRecordRaw(ctx, row, gameID)
 }
 
-// swapHot is swapRow's conditional UPDATE as a cached plan; it reports
-// whether the row was swapped.
-func (s *Store) swapHot(ctx context.Context, expect ports.Expect, row *recordRow) (bool, error) {
-	res, err := s.db.DB.ExecContext(ctx, s.hot.swap, args(row, s.hot.swapFields,
-		row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)...)
+// execSwap runs query, a cached plan whose parameters are the swap's
+// ($1…, see hotSQL.swap) followed by extra, and that changes or returns one
+// row when the swap is made; it reports the outcome as Swap does.
+func (s *Store) execSwap(ctx context.Context, query string, expect ports.Expect, row *recordRow, extra ...any) error {
+	a := args(row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
+	// Exec, not Query: the row count is all it needs, and database/sql
+	// starts a goroutine per Query with a cancellable context.
+	res, err := s.db.DB.ExecContext(ctx, query, append(a, extra...)...)
 	if err != nil {
-		return false, err
+		return err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return swapFailed(ctx, s.db, row.GameID)
 }
 
 // SwapAppend implements ports.SwapAppender. On PostgreSQL it is one
@@ -173,14 +178,5 @@ func (s *Store) SwapAppend(ctx context.Context, expect ports.Expect, next core.R
 			return err
 		})
 	}
-	a := args(&row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
-	a = append(a, args(&op, s.hot.opFields)[1:]...)
-	res, err := s.db.DB.ExecContext(ctx, s.hot.swapAppend, a...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	return swapFailed(ctx, s.db, row.GameID)
+	return s.execSwap(ctx, s.hot.swapAppend, expect, &row, args(&op, s.hot.opFields)[1:]...)
 }

@@ -166,13 +166,7 @@ func (s *Store) Swap(ctx context.Context, expect ports.Expect, next core.Record)
 	if s.hot == nil {
 		return swapRow(ctx, s.db, expect, &row)
 	}
-	switch ok, err := s.swapHot(ctx, expect, &row); {
-	case err != nil:
-		return err
-	case ok:
-		return nil
-	}
-	return swapFailed(ctx, s.db, row.GameID)
+	return s.execSwap(ctx, s.hot.swap, expect, &row)
 }
 
 // swapRow is Swap's conditional UPDATE on db (the store or a transaction).

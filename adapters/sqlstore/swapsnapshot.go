@@ -79,17 +79,6 @@ func (s *Store) SwapAppendSnapshot(ctx context.Context, expect ports.Expect, nex
 			return upsertSnapshotRow(ctx, tx, &srow)
 		})
 	}
-	a := args(&row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
-	a = append(a, args(&op, s.hot.opFields)[1:]...)
-	a = append(a, args(&srow, s.hot.snapFields)[1:]...)
-	// Exec, not Query: the row count is all it needs, and database/sql
-	// starts a goroutine per Query with a cancellable context.
-	res, err := s.db.DB.ExecContext(ctx, s.hot.swapSnap, a...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	return swapFailed(ctx, s.db, row.GameID)
+	extra := append(args(&op, s.hot.opFields)[1:], args(&srow, s.hot.snapFields)[1:]...)
+	return s.execSwap(ctx, s.hot.swapSnap, expect, &row, extra...)
 }

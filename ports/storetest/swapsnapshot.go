@@ -28,42 +28,17 @@ func swapSnapshotter(t *testing.T, s ports.Store) ports.SwapSnapshotter {
 // record, the entry and the snapshot, and a losing one none of them.
 func testSwapSnapshot(t *testing.T, s ports.Store, create bool, want error) {
 	ss := swapSnapshotter(t, s)
-	ctx := t.Context()
-	rec := sampleRecord(newGameID("swapsnap"))
-	if create {
-		mustCreate(t, ctx, s, rec)
-	}
-	expect := ports.ExpectOf(rec)
-	if want == ports.ErrConflict {
-		expect.Generation++
-	}
-	next := rec.Stopped(at(5))
-	entry := sampleEntry(rec.GameID, 3)
-	snap := sampleSnapshot(rec.GameID)
-	err := ss.SwapAppendSnapshot(ctx, expect, next, entry, snap)
-	ops := mustListOps(t, s, rec.GameID, 0)
+	var snap core.HealthSnapshot
+	testSwapWrite(t, s, "SwapAppendSnapshot", create, want, func(expect ports.Expect, next core.Record, e core.OperationEntry) error {
+		snap = sampleSnapshot(next.GameID)
+		return ss.SwapAppendSnapshot(t.Context(), expect, next, e, snap)
+	})
 	if want != nil {
-		wantErr(t, "SwapAppendSnapshot", err, want)
-		if len(ops) != 0 {
-			t.Errorf("a losing SwapAppendSnapshot appended %d entries", len(ops))
-		}
-		_, gerr := s.GetSnapshot(ctx, rec.GameID)
-		wantErr(t, "GetSnapshot after a losing SwapAppendSnapshot", gerr, ports.ErrNotFound)
-		if create {
-			diff(t, "record after a losing SwapAppendSnapshot", rec, mustGet(t, ctx, s, rec.GameID))
-		}
+		_, err := s.GetSnapshot(t.Context(), snap.GameID)
+		wantErr(t, "GetSnapshot after a losing SwapAppendSnapshot", err, ports.ErrNotFound)
 		return
 	}
-	if err != nil {
-		t.Fatalf("SwapAppendSnapshot: %v", err)
-	}
-	diff(t, "record after SwapAppendSnapshot", next, mustGet(t, ctx, s, rec.GameID))
-	if len(ops) != 1 {
-		t.Fatalf("SwapAppendSnapshot appended %d entries, want 1", len(ops))
-	}
-	entry.ID = ops[0].ID
-	diff(t, "entry after SwapAppendSnapshot", entry, ops[0])
-	diff(t, "snapshot after SwapAppendSnapshot", snap, mustGetSnapshot(t, s, rec.GameID))
+	diff(t, "snapshot after SwapAppendSnapshot", snap, mustGetSnapshot(t, s, snap.GameID))
 }
 
 // testSwapSnapshotOlder checks that the snapshot part follows
