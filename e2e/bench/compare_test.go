@@ -20,14 +20,16 @@ type p2Variant struct {
 // statements with the record swap and the audit append apart (the design
 // before issue 17), cached prepared plans for the hot statements, cached
 // plans with the last swap and the audit entry in one statement
-// (ports.SwapAppender), and that statement carrying a start's health
-// snapshot too (ports.SwapSnapshotter; the default). Pools of 10 (+5
-// best-effort) keep four stacks under the server's connection limit.
+// (ports.SwapAppender), that statement carrying a start's health snapshot
+// too (ports.SwapSnapshotter), and a start's health event sent with the
+// lease release (ports.PublishReleaser; the default). Pools of 8 (+4
+// best-effort) keep five stacks under the server's connection limit.
 var p2Variants = []p2Variant{
-	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 10}, writesApart},
-	{"cached plans", sqlstore.Config{MaxConns: 10}, writesApart},
-	{"cached+swapappend", sqlstore.Config{MaxConns: 10}, writesSwapAppend},
-	{"+snapshot", sqlstore.Config{MaxConns: 10}, writesSwapSnapshot},
+	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 8}, writesApart},
+	{"cached plans", sqlstore.Config{MaxConns: 8}, writesApart},
+	{"cached+swapappend", sqlstore.Config{MaxConns: 8}, writesSwapAppend},
+	{"+snapshot", sqlstore.Config{MaxConns: 8}, writesSwapSnapshot},
+	{"+publish-release", sqlstore.Config{MaxConns: 8}, writesPublishRelease},
 }
 
 // p2Row is one measurement of compareP2.
