@@ -168,12 +168,13 @@ func TestReport(t *testing.T) {
 		"connection under database/sql and scans straight into the row (database/sql starts a goroutine per query " +
 		"with a cancellable context, and bun scans by reflection); lease renewal waits on a timer instead of a " +
 		"goroutine per operation; the operation's log line builds its attributes only when the level is enabled; the " +
-		"record's restart-policy and crash-state JSON are cached or short-cut. With the two statements and round trips " +
-		"above they cut this process's CPU per operation by a sixth to a third against the code before them (measured " +
-		"by hand on 2026-11-26, two test binaries alternating in 6–8 rounds at concurrency 32 on the loaded machine: " +
-		"medians 271 → 224 µs and 351 → 244 µs; all processes 628 → 584 µs and 803 → 656 µs). Measured and dropped: " +
-		"one rueidis connection instead of two (`PipelineMultiplex`), which batched no better and was slower in most " +
-		"rounds.\n\n")
+		"record's restart-policy and crash-state JSON are cached or short-cut. With the statement and round trip saved " +
+		"above, against the code before them (measured by hand on 2026-11-26: two test binaries alternating in 8 " +
+		"rounds at concurrency 32, each round after a pgbench -N run, on the loaded machine; medians): this process " +
+		"303 → 233 µs CPU per operation, PostgreSQL 367 → 328 µs, Redis 50 → 45 µs, all 716 → 614 µs; × pgbench -N " +
+		"0.81 → 1.04. Measured and dropped: one rueidis connection instead of two (`PipelineMultiplex`), which " +
+		"batched no better and was slower in most rounds; rueidis without auto-pipelining (`DisableAutoPipelining`), " +
+		"slower in 3 of 4 rounds and more Redis CPU.\n\n")
 	if p2.Ratio() >= 0.9 {
 		w("Met: the median over the rounds is at or above 0.9× pgbench -N at concurrency %d. The spread between rounds "+
 			"is the machine's other load, which weighs on pgbench's 8 clients and rtmanager's workers differently.\n\n", p2.Best)
