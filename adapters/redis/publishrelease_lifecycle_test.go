@@ -33,6 +33,20 @@ func (h *countingHealth) PublishRelease(ctx context.Context, ev core.HealthEvent
 	return ok, perr, rerr
 }
 
+// newServices returns lifecycle services on a memory store with leases,
+// health and drv, and the store.
+func newServices(t *testing.T, leases ports.LeaseStore, health ports.HealthPublisher, drv ports.RuntimeDriver,
+	cfg lifecycle.Config) (*lifecycle.Services, *memory.Store) {
+	t.Helper()
+	store := memory.NewStore()
+	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Snapshots: store,
+		Leases: leases, Driver: drv, Health: health, Logger: slog.New(slog.DiscardHandler), Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store
+}
+
 // wrappedLeases hides the adapter's lease store from PublishRelease.
 type wrappedLeases struct{ ports.LeaseStore }
 
@@ -58,12 +72,7 @@ func TestLifecycleStartPublishesWithRelease(t *testing.T) {
 				health := &countingHealth{HealthStream: c.HealthStream()}
 				drv := fakedriver.New(nil)
 				drv.AddImage("engine:1", fakedriver.Behavior{})
-				store := memory.NewStore()
-				svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Snapshots: store,
-					Leases: tc.leases, Driver: drv, Health: health, Logger: slog.New(slog.DiscardHandler)})
-				if err != nil {
-					t.Fatal(err)
-				}
+				svc, store := newServices(t, tc.leases, health, drv, lifecycle.Config{})
 				game := []string{"pr-a", "pr-b"}[i]
 				meta := lifecycle.Meta{Source: core.SourceREST, SourceRef: "req"}
 				res, err := svc.Start.Handle(ctx, lifecycle.StartInput{GameID: game, ImageRef: "engine:1", Meta: meta})

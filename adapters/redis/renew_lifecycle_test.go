@@ -2,12 +2,10 @@ package redis
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
-	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 )
@@ -40,13 +38,7 @@ func TestLifecycleLeaseRenewedOnRealRedis(t *testing.T) {
 			const ttl = 300 * time.Millisecond
 			drv := slowStopDriver{Driver: fakedriver.New(nil), stopFor: 8 * ttl}
 			drv.AddImage("engine:1", fakedriver.Behavior{})
-			store := memory.NewStore()
-			svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Snapshots: store,
-				Leases: c.Leases(), Driver: drv, Health: c.HealthStream(), Logger: slog.New(slog.DiscardHandler),
-				Config: lifecycle.Config{LeaseTTL: ttl}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, _ := newServices(t, c.Leases(), c.HealthStream(), drv, lifecycle.Config{LeaseTTL: ttl})
 			meta := lifecycle.Meta{Source: core.SourceREST, SourceRef: "req"}
 			if res, err := svc.Start.Handle(ctx, lifecycle.StartInput{GameID: "slow", ImageRef: "engine:1", Meta: meta}); err != nil || res.Outcome != core.OutcomeSuccess {
 				t.Fatalf("start: %+v, %v", res, err)
