@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -142,6 +143,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return m.openServices(ctx)
 }
 
+// sharedDatabase reports whether the database URL names a server several
+// instances may share (PostgreSQL) rather than a local SQLite file.
+func sharedDatabase(dbURL string) bool {
+	u, err := url.Parse(dbURL)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
+
 func otlpEndpoint(c config.Config) string {
 	if c.OTLPEndpoint != "" {
 		return c.OTLPEndpoint
@@ -163,6 +171,9 @@ func (m *Main) openRedis(ctx context.Context) (err error) {
 		}
 		m.Logger.Info("embedded redis listening (password required; the URL is in the url file)",
 			"addr", m.embedded.Addr(), "url_file", file)
+		if sharedDatabase(m.Config.DatabaseURL) {
+			m.Logger.Warn("RTMANAGER_REDIS_URL is embedded but the database is PostgreSQL: the game leases live in this instance's own Redis, so another instance on this database is not kept off its games (its reconciler removes their in-flight starts); give every instance the same RTMANAGER_REDIS_URL (SPEC §10)")
+		}
 	}
 	opts := redisx.Options{ClientName: m.Config.InstanceID, MaxLen: int64(m.Config.StreamMaxLen)}
 	if m.redis, err = redisx.Connect(ctx, url, opts); err != nil {

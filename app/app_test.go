@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,11 +21,26 @@ import (
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
+// scopeSalt makes testScope's scopes differ between test processes.
+var scopeSalt = testenv.RandomSuffix(4)
+
+// testScope is the deployment scope of t's instances: one per test, so
+// the instances one test opens share it, and no instance of another test,
+// package or run on the Docker host (a reconciler in the default scope
+// with a short orphan grace, e.g. e2e/faults) takes t's engines for
+// orphans and removes them.
+func testScope(t *testing.T) string {
+	h := fnv.New32a()
+	h.Write([]byte(scopeSalt + t.Name()))
+	return fmt.Sprintf("app%08x", h.Sum32())
+}
+
 func load(t *testing.T, env map[string]string) config.Config {
 	t.Helper()
 	base := map[string]string{
 		"RTMANAGER_HTTP_ADDR":           "127.0.0.1:0",
 		"RTMANAGER_EMBEDDED_REDIS_ADDR": "127.0.0.1:0",
+		"RTMANAGER_SCOPE":               testScope(t),
 		"RTMANAGER_DATA_DIR":            t.TempDir(),
 		"RTMANAGER_STOP_TIMEOUT":        "2s",
 		"RTMANAGER_SHUTDOWN_TIMEOUT":    "20s",
@@ -66,7 +83,9 @@ func removeGames(t *testing.T, games ...string) {
 // TestServeAndGracefulShutdown runs Main on the embedded defaults with the
 // Docker driver, starts a game, then shuts down while a slow start is in
 // flight: the start finishes (it is not cut off), Run returns, and the
-// store holds the truth.
+// store holds the truth. Its engines are in the test's own deployment
+// scope (load), so no other instance on the Docker host takes them for
+// orphans.
 func TestServeAndGracefulShutdown(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
@@ -176,6 +195,37 @@ func TestOpenFailsClearly(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not name %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestWarnsEmbeddedRedisWithSharedDatabase: PostgreSQL with the embedded
+// Redis gets a warning at Open (the leases would be this instance's
+// alone, and a second instance on the database would not be excluded from
+// its games); SQLite with the embedded Redis, the single-instance default,
+// does not.
+func TestWarnsEmbeddedRedisWithSharedDatabase(t *testing.T) {
+	for name, c := range map[string]struct {
+		db   func(tb testing.TB) string
+		warn bool
+	}{
+		"postgres": {db: testenv.PostgresURL, warn: true},
+		"sqlite":   {db: func(tb testing.TB) string { return "sqlite://" + tb.TempDir() + "/rtm.db" }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			m := app.New(load(t, map[string]string{"RTMANAGER_DATABASE_URL": c.db(t),
+				"RTMANAGER_DOCKER_HOST": "unix:///nonexistent/docker.sock"}),
+				slog.New(slog.NewJSONHandler(&logs, nil)), "test")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.Open(ctx); err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			m.Close()
+			if got := strings.Contains(logs.String(), "RTMANAGER_REDIS_URL is embedded but the database is PostgreSQL"); got != c.warn {
+				t.Errorf("warned %v, want %v; log:\n%s", got, c.warn, logs.String())
 			}
 		})
 	}

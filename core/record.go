@@ -75,3 +75,25 @@ func (r Record) Starting(image string, env map[string]string, now time.Time) Rec
 }
 
 func timePtr(t time.Time) *time.Time { return &t }
+
+// RecordHead is the part of a Record a reconcile pass compares with the
+// driver's containers: which game, its status, its current container and
+// generation (the compare part of a CAS), and the due time of a pending
+// automatic restart. Reading heads instead of records spares a store the
+// rest of each row and its JSON columns.
+type RecordHead struct {
+	GameID        string
+	Status        Status
+	ContainerID   string
+	Generation    int64
+	NextRestartAt *time.Time
+}
+
+// Head returns r's head; its NextRestartAt is a copy, not r's pointer.
+func (r Record) Head() RecordHead {
+	h := RecordHead{GameID: r.GameID, Status: r.Status, ContainerID: r.ContainerID, Generation: r.Generation}
+	if r.NextRestartAt != nil {
+		h.NextRestartAt = timePtr(*r.NextRestartAt)
+	}
+	return h
+}

@@ -20,6 +20,11 @@ func ExpectOf(r core.Record) Expect {
 	return Expect{Status: r.Status, ContainerID: r.ContainerID, Generation: r.Generation}
 }
 
+// ExpectOfHead returns the Expect that matches the record h is the head of.
+func ExpectOfHead(h core.RecordHead) Expect {
+	return Expect{Status: h.Status, ContainerID: h.ContainerID, Generation: h.Generation}
+}
+
 // ListQuery selects runtime records in game_id order.
 type ListQuery struct {
 	// Status keeps only records in that status; empty keeps all.
@@ -48,6 +53,12 @@ type RecordStore interface {
 	// byte order (COLLATE "C" in PostgreSQL), and the cursor of the next
 	// page: "" whenever no more records follow. Errors: ErrUnavailable.
 	List(ctx context.Context, q ListQuery) (items []core.Record, next string, err error)
+	// ListHeads is List reduced to each record's head: the same records
+	// in the same order, the same default page and cursors, without
+	// reading or decoding the rest of the record (the reconciler's
+	// listing). A store may cap a page of heads higher than one of
+	// records. Errors: ErrUnavailable.
+	ListHeads(ctx context.Context, q ListQuery) (items []core.RecordHead, next string, err error)
 	// CountByStatus returns how many records are in each status. Errors:
 	// ErrUnavailable.
 	CountByStatus(ctx context.Context) (map[core.Status]int, error)

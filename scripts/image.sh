@@ -2,8 +2,10 @@
 # Builds the rtmanager container image from deploy/Dockerfile.scratch with
 # no registry: the static binary is built by the local Go toolchain
 # (CGO off, version/revision stamped as in scripts/release.sh), the CA
-# certificates come from the host. The last line printed is the image
-# reference.
+# certificates come from the host. The image also carries the shipped
+# driver plugins, built the same way, under /usr/lib/rtmanager/plugins
+# (deploy/kubernetes runs rtmanager-plugin-kubernetes from there). The last
+# line printed is the image reference.
 #
 #   IMAGE     image reference to tag (default rtmanager:<version>)
 #   VERSION   version to stamp (default: git describe, else dev)
@@ -25,6 +27,10 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 arch=$(go env GOARCH)
 rtm_build linux "$arch" ./app/cmd/rtmanager "$ctx/rtmanager" >&2
+# The shipped plugins. The Kubernetes one is a nested module (client-go).
+mkdir -p "$ctx/plugins"
+rtm_build linux "$arch" ./plugins/process/cmd/rtmanager-plugin-process "$ctx/plugins/rtmanager-plugin-process" >&2
+(cd plugins/kubernetes && GOWORK=off rtm_build linux "$arch" ./cmd/rtmanager-plugin-kubernetes "$ctx/plugins/rtmanager-plugin-kubernetes") >&2
 cp "$ca" "$ctx/ca-certificates.crt"
 printf 'rtmanager:x:65532:65532:rtmanager:/var/lib/rtmanager:/sbin/nologin\n' >"$ctx/passwd"
 printf 'rtmanager:x:65532:\n' >"$ctx/group"

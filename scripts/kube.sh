@@ -5,6 +5,7 @@
 #   scripts/kube.sh build              build the binaries (cached by version)
 #   scripts/kube.sh up                 build if needed, start the cluster, print export lines
 #   scripts/kube.sh load-image IMAGE.. copy local Docker images into the cluster runtime
+#   scripts/kube.sh unload-image IMAGE.. remove them again
 #   scripts/kube.sh plugin             build rtmanager-plugin-kubernetes, print its path
 #   scripts/kube.sh down               stop what up started, undo its host changes
 #   scripts/kube.sh add-node N         start node N (>= 2): its own containerd,
@@ -323,9 +324,13 @@ add_node() {
 	start_node "$1"
 }
 
+# Only env_lines reach stdout (the caller evals them); see services.sh.
 up() {
-	# Only env_lines reach stdout (the caller evals them).
-	exec 3>&1 1>&2
+	start_cluster >&2
+	env_lines
+}
+
+start_cluster() {
 	if [ -f "$(pidfile kube-apiserver)" ]; then
 		log "already up (run dir $RUN); run down first"
 		exit 1
@@ -375,9 +380,17 @@ EOT
 		--kubelet-preferred-address-types InternalIP --allow-privileged=false --profiling=false \
 		--endpoint-reconciler-type none --v 1
 	waitfor kube-apiserver 120 kubectl_ get --raw /readyz
+	# The API server's self-signed certificate (serving certificate plus
+	# the CA that signed it, for 127.0.0.1 and kubernetes.default.svc) is
+	# what pods trust: the controller-manager publishes it as ca.crt of the
+	# kube-root-ca.crt ConfigMap of every namespace, which service account
+	# token volumes project. Without it the ConfigMap holds no CA and an
+	# in-cluster client (rtmanager's Kubernetes plugin in a pod,
+	# deploy/kubernetes) cannot verify the API server.
 	launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 1)) --leader-elect=false \
 		--service-account-private-key-file "$RUN/pki/sa.key" --use-service-account-credentials=false \
+		--root-ca-file "$RUN/pki/apiserver.crt" \
 		--profiling=false --v 1
 	launch kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$RUN/kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port $((APISERVER_PORT + 2)) --leader-elect=false --profiling=false --v 1
@@ -385,7 +398,6 @@ EOT
 	start_node 1
 	kubectl_ create namespace rtmanager >/dev/null 2>&1 || true
 	waitfor "service account rtmanager/default" 60 kubectl_ -n rtmanager get serviceaccount default
-	env_lines >&3
 }
 
 env_lines() {
@@ -406,6 +418,20 @@ load_image() {
 				docker save "$img" | ctr_ images import - >/dev/null
 			fi
 		done
+	done
+}
+
+# unload_image IMAGE...: removes images load_image copied (Docker
+# references: a short name means docker.io/library/NAME).
+unload_image() {
+	for img in "$@"; do
+		local full=$img
+		case ${img%%/*} in
+		"$img") full=docker.io/library/$img ;;
+		*.* | *:* | localhost) ;;
+		*) full=docker.io/$img ;;
+		esac
+		for CTR_NODE in $(nodes); do ctr_ images rm "$full" >/dev/null 2>&1 || true; done
 	done
 }
 
@@ -496,8 +522,9 @@ up) up ;;
 env) env_lines ;;
 down) down ;;
 load-image) shift; load_image "$@" ;;
+unload-image) shift; unload_image "$@" ;;
 plugin) plugin ;;
 restart-apiserver) restart_apiserver ;;
 add-node) shift; add_node "$@" ;;
-*) echo "usage: $0 build|up|env|down|load-image IMAGE...|plugin|restart-apiserver|add-node N" >&2; exit 2 ;;
+*) echo "usage: $0 build|up|env|down|load-image IMAGE...|unload-image IMAGE...|plugin|restart-apiserver|add-node N" >&2; exit 2 ;;
 esac

@@ -16,21 +16,26 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 . scripts/lib/build.sh
 
-# The commands a release ships: rtmanager and the shipped plugins.
-commands=(app/cmd/rtmanager plugins/process/cmd/rtmanager-plugin-process)
+# The commands a release ships: rtmanager and the shipped plugins, each as
+# <module dir>:<package> (the Kubernetes plugin is its own module, so
+# client-go stays out of rtmanager's module graph).
+commands=(.:app/cmd/rtmanager .:plugins/process/cmd/rtmanager-plugin-process
+	plugins/kubernetes:cmd/rtmanager-plugin-kubernetes)
 
 version=$(rtm_version)
 export VERSION=$version REVISION=$(rtm_revision)
 out=${OUT:-dist/$(rtm_safe "$version")}
 rm -rf "$out"
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 for platform in ${PLATFORMS:-linux/amd64 linux/arm64}; do
 	goos=${platform%/*}
 	goarch=${platform#*/}
-	for cmd in "${commands[@]}"; do
+	for entry in "${commands[@]}"; do
+		mod=${entry%%:*} cmd=${entry#*:}
 		bin="$(basename "$cmd")_$(rtm_safe "$version")_${goos}_${goarch}"
 		echo "building $bin" >&2
-		rtm_build "$goos" "$goarch" "./$cmd" "$out/$bin"
+		(cd "$mod" && GOWORK=off rtm_build "$goos" "$goarch" "./$cmd" "$out/$bin")
 	done
 done
 (

@@ -46,11 +46,16 @@ install_missing() {
 
 mark() { touch "$STATE/started.$1"; }
 
+# Only the export lines go to stdout (the caller evals them); anything a
+# tool prints (pg_ctlcluster's "Removed stale pid file.", apt) goes to
+# stderr. (Not via a saved fd: the daemons started here would inherit it
+# and keep the caller's $(...) waiting forever.)
 up() {
-	# Only the export lines go to stdout (the caller evals them); anything
-	# a tool prints (pg_ctlcluster's "Removed stale pid file.", apt) goes
-	# to stderr.
-	exec 3>&1 1>&2
+	start_all >&2
+	env_lines
+}
+
+start_all() {
 	mkdir -p "$STATE" "$CTR_DIR"
 	install_missing
 
@@ -105,8 +110,10 @@ TOML
 		wait_for 30 postgres pg_isready -h 127.0.0.1 -p 5432
 	fi
 	su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD '$PG_PASSWORD'\"" >/dev/null
+}
 
-	cat >&3 <<ENV
+env_lines() {
+	cat <<ENV
 export RTMANAGER_TEST_POSTGRES_URL='postgres://postgres:$PG_PASSWORD@127.0.0.1:5432/postgres?sslmode=disable'
 export RTMANAGER_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
 export RTMANAGER_TEST_CONTAINERD_ADDRESS='$CTR_DIR/containerd.sock'

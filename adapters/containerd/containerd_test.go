@@ -242,6 +242,12 @@ func TestSnapshotReportsMissedChanges(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { d.Remove(context.Background(), c.ID) })
+	// Stop only once the engine serves: it has installed its SIGTERM
+	// handler by then. Before that, SIGTERM to a process that is pid 1 of
+	// its namespace is dropped (SIGKILL after the timeout: exit 137) or,
+	// once the Go runtime is up but before signal.Notify, ends it with
+	// exit 2 — not the clean exit 0 this test expects to see reported.
+	waitHealthy(t, c.Endpoint)
 	if err := d.Stop(ctx, c.ID, 10*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}

@@ -275,14 +275,18 @@ func (d *Driver) remove(ctx context.Context, id string) error {
 	}
 }
 
-// Inspect returns the container id (a full or short id, or a name).
+// Inspect returns the container id (a full or short id, or a name). An
+// engine that died of SIGKILL is OOMKilled also when only Docker's event
+// log says so (oomLogged).
 func (d *Driver) Inspect(ctx context.Context, id string) (c ports.Container, err error) {
 	defer wrap(&err, "docker: inspect %s", id)
 	got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return c, translate(err)
 	}
-	return d.toContainer(got.Container), nil
+	c = d.toContainer(got.Container)
+	c.OOMKilled = d.oomLogged(ctx, c)
+	return c, nil
 }
 
 // List returns the containers carrying every label, inspecting each so the

@@ -3,6 +3,7 @@ package docker_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -159,6 +160,12 @@ func TestInitReadonly(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
+	}
+	// Stop once the engine serves, so its SIGTERM handler is installed: a
+	// SIGTERM that comes earlier under load is lost (SIGKILL after the
+	// timeout, exit 137) whatever the init does.
+	if code, status := awaitHealthy(t, c.Endpoint); code != http.StatusOK {
+		t.Fatalf("engine not healthy: %s", status)
 	}
 	begin := time.Now()
 	if err := d.Stop(ctx, c.ID, 10*time.Second); err != nil {

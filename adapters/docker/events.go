@@ -157,7 +157,7 @@ func newCursor(since time.Time) *cursor {
 
 // since formats the resume point for the Events API (seconds.nanoseconds).
 func (c *cursor) since() string {
-	return fmt.Sprintf("%d.%09d", c.last/1e9, c.last%1e9)
+	return unixTime(time.Unix(0, c.last))
 }
 
 // advance records m and reports whether it is new.

@@ -24,6 +24,7 @@ const (
 	MethodCreate          = "Create"
 	MethodSwap            = "Swap"
 	MethodList            = "List"
+	MethodListHeads       = "ListHeads"
 	MethodCountByStatus   = "CountByStatus"
 	MethodReserve         = "Reserve"
 	MethodAppendOperation = "AppendOperation"
@@ -54,7 +55,7 @@ var _ ports.Store = (*Store)(nil)
 // NewStore returns an empty Store.
 func NewStore() *Store {
 	return &Store{
-		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList,
+		Set: faults.New("memory store", MethodGet, MethodCreate, MethodSwap, MethodList, MethodListHeads,
 			MethodCountByStatus, MethodReserve, MethodAppendOperation, MethodListOperations,
 			MethodUpsertSnapshot, MethodGetSnapshot, MethodPing),
 		records:   map[string]core.Record{},
@@ -166,29 +167,50 @@ func (s *Store) List(ctx context.Context, q ports.ListQuery) ([]core.Record, str
 	if err := s.enter(ctx, MethodList); err != nil {
 		return nil, "", err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids, next := s.page(q)
+	items := make([]core.Record, 0, len(ids))
+	for _, id := range ids {
+		items = append(items, copyRecord(s.records[id]))
+	}
+	return items, next, nil
+}
+
+// ListHeads implements ports.RecordStore: List's page, heads only.
+func (s *Store) ListHeads(ctx context.Context, q ports.ListQuery) ([]core.RecordHead, string, error) {
+	if err := s.enter(ctx, MethodListHeads); err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids, next := s.page(q)
+	items := make([]core.RecordHead, 0, len(ids))
+	for _, id := range ids {
+		items = append(items, s.records[id].Head())
+	}
+	return items, next, nil
+}
+
+// page returns the ids of the page q selects, in order, and the cursor of
+// the next page. The caller holds s.mu.
+func (s *Store) page(q ports.ListQuery) (ids []string, next string) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.records))
+	ids = make([]string, 0, len(s.records))
 	for id, r := range s.records {
 		if id > q.After && (q.Status == "" || r.Status == q.Status) {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
-	next := ""
 	if len(ids) > limit {
 		ids = ids[:limit]
 		next = ids[limit-1]
 	}
-	items := make([]core.Record, 0, len(ids))
-	for _, id := range ids {
-		items = append(items, copyRecord(s.records[id]))
-	}
-	return items, next, nil
+	return ids, next
 }
 
 // CountByStatus implements ports.RecordStore. Statuses without records are

@@ -61,7 +61,7 @@ func procAlive(pid int) bool {
 }
 
 // TestManagerCrash SIGKILLs a manager process while its engine runs: its
-// plugin notices the host is gone and exits, the engine keeps running, and
+// plugin notices the host is gone and exits (removing its socket), the engine keeps running, and
 // a new host (a restarted manager) finds the engine running and removes it.
 func TestManagerCrash(t *testing.T) {
 	bin, state, image, sockets := processPlugin(t), t.TempDir(), engineImageRef(t), t.TempDir()
@@ -95,6 +95,13 @@ func TestManagerCrash(t *testing.T) {
 	waitFor(t, 15*time.Second, "the orphaned plugin to exit", func() bool { return !procAlive(pluginPID) })
 	if !healthy(endpoint) {
 		t.Fatalf("the engine died with its manager")
+	}
+	// The plugin removed its own socket before exiting: left for the next
+	// host, a socket whose process was still exiting (the thread group
+	// leader a zombie, other threads still holding the listening fd)
+	// accepted that host's probe and so was kept.
+	if left, _ := filepath.Glob(filepath.Join(sockets, "plugin*")); len(left) != 0 {
+		t.Errorf("sockets after the orphaned plugin exited: %v, want none", left)
 	}
 
 	h := newHost(t, pluginhost.Config{Path: bin, StateDir: state, UnixSocketDir: sockets})

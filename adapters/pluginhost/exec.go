@@ -24,7 +24,12 @@ const maxSocketDir = 90
 // go-plugin adds its own variables (the magic cookie, PLUGIN_PROTOCOL_VERSIONS,
 // PLUGIN_CLIENT_CERT for AutoMTLS, PLUGIN_MIN_PORT/MAX_PORT) after these, and
 // the host adds PLUGIN_UNIX_SOCKET_DIR and sdk.EnvStateDir.
-var envAllow = []string{"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "LANG", "LANGUAGE", "LC_*"}
+// KUBERNETES_SERVICE_HOST/PORT (set by the kubelet in every pod) and
+// KUBECONFIG locate a Kubernetes API server, not credentials: the Kubernetes
+// driver plugin's in-cluster configuration reads the first two, its
+// fallback the third (deploy/kubernetes runs it in a pod).
+var envAllow = []string{"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "LANG", "LANGUAGE", "LC_*",
+	"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "KUBECONFIG"}
 
 // reservedEnvPrefix is the prefix of rtmanager's own configuration, secrets
 // included: Config.Env may not pass it to a plugin.

@@ -31,6 +31,10 @@ func TestPluginEnv(t *testing.T) {
 	t.Setenv("RTMANAGER_DATABASE_URL", "postgres://u:pw@db/rtm")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
 	t.Setenv("LC_ALL", "C.UTF-8")
+	// What a pod's kubelet sets: the Kubernetes plugin's in-cluster
+	// configuration needs them (deploy/kubernetes).
+	t.Setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "443")
 	state := t.TempDir()
 	newHost(t, pluginhost.Config{Path: probePlugin(t), StateDir: state, Env: []string{"PROBE_EXTRA=1"}})
 	data, err := os.ReadFile(filepath.Join(state, "env.txt"))
@@ -50,7 +54,8 @@ func TestPluginEnv(t *testing.T) {
 			t.Errorf("plugin sees %s", k)
 		}
 	}
-	for _, k := range []string{"PATH", "LC_ALL", "PROBE_EXTRA", "RTMANAGER_PLUGIN_STATE_DIR", "PLUGIN_UNIX_SOCKET_DIR", "PLUGIN_CLIENT_CERT"} {
+	for _, k := range []string{"PATH", "LC_ALL", "PROBE_EXTRA", "RTMANAGER_PLUGIN_STATE_DIR", "PLUGIN_UNIX_SOCKET_DIR", "PLUGIN_CLIENT_CERT",
+		"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("plugin environment lacks %s; has %v", k, keys(env))
 		}

@@ -214,17 +214,8 @@ func (s *Store) List(ctx context.Context, q ports.ListQuery) (_ []core.Record, n
 	defer wrap(&err, "list records")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultPage
-	}
-	limit = min(limit, maxPage)
 	var rows []recordRow
-	sel := s.db.NewSelect().Model(&rows).Where("game_id > ?", q.After).
-		OrderExpr("game_id ASC").Limit(int64(limit) + 1)
-	if q.Status != "" {
-		sel = sel.Where("status = ?", string(q.Status))
-	}
+	sel, limit := s.pageSelect(&rows, q, maxPage)
 	if err := sel.Scan(ctx); err != nil {
 		return nil, "", err
 	}

@@ -172,6 +172,13 @@ func (s store) List(ctx context.Context, q ports.ListQuery) (_ []core.Record, _ 
 	return s.next.List(ctx, q)
 }
 
+// ListHeads implements ports.RecordStore.
+func (s store) ListHeads(ctx context.Context, q ports.ListQuery) (_ []core.RecordHead, _ string, err error) {
+	ctx, end := s.span(ctx, "ListHeads", "")
+	defer func() { end(err) }()
+	return s.next.ListHeads(ctx, q)
+}
+
 // CountByStatus implements ports.RecordStore.
 func (s store) CountByStatus(ctx context.Context) (_ map[core.Status]int, err error) {
 	ctx, end := s.span(ctx, "CountByStatus", "")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
@@ -41,6 +42,9 @@ type Reconciler struct {
 	// OrphanGrace leaves a labelled container without a matching record
 	// alone while it is younger than this.
 	OrphanGrace time.Duration
+	// lastRecords is how many heads the last pass read: the next pass
+	// sizes its map for them once instead of growing it page by page.
+	lastRecords atomic.Int64
 }
 
 // NewReconciler returns a reconciler sharing s's dependencies.
@@ -48,31 +52,118 @@ func (s *Services) NewReconciler(orphanGrace time.Duration) *Reconciler {
 	return &Reconciler{b: s.b, OrphanGrace: orphanGrace}
 }
 
-// listPage is the page size a pass reads records with.
+// listPage is the page size background loops read records with.
 const listPage = 1000
+
+// headPage is the page size a reconcile pass reads record heads with; a
+// store may return fewer (the SQL store's cap is 10,000).
+const headPage = 10_000
 
 // Pass runs one reconcile pass. Its error reports only that the pass could
 // not look at the world (store or driver unreachable); repairs that fail are
 // counted in the report and retried by the next pass.
+//
+// A pass compares record heads (ListHeads: status, container, generation,
+// pending restart), not whole records: the rest of a record matters only
+// to a repair, which re-reads it (first to see it is unchanged, then under
+// the game's lease before any CAS).
 func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	// Records first, containers second: a start that completes in between
 	// then shows as a starting record (left to its lease) rather than a
 	// running record whose container seems missing.
-	records := map[string]core.Record{}
-	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
-		q := ports.ListQuery{Status: st, Limit: listPage}
-		for {
-			page, next, err := r.b.Records.List(ctx, q)
-			if err != nil {
-				return rep, fmt.Errorf("reconcile: list %s records: %w", st, err)
+	heads, byGame, err := r.heads(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Records = len(heads)
+	r.lastRecords.Store(int64(len(heads)))
+	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: list containers: %w", err)
+	}
+	rep.Containers = len(containers)
+	// What each record's current container looks like in the listing,
+	// found through the container's game label (no index by container id:
+	// a container labelled for another game than the record naming it is
+	// not seen, and its record's repair inspects it by id instead).
+	seen := make([]containerSeen, len(heads))
+	for _, c := range containers {
+		if i, ok := byGame[c.Labels[ports.LabelGameID]]; ok && heads[i].ContainerID != "" && heads[i].ContainerID == c.ID {
+			seen[i] = seenListed
+			if c.State == ports.StateExited {
+				seen[i] = seenExited
 			}
-			for _, rec := range page {
-				records[rec.GameID] = rec
-				if rec.NextRestartAt != nil {
-					// The fallback of the restart schedule: after a
-					// restart of rtmanager, or one another instance set.
-					r.b.due.add(rec.GameID, *rec.NextRestartAt)
+		}
+	}
+	for i, h := range heads {
+		suspect := false
+		switch h.Status {
+		case core.StatusRunning:
+			suspect = seen[i] != seenListed
+		case core.StatusStarting:
+			suspect = true
+		case core.StatusStopped:
+			suspect = seen[i] == seenNot && h.ContainerID != ""
+		}
+		// Only a record that still reads the same is worth the game's
+		// lease: one an operation just moved is left to the next pass, so
+		// a pass never makes a client's operation meet a busy lease.
+		if suspect && r.unchanged(ctx, h) {
+			rep.count(r.repair(ctx, h.GameID))
+		}
+	}
+	now := r.b.Now()
+	for _, c := range containers {
+		game := c.Labels[ports.LabelGameID]
+		var h core.RecordHead
+		if i, ok := byGame[game]; ok {
+			h = heads[i]
+		}
+		if r.belongs(c, h) || now.Sub(c.CreatedAt) < r.OrphanGrace {
+			continue
+		}
+		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur.Head()) {
+			continue // a start recorded it after the records were listed
+		}
+		rep.count(r.removeOrphan(ctx, c))
+	}
+	return rep, nil
+}
+
+// containerSeen is how a pass found a record's current container listed.
+type containerSeen uint8
+
+const (
+	seenNot    containerSeen = iota // not listed
+	seenListed                      // listed, not exited
+	seenExited                      // listed, exited
+)
+
+// heads reads the heads of every starting, running and stopped record and
+// indexes them by game, and puts each pending automatic restart on the
+// restart schedule (its fallback after a restart of rtmanager, or for one
+// another instance set).
+func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]int32, error) {
+	hint := r.lastRecords.Load()
+	heads := make([]core.RecordHead, 0, hint)
+	byGame := make(map[string]int32, hint)
+	for _, st := range []core.Status{core.StatusStarting, core.StatusRunning, core.StatusStopped} {
+		q := ports.ListQuery{Status: st, Limit: headPage}
+		for {
+			page, next, err := r.b.Records.ListHeads(ctx, q)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reconcile: list %s records: %w", st, err)
+			}
+			for _, h := range page {
+				if i, dup := byGame[h.GameID]; dup {
+					heads[i] = h // moved to a later status while listed: the later read wins
+				} else {
+					byGame[h.GameID] = int32(len(heads))
+					heads = append(heads, h)
+				}
+				if h.NextRestartAt != nil {
+					r.b.due.add(h.GameID, *h.NextRestartAt)
 				}
 			}
 			if next == "" {
@@ -81,64 +172,25 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 			q.After = next
 		}
 	}
-	rep.Records = len(records)
-	containers, err := r.b.listScoped(ctx, map[string]string{ports.LabelManaged: "true"})
-	if err != nil {
-		return rep, fmt.Errorf("reconcile: list containers: %w", err)
-	}
-	rep.Containers = len(containers)
-	byID := make(map[string]ports.Container, len(containers))
-	for _, c := range containers {
-		byID[c.ID] = c
-	}
-	for _, rec := range records {
-		c, listed := byID[rec.ContainerID]
-		suspect := false
-		switch rec.Status {
-		case core.StatusRunning:
-			suspect = !listed || c.State == ports.StateExited
-		case core.StatusStarting:
-			suspect = true
-		case core.StatusStopped:
-			suspect = !listed && rec.ContainerID != ""
-		}
-		// Only a record that still reads the same is worth the game's
-		// lease: one an operation just moved is left to the next pass, so
-		// a pass never makes a client's operation meet a busy lease.
-		if suspect && r.unchanged(ctx, rec) {
-			rep.count(r.repair(ctx, rec.GameID))
-		}
-	}
-	now := r.b.Now()
-	for _, c := range containers {
-		game := c.Labels[ports.LabelGameID]
-		if r.belongs(c, records[game]) || now.Sub(c.CreatedAt) < r.OrphanGrace {
-			continue
-		}
-		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur) {
-			continue // a start recorded it after the records were listed
-		}
-		rep.count(r.removeOrphan(ctx, c))
-	}
-	return rep, nil
+	return heads, byGame, nil
 }
 
-// unchanged reports whether the game's record still has rec's status,
+// unchanged reports whether the game's record still has h's status,
 // container and generation.
-func (r *Reconciler) unchanged(ctx context.Context, rec core.Record) bool {
-	now, err := r.b.Records.Get(ctx, rec.GameID)
-	return err == nil && ports.ExpectOf(now) == ports.ExpectOf(rec)
+func (r *Reconciler) unchanged(ctx context.Context, h core.RecordHead) bool {
+	now, err := r.b.Records.Get(ctx, h.GameID)
+	return err == nil && ports.ExpectOf(now) == ports.ExpectOfHead(h)
 }
 
-// belongs reports whether c is the container rec accounts for.
-func (r *Reconciler) belongs(c ports.Container, rec core.Record) bool {
+// belongs reports whether c is the container of the record h heads.
+func (r *Reconciler) belongs(c ports.Container, h core.RecordHead) bool {
 	switch {
-	case rec.GameID == "":
+	case h.GameID == "":
 		return false
-	case rec.ContainerID != "" && c.ID == rec.ContainerID:
+	case h.ContainerID != "" && c.ID == h.ContainerID:
 		return true
-	case rec.Status == core.StatusStarting:
-		return c.Labels[ports.LabelGeneration] == strconv.FormatInt(rec.Generation, 10)
+	case h.Status == core.StatusStarting:
+		return c.Labels[ports.LabelGeneration] == strconv.FormatInt(h.Generation, 10)
 	}
 	return false
 }
@@ -295,7 +347,7 @@ func (r *Reconciler) removeOrphan(ctx context.Context, c ports.Container) tally 
 		if err != nil {
 			return rec, err
 		}
-		if r.belongs(c, rec) {
+		if r.belongs(c, rec.Head()) {
 			return rec, errNothingToDo
 		}
 		if err := b.Driver.Stop(ctx, c.ID, b.Config.StopTimeout); err != nil && !errors.Is(err, ports.ErrNotFound) {

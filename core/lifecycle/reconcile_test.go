@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/fakedriver"
+	"github.com/galaxy-game/rtmanager/adapters/memory"
 	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/ports"
@@ -149,7 +150,7 @@ func TestReconcileCannotLook(t *testing.T) {
 		t.Error("a pass with the driver down must report it")
 	}
 	w.drv.SetDown(false)
-	w.store.FailNext("List", errDown)
+	w.store.FailNext(memory.MethodListHeads, errDown)
 	if _, err := w.svc.NewReconciler(0).Pass(w.ctx); err == nil {
 		t.Error("a pass with the store down must report it")
 	}

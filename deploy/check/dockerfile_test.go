@@ -43,8 +43,9 @@ var labelKey = regexp.MustCompile(`org\.opencontainers\.image\.[a-z]+`)
 // TestDockerfilesAgree checks that the conventional multi-stage
 // deploy/Dockerfile, which CI cannot build (it pulls base images), ends in
 // the same image contract as deploy/Dockerfile.scratch, which CI builds and
-// runs: user, entrypoint, command, health check, volume, data dir, port and
-// OCI labels.
+// runs: user, entrypoint, command, health check, volume, data dir, port,
+// OCI labels and the driver plugins under /usr/lib/rtmanager/plugins (the
+// path deploy/kubernetes runs the Kubernetes plugin from).
 func TestDockerfilesAgree(t *testing.T) {
 	scratch := finalStage(t, "Dockerfile.scratch")
 	multi := finalStage(t, "Dockerfile")
@@ -68,6 +69,11 @@ func TestDockerfilesAgree(t *testing.T) {
 			if !strings.Contains(labels, "org.opencontainers.image."+want) {
 				t.Errorf("%s lacks the OCI label %s", name, want)
 			}
+		}
+	}
+	for name, copies := range map[string]string{"Dockerfile.scratch": scratch["COPY"], "Dockerfile": multi["COPY"]} {
+		if !strings.Contains(copies, " /usr/lib/rtmanager/plugins") {
+			t.Errorf("%s does not copy the plugins to /usr/lib/rtmanager/plugins: COPY %s", name, copies)
 		}
 	}
 	if !strings.HasPrefix(multi["USER"], "65532") || !strings.Contains(multi["HEALTHCHECK"], "healthcheck") {

@@ -73,12 +73,13 @@ func loadManifests(t *testing.T) (objs []object, kustomization object) {
 	return objs, kustomization
 }
 
-// TestKubernetesManifests checks deploy/kubernetes structurally (the
-// manifests are not yet applied to a cluster): every object is well
-// formed, the RBAC is a namespaced Role over pods only, the Deployment
-// uses the ServiceAccount, ConfigMap and Secret defined beside it, runs
-// non-root with probes on /healthz and /readyz, and its environment is a
-// configuration app/config accepts, with only keys it knows.
+// TestKubernetesManifests checks deploy/kubernetes structurally (e2e/blackbox
+// TestKubernetesDeployManifests applies them to a real cluster): every
+// object is well formed, the RBAC is a namespaced Role over pods only, the
+// Deployment uses the ServiceAccount, ConfigMap and Secret defined beside
+// it, runs non-root with probes on /healthz and /readyz, its environment is
+// a configuration app/config accepts, with only keys it knows, and the
+// Service's DNS name is an allowed Host.
 func TestKubernetesManifests(t *testing.T) {
 	objs, kust := loadManifests(t)
 	byID := map[string]object{}
@@ -197,6 +198,11 @@ func TestKubernetesManifests(t *testing.T) {
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
 	if err != nil {
 		t.Fatalf("app/config rejects the manifests' environment: %v", err)
+	}
+	if svc := byID["Service/rtmanager"]; svc == nil {
+		t.Error("no Service rtmanager")
+	} else if name := "rtmanager." + svc.str("metadata", "namespace") + ".svc"; !strings.Contains(","+env["RTMANAGER_ALLOWED_HOSTS"]+",", ","+name+",") {
+		t.Errorf("RTMANAGER_ALLOWED_HOSTS %q lacks the Service's name %s: clients calling it get 403", env["RTMANAGER_ALLOWED_HOSTS"], name)
 	}
 	if cfg.Driver != "plugin" {
 		t.Errorf("driver = %q, want plugin", cfg.Driver)

@@ -36,8 +36,10 @@ type stack struct {
 	redis    *redisx.Client
 	driver   *fakedriver.Driver
 	services *lifecycle.Services
-	streams  redisx.Streams
-	timings  *timings
+	// deps built services; a measurement may build more on them.
+	deps    lifecycle.Deps
+	streams redisx.Streams
+	timings *timings
 	// pgURL is the scratch database; redisSrv the private redis-server.
 	pgURL    string
 	redisSrv harness.RedisServer
@@ -117,10 +119,11 @@ func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, w wri
 	if w >= writesPublishRelease {
 		health = timedPublishReleaser{timedHealth{rc.HealthStream(), s.timings}, rc.HealthStream()}
 	}
-	s.services, err = lifecycle.New(lifecycle.Deps{
+	s.deps = lifecycle.Deps{
 		Records: records, Operations: ts, Leases: timedLeases{rc.Leases(), s.timings}, Driver: s.driver,
 		Health: health, Snapshots: ts, Logger: quiet,
-	})
+	}
+	s.services, err = lifecycle.New(s.deps)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -111,19 +111,7 @@ func (r reconcileResult) Median() time.Duration { return median(r.Passes) }
 func measureReconcile(tb testing.TB, s *stack, name string, n, passes int) reconcileResult {
 	tb.Helper()
 	ctx := context.Background()
-	now := time.Now().UTC()
-	prefix := "p4-" + randSuffix()
-	recs := make([]core.Record, n)
-	for i := range recs {
-		g := fmt.Sprintf("%s-%05d", prefix, i)
-		c, err := s.driver.Start(ctx, ports.ContainerSpec{Name: core.ContainerName(core.DefaultScope, g, 1), Image: benchImage,
-			Labels: lifecycle.Labels(g, 1, benchImage), Port: 8080, HostIP: "127.0.0.1"})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		recs[i] = runningRecord(g, c, now)
-	}
-	seedRecords(tb, s.store, recs)
+	seedFleet(tb, s, n)
 	rec := s.services.NewReconciler(2 * time.Minute)
 	out := reconcileResult{Store: name, Records: n}
 	for range passes {
@@ -139,6 +127,26 @@ func measureReconcile(tb testing.TB, s *stack, name string, n, passes int) recon
 		}
 	}
 	return out
+}
+
+// seedFleet fills s with n running games, each with its container on the
+// fake driver.
+func seedFleet(tb testing.TB, s *stack, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	prefix := "p4-" + randSuffix()
+	recs := make([]core.Record, n)
+	for i := range recs {
+		g := fmt.Sprintf("%s-%05d", prefix, i)
+		c, err := s.driver.Start(ctx, ports.ContainerSpec{Name: core.ContainerName(core.DefaultScope, g, 1), Image: benchImage,
+			Labels: lifecycle.Labels(g, 1, benchImage), Port: 8080, HostIP: "127.0.0.1"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs[i] = runningRecord(g, c, now)
+	}
+	seedRecords(tb, s.store, recs)
 }
 
 // runningRecord is the record of game g running in container c since now.

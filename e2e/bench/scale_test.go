@@ -54,6 +54,10 @@ func TestScaleReconcile100k(t *testing.T) {
 // a 1 s interval, one or two probe rounds over the 10,000 endpoints; nobody
 // listens on them and PROBE_FAILURES is at its maximum, so the failed
 // probes cost their work but move no record). Goal: < 100 MB.
+//
+// With RTMANAGER_BENCH_BASELINE_BIN naming another rtmanager build (e.g.
+// main's), the test measures it and this tree's build alternately, two
+// rounds each, in the same run.
 func TestScaleRSS10k(t *testing.T) {
 	const n = 10_000
 	plugin := filepath.Join(t.TempDir(), "fleetplugin")
@@ -62,23 +66,61 @@ func TestScaleRSS10k(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build fleetplugin: %v\n%s", err, out)
 	}
+	baseline := os.Getenv("RTMANAGER_BENCH_BASELINE_BIN")
+	if baseline == "" {
+		r := measureRSS(t, plugin, "", n)
+		t.Logf("FIGURE RSS of rtmanager serve with %d running records (PostgreSQL, driver plugin listing %d containers, "+
+			"%d consistent reconcile passes in 15 s): %s; goal < 100 MB: %s", n, n, r.passes, r, verdict(r.hwm < 100e6))
+		return
+	}
+	for round := range 2 {
+		for _, bin := range []string{baseline, ""} {
+			name := "this tree"
+			if bin != "" {
+				name = "baseline " + bin
+			}
+			r := measureRSS(t, plugin, bin, n)
+			t.Logf("FIGURE RSS round %d, %s, with %d running records (PostgreSQL, driver plugin listing %d containers, "+
+				"%d consistent reconcile passes in 15 s): %s; goal < 100 MB: %s", round+1, name, n, n, r.passes, r,
+				verdict(r.hwm < 100e6))
+		}
+	}
+}
+
+// rssResult is what measureRSS saw of one rtmanager process, in bytes.
+type rssResult struct {
+	hwm, peak, last, before int64
+	passes                  int
+}
+
+func (r rssResult) String() string {
+	return fmt.Sprintf("VmHWM %.1f MiB (%.1f MB), sampled peak %.1f MiB, last %.1f MiB (%.1f MiB with the containers but no records)",
+		mb(r.hwm), float64(r.hwm)/1e6, mb(r.peak), mb(r.last), mb(r.before))
+}
+
+// measureRSS runs binary (this tree's when empty) as TestScaleRSS10k
+// describes and returns its RSS figures.
+func measureRSS(t *testing.T, plugin, binary string, n int) rssResult {
+	t.Helper()
 	prefix := "rss-" + testenv.RandomSuffix(4)
 	idsFile := filepath.Join(t.TempDir(), "fleet.tsv")
 	pg := testenv.PostgresURL(t)
 	redis := harness.StartRedisServer(t)
-	inst := harness.Start(t, harness.Options{Env: map[string]string{
+	inst := harness.Start(t, harness.Options{Binary: binary, Env: map[string]string{
 		"RTMANAGER_DATABASE_URL": pg, "RTMANAGER_REDIS_URL": redis.URL,
 		"RTMANAGER_DRIVER": "plugin", "RTMANAGER_PLUGIN_PATH": plugin,
 		"RTMANAGER_PLUGIN_ARGS":        strings.Join([]string{fmt.Sprint(n), prefix, benchImage, idsFile}, ","),
 		"RTMANAGER_LOG_LEVEL":          "debug", // the reconcile pass reports at debug
 		"RTMANAGER_RECONCILE_INTERVAL": "1s", "RTMANAGER_ORPHAN_GRACE": "1h", "RTMANAGER_PROBE_FAILURES": "1000",
 	}})
+	defer inst.Stop()
 	harness.Eventually(t, 2*time.Minute, "the plugin's fleet", func() bool {
 		_, err := os.Stat(idsFile)
 		return err == nil
 	})
-	rssBefore, err := harness.RSS(inst.Pid())
-	if err != nil {
+	var r rssResult
+	var err error
+	if r.before, err = harness.RSS(inst.Pid()); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(idsFile)
@@ -110,24 +152,20 @@ func TestScaleRSS10k(t *testing.T) {
 		return strings.Contains(inst.Logs(), consistent)
 	})
 	passesBefore := strings.Count(inst.Logs(), consistent)
-	var peak, last int64
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if last, err = harness.RSS(inst.Pid()); err != nil {
+		if r.last, err = harness.RSS(inst.Pid()); err != nil {
 			t.Fatal(err)
 		}
-		peak = max(peak, last)
+		r.peak = max(r.peak, r.last)
 	}
-	hwm := vmHWM(t, inst.Pid())
+	r.hwm = vmHWM(t, inst.Pid())
 	logs := inst.Logs()
-	passes := strings.Count(logs, consistent) - passesBefore
-	if passes < 5 || strings.Count(logs, "Records:") > strings.Count(logs, "Disappeared:0 Exited:0") {
-		t.Fatalf("%d consistent reconcile passes in 15 s, or a pass repaired something; log tail:\n%s", passes,
+	r.passes = strings.Count(logs, consistent) - passesBefore
+	if r.passes < 5 || strings.Count(logs, "Records:") > strings.Count(logs, "Disappeared:0 Exited:0") {
+		t.Fatalf("%d consistent reconcile passes in 15 s, or a pass repaired something; log tail:\n%s", r.passes,
 			logs[max(0, len(logs)-4000):])
 	}
-	t.Logf("FIGURE RSS of rtmanager serve with %d running records (PostgreSQL, driver plugin listing %d containers, "+
-		"%d consistent reconcile passes in 15 s): VmHWM %.1f MiB (%.1f MB), sampled peak %.1f MiB, last %.1f MiB "+
-		"(%.1f MiB with the containers but no records); goal < 100 MB: %s", n, n, passes, mb(hwm), float64(hwm)/1e6,
-		mb(peak), mb(last), mb(rssBefore), verdict(hwm < 100e6))
+	return r
 }
 
 // TestScaleDockerStarts200 starts 200 games at once through the REST API

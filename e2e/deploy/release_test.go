@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// TestRelease builds a release with scripts/release.sh for both shipped
-// platforms and checks what a deployer checks: the native rtmanager
+// TestRelease builds a release with scripts/release.sh (rtmanager and the
+// process and Kubernetes plugins) for both shipped platforms and checks what a deployer checks: the native rtmanager
 // prints the stamped version and revision, every binary is static and
 // stamped for its platform, SHA256SUMS verifies with sha256sum -c, and
 // SBOM.txt is the `go version -m` report of every binary.
@@ -31,7 +31,7 @@ func TestRelease(t *testing.T) {
 
 	var bins []string
 	for _, arch := range []string{"amd64", "arm64"} {
-		for _, cmd := range []string{"rtmanager", "rtmanager-plugin-process"} {
+		for _, cmd := range []string{"rtmanager", "rtmanager-plugin-process", "rtmanager-plugin-kubernetes"} {
 			bins = append(bins, cmd+"_"+version+"_linux_"+arch)
 		}
 	}

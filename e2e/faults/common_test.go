@@ -21,6 +21,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/galaxy-game/rtmanager/e2e/harness"
+	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
 // Stream names of SPEC §4.
@@ -39,7 +40,11 @@ func figure(t *testing.T, format string, args ...any) {
 }
 
 // baseEnv is the configuration every fault test starts from: short
-// intervals so repairs happen within the test, small engines.
+// intervals so repairs happen within the test, small engines, and a
+// deployment scope of its own. In the default scope its reconciler (2s
+// orphan grace) removed every default-scope engine on the Docker host
+// older than 2s that its database did not know: those of tests of other
+// packages or runs sharing the host (e.g. app TestServeAndGracefulShutdown).
 func baseEnv(redisURL, dbURL string) map[string]string {
 	return map[string]string{
 		"RTMANAGER_DATABASE_URL":       dbURL,
@@ -56,6 +61,7 @@ func baseEnv(redisURL, dbURL string) map[string]string {
 		"RTMANAGER_CPU_LIMIT":          "0.25",
 		"RTMANAGER_PIDS_LIMIT":         "64",
 		"RTMANAGER_SHUTDOWN_TIMEOUT":   "5s",
+		"RTMANAGER_SCOPE":              "flt" + testenv.RandomSuffix(4), // [a-z0-9]{1,20}
 	}
 }
 

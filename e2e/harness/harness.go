@@ -73,15 +73,22 @@ func FreeAddr(tb testing.TB) string {
 // RTMANAGER_EMBEDDED_REDIS_ADDR and RTMANAGER_INSTANCE_ID unless set.
 type Options struct {
 	Env map[string]string
+	// Binary is the rtmanager executable to run; empty means the one
+	// built from this tree (Binary). A benchmark sets it to compare with
+	// another build in the same run.
+	Binary string
 	// ReadyTimeout bounds the wait for /readyz (default 60s).
 	ReadyTimeout time.Duration
 }
 
 // Instance is one running rtmanager process.
 type Instance struct {
-	tb     testing.TB
-	Addr   string
+	tb   testing.TB
+	Addr string
+	// Token, when set, is sent as the bearer token of every request.
+	Token  string
 	Env    map[string]string
+	binary string
 	cmd    *exec.Cmd
 	logs   *testenv.Buffer
 	exited chan struct{}
@@ -104,7 +111,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	if env["RTMANAGER_DOCKER_HOST"] == "" {
 		delete(env, "RTMANAGER_DOCKER_HOST")
 	}
-	i := &Instance{tb: tb, Addr: env["RTMANAGER_HTTP_ADDR"], Env: env}
+	i := &Instance{tb: tb, Addr: env["RTMANAGER_HTTP_ADDR"], Env: env, binary: opts.Binary}
 	i.launch(opts.ReadyTimeout)
 	tb.Cleanup(func() {
 		i.Stop()
@@ -113,6 +120,14 @@ func Start(tb testing.TB, opts Options) *Instance {
 		}
 	})
 	return i
+}
+
+// Attach returns an Instance for an rtmanager the harness did not start
+// (one in a container or a cluster) serving at addr (host:port) and
+// requiring token (empty: none). Only the REST methods apply to it: Stop,
+// Kill and Restart do nothing, Logs is empty.
+func Attach(tb testing.TB, addr, token string) *Instance {
+	return &Instance{tb: tb, Addr: addr, Token: token, logs: &testenv.Buffer{}}
 }
 
 func setDefault(m map[string]string, k, v string) {
@@ -126,7 +141,11 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 	if readyTimeout == 0 {
 		readyTimeout = 60 * time.Second
 	}
-	cmd := exec.Command(Binary(i.tb), "serve")
+	bin := i.binary
+	if bin == "" {
+		bin = Binary(i.tb)
+	}
+	cmd := exec.Command(bin, "serve")
 	cmd.Env = os.Environ()
 	for k, v := range i.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -162,6 +181,9 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 // was stopped or killed.
 func (i *Instance) Restart() {
 	i.tb.Helper()
+	if i.cmd == nil && i.Env == nil {
+		return // attached
+	}
 	i.launch(0)
 }
 
@@ -236,6 +258,9 @@ func (i *Instance) Do(method, path string, body any, headers ...string) (int, ma
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if i.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+i.Token)
 	}
 	for k := 0; k+1 < len(headers); k += 2 {
 		req.Header.Set(headers[k], headers[k+1])

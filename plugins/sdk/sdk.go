@@ -39,8 +39,9 @@ const EnvStateDir = "RTMANAGER_PLUGIN_STATE_DIR"
 //
 // Serve logs to stderr (never stdout, which carries the go-plugin
 // handshake) and ignores SIGPIPE, so a write to a stderr whose reader has
-// gone cannot kill the plugin. It exits when its parent, the host, is gone:
-// the next host starts a new plugin, which must recover the engines from the
+// gone cannot kill the plugin. It exits when its parent, the host, is gone
+// (removing its unix socket, which os.Exit would leave behind): the next
+// host starts a new plugin, which must recover the engines from the
 // driver's own state (see docs/plugins.md). When driver implements
 // io.Closer, it is closed before Serve returns or exits.
 func Serve(driver ports.RuntimeDriver) {
@@ -60,7 +61,7 @@ func Serve(driver ports.RuntimeDriver) {
 }
 
 // exitWithParent ends the process once its parent has died (the process is
-// re-parented, so its parent pid changes).
+// re-parented, so its parent pid changes), removing its socket first.
 func exitWithParent(driver ports.RuntimeDriver, done <-chan struct{}) {
 	parent := os.Getppid()
 	t := time.NewTicker(time.Second)
@@ -73,6 +74,7 @@ func exitWithParent(driver ports.RuntimeDriver, done <-chan struct{}) {
 			if os.Getppid() != parent {
 				Logger().Warn("host process is gone; plugin exiting", "host_pid", parent)
 				closeDriver(driver)
+				removeOwnSockets()
 				os.Exit(0)
 			}
 		}

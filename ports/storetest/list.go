@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,10 +16,13 @@ var listCases = []testCase{
 	{"PagesOfExactSize", testListPagesOfExactSize},
 	{"DefaultLimit", testListDefaultLimit},
 	{"CountByStatus", testCountByStatus},
+	{"HeadsPages", testHeadsPages},
+	{"HeadsDefaultLimit", testHeadsDefaultLimit},
 }
 
 // listSet creates n records whose ids share a prefix and sort in creation
-// order, with statuses cycling through core.Statuses. It returns the prefix
+// order, with statuses cycling through core.Statuses and every other one
+// carrying a pending automatic restart. It returns the prefix
 // (a cursor before all of them) and the records. The prefix is "zz", the
 // wall clock in fixed-width hex and a random part, so the set sorts after
 // the records of every other subtest and of earlier runs.
@@ -31,6 +35,9 @@ func listSet(t *testing.T, s ports.Store, n int) (string, []core.Record) {
 		r := sampleRecord(fmt.Sprintf("%sr%03d", prefix, i))
 		r.Status = statuses[i%len(statuses)]
 		r.Generation = int64(i + 1)
+		if i%2 == 1 {
+			r.NextRestartAt = ptr(at(10 + i))
+		}
 		mustCreate(t, t.Context(), s, r)
 		recs[i] = r
 	}
@@ -41,10 +48,17 @@ func listSet(t *testing.T, s ports.Store, n int) (string, []core.Record) {
 // returns the pages and the cursors that came with them.
 func walk(t *testing.T, s ports.Store, q ports.ListQuery, maxPages int) (pages [][]core.Record, nexts []string) {
 	t.Helper()
+	return walkPages(t, "List", s.List, q, maxPages)
+}
+
+// walkPages is walk over any paged listing of the store (List, ListHeads).
+func walkPages[T any](t *testing.T, name string, list func(context.Context, ports.ListQuery) ([]T, string, error),
+	q ports.ListQuery, maxPages int) (pages [][]T, nexts []string) {
+	t.Helper()
 	for range maxPages {
-		items, next, err := s.List(t.Context(), q)
+		items, next, err := list(t.Context(), q)
 		if err != nil {
-			t.Fatalf("List(%+v): %v", q, err)
+			t.Fatalf("%s(%+v): %v", name, q, err)
 		}
 		pages, nexts = append(pages, items), append(nexts, next)
 		if next == "" {
@@ -52,18 +66,20 @@ func walk(t *testing.T, s ports.Store, q ports.ListQuery, maxPages int) (pages [
 		}
 		q.After = next
 	}
-	t.Fatalf("List did not end with an empty cursor within %d pages; cursors %q", maxPages, nexts)
+	t.Fatalf("%s did not end with an empty cursor within %d pages; cursors %q", name, maxPages, nexts)
 	return nil, nil
 }
 
-func flatten(pages [][]core.Record) []core.Record {
-	var out []core.Record
+// flatten joins pages into one slice.
+func flatten[T any](pages [][]T) []T {
+	var out []T
 	for _, p := range pages {
 		out = append(out, p...)
 	}
 	return out
 }
 
+// testListStatusFilter: List and ListHeads select by status (or not).
 func testListStatusFilter(t *testing.T, s ports.Store) {
 	prefix, recs := listSet(t, s, 8)
 	for _, st := range append(core.Statuses(), "") {
@@ -74,13 +90,23 @@ func testListStatusFilter(t *testing.T, s ports.Store) {
 					want = append(want, r)
 				}
 			}
-			items, next, err := s.List(t.Context(), ports.ListQuery{Status: st, After: prefix, Limit: 50})
+			q := ports.ListQuery{Status: st, After: prefix, Limit: 50}
+			items, next, err := s.List(t.Context(), q)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
 			diff(t, "items", want, items)
 			if next != "" {
 				t.Errorf("next = %q on the only page, want empty", next)
+			}
+			// ListHeads selects the same records, each cut to its head.
+			hs, next, err := s.ListHeads(t.Context(), q)
+			if err != nil {
+				t.Fatalf("ListHeads: %v", err)
+			}
+			diff(t, "heads", heads(want), hs)
+			if next != "" {
+				t.Errorf("ListHeads next = %q on the only page, want empty", next)
 			}
 		})
 	}

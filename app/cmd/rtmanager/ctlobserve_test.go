@@ -16,12 +16,14 @@ import (
 )
 
 // TestCtlLogsStatsDocker: ctl logs, logs -f and stats against rtmanager
-// serving on Docker.
+// serving on Docker, in a deployment scope of its own (no other instance
+// on the Docker host takes its engine for an orphan).
 func TestCtlLogsStatsDocker(t *testing.T) {
 	host := testenv.DockerHost(t)
 	image := testenv.EngineImage(t)
 	env := map[string]string{"RTMANAGER_HTTP_ADDR": "127.0.0.1:0", "RTMANAGER_EMBEDDED_REDIS_ADDR": "127.0.0.1:0",
-		"RTMANAGER_DATA_DIR": t.TempDir(), "RTMANAGER_DOCKER_HOST": host, "RTMANAGER_STOP_TIMEOUT": "2s"}
+		"RTMANAGER_DATA_DIR": t.TempDir(), "RTMANAGER_DOCKER_HOST": host, "RTMANAGER_STOP_TIMEOUT": "2s",
+		"RTMANAGER_SCOPE": "ctl" + testenv.RandomSuffix(4)}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
 	if err != nil {
 		t.Fatal(err)

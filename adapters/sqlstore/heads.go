@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
+)
+
+// headRow is the head of a row of runtime_records: the columns a reconcile
+// pass compares, none of them JSON. It names the table and columns of
+// ListHeads's SELECT; the rows are scanned without reflection.
+type headRow struct {
+	bun.BaseModel `bun:"table:runtime_records,alias:r"`
+
+	GameID        string     `bun:"game_id,pk"`
+	Status        string     `bun:"status"`
+	ContainerID   string     `bun:"current_container_id"`
+	Generation    int64      `bun:"generation"`
+	NextRestartAt *time.Time `bun:"next_restart_at"`
+}
+
+// statuses are the status values a scan interns, so a page of heads does
+// not hold one copy of "running" per row.
+var statuses = core.Statuses()
+
+// maxHeadPage caps one page of ListHeads: heads are small (no JSON), so a
+// page may be ten times List's, and a pass over 100,000 records makes a
+// tenth of the round trips.
+const maxHeadPage = 10 * maxPage
+
+// ListHeads is List reading only the head columns of each row: the same
+// WHERE, order and cursor, pages of up to maxHeadPage. Errors:
+// ErrUnavailable.
+func (s *Store) ListHeads(ctx context.Context, q ports.ListQuery) (_ []core.RecordHead, next string, err error) {
+	defer wrap(&err, "list record heads")
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	sel, limit := s.pageSelect((*headRow)(nil), q, maxHeadPage)
+	rows, err := sel.Column("game_id", "status", "current_container_id", "generation", "next_restart_at").Rows(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	items := make([]core.RecordHead, 0, min(limit+1, maxPage)) // grown when the page is long
+	var (
+		status  sql.RawBytes
+		restart bun.NullTime
+	)
+	for rows.Next() {
+		var h core.RecordHead
+		if err := rows.Scan(&h.GameID, &status, &h.ContainerID, &h.Generation, &restart); err != nil {
+			return nil, "", err
+		}
+		h.Status = internStatus(status)
+		if !restart.IsZero() {
+			h.NextRestartAt = dbTimePtr(&restart.Time)
+		}
+		items = append(items, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].GameID
+	}
+	return items, next, nil
+}
+
+// internStatus returns the core.Status constant spelled b, or a new
+// string for a value core does not know.
+func internStatus(b []byte) core.Status {
+	for _, st := range statuses {
+		if string(st) == string(b) {
+			return st
+		}
+	}
+	return core.Status(b)
+}
+
+// pageSelect returns the SELECT of the page q picks into model (a pointer
+// to a slice of a table model of runtime_records): one row more than the
+// page, so the caller sees whether another page follows, and the page size
+// (q.Limit, defaultPage when unset, at most maxLimit).
+func (s *Store) pageSelect(model any, q ports.ListQuery, maxLimit int) (*bun.SelectQuery, int) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultPage
+	}
+	limit = min(limit, maxLimit)
+	sel := s.db.NewSelect().Model(model).Where("game_id > ?", q.After).
+		OrderExpr("game_id ASC").Limit(int64(limit) + 1)
+	if q.Status != "" {
+		sel = sel.Where("status = ?", string(q.Status))
+	}
+	return sel, limit
+}
