@@ -15,11 +15,11 @@ import (
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
-// countingStore counts the SwapAppend and AppendOperation calls lifecycle
-// makes on a real store.
+// countingStore counts the SwapAppend (with or without a snapshot),
+// AppendOperation and UpsertSnapshot calls lifecycle makes on a real store.
 type countingStore struct {
 	*sqlstore.Store
-	swapAppends, appends atomic.Int64
+	swapAppends, appends, swapSnaps, upserts atomic.Int64
 }
 
 func (c *countingStore) SwapAppend(ctx context.Context, e ports.Expect, r core.Record, o core.OperationEntry) error {

@@ -27,7 +27,9 @@ var cachedPlan any = pgx.QueryExecModeCacheStatement
 // Columns come from the models, so a column added to a model is read and
 // written here as well without touching this file.
 type hotSQL struct {
+	// getRecord reads getFields of the record whose game_id = $1.
 	getRecord string
+	getFields []*schema.Field
 	// createRecord inserts createFields.
 	createRecord string
 	createFields []*schema.Field
@@ -47,6 +49,9 @@ type hotSQL struct {
 	// is of a later event.
 	upsertSnap string
 	snapFields []*schema.Field
+	// swapSnap is swapAppend plus the upsert of snapFields, returning a
+	// row per swapped row (see swapSnapSQL).
+	swapSnap string
 }
 
 // newHotSQL renders the hot statements for db's models.
@@ -55,6 +60,7 @@ func newHotSQL(db *bun.DB) *hotSQL {
 	op := db.Table(reflect.TypeFor[operationRow]())
 	snap := db.Table(reflect.TypeFor[snapshotRow]())
 	h := &hotSQL{}
+	h.getFields = rec.Fields
 	h.getRecord = fmt.Sprintf("SELECT %s FROM %s WHERE game_id = $1", columns(rec.Fields), rec.Name)
 
 	h.createFields = rec.Fields
@@ -72,24 +78,15 @@ func newHotSQL(db *bun.DB) *hotSQL {
 	h.opFields = without(op.Fields, "id")
 	h.appendOp = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", op.Name, columns(h.opFields),
 		placeholders(len(h.opFields)))
-	vals := make([]string, len(h.opFields))
-	for i, f := range h.opFields {
-		// INSERT … SELECT does not type its parameters from the columns.
-		vals[i] = fmt.Sprintf("CAST($%d AS %s)", n+5+i, f.DiscoveredSQLType)
-	}
 	h.swapAppend = fmt.Sprintf("WITH swapped AS (%s RETURNING 1) INSERT INTO %s (%s) SELECT %s FROM swapped",
-		h.swap, op.Name, columns(h.opFields), strings.Join(vals, ", "))
+		h.swap, op.Name, columns(h.opFields), castParams(h.opFields, n+5))
 	h.listOps = fmt.Sprintf("SELECT %s FROM %s WHERE game_id = $1 ORDER BY id DESC LIMIT $2", columns(op.Fields), op.Name)
 
 	h.snapFields = snap.Fields
-	upd := without(snap.Fields, "game_id")
-	set = make([]string, len(upd))
-	for i, f := range upd {
-		set[i] = fmt.Sprintf("%s = EXCLUDED.%s", f.SQLName, f.SQLName)
-	}
 	h.upsertSnap = fmt.Sprintf("INSERT INTO %s AS h (%s) VALUES (%s) ON CONFLICT (game_id) DO UPDATE SET %s "+
 		"WHERE h.last_event_at <= EXCLUDED.last_event_at", snap.Name, columns(snap.Fields),
-		placeholders(len(snap.Fields)), strings.Join(set, ", "))
+		placeholders(len(snap.Fields)), excludedSet(without(snap.Fields, "game_id")))
+	h.swapSnap = swapSnapSQL(h, op, snap)
 	return h
 }
 
@@ -135,36 +132,28 @@ func args(row any, fields []*schema.Field, extra ...any) []any {
 	return append(out, extra...)
 }
 
-// getRecordHot is getRow for a record on the hot path. Errors: ErrNotFound
+// getRecordHot is getRow for a record on the hot path: the cached plan run
+// on the pgx connection itself (see getRecordRaw). Errors: ErrNotFound
 // when there is none, and the database's.
 func (s *Store) getRecordHot(ctx context.Context, row *recordRow, gameID string) error {
-	rows, err := s.db.DB.QueryContext(ctx, s.hot.getRecord, cachedPlan, gameID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return ports.ErrNotFound
-	}
-	if err := s.db.ScanRow(ctx, rows, row); err != nil {
-		return err
-	}
-	return rows.Close()
+	return s.getRecordRaw(ctx, row, gameID)
 }
 
-// swapHot is swapRow's conditional UPDATE as a cached plan; it reports
-// whether the row was swapped.
-func (s *Store) swapHot(ctx context.Context, expect ports.Expect, row *recordRow) (bool, error) {
-	res, err := s.db.DB.ExecContext(ctx, s.hot.swap, args(row, s.hot.swapFields,
-		row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)...)
+// execSwap runs query, a cached plan whose parameters are the swap's
+// ($1…, see hotSQL.swap) followed by extra, and that changes or returns one
+// row when the swap is made; it reports the outcome as Swap does.
+func (s *Store) execSwap(ctx context.Context, query string, expect ports.Expect, row *recordRow, extra ...any) error {
+	a := args(row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
+	// Exec, not Query: the row count is all it needs, and database/sql
+	// starts a goroutine per Query with a cancellable context.
+	res, err := s.db.DB.ExecContext(ctx, query, append(a, extra...)...)
 	if err != nil {
-		return false, err
+		return err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return swapFailed(ctx, s.db, row.GameID)
 }
 
 // SwapAppend implements ports.SwapAppender. On PostgreSQL it is one
@@ -189,14 +178,5 @@ func (s *Store) SwapAppend(ctx context.Context, expect ports.Expect, next core.R
 			return err
 		})
 	}
-	a := args(&row, s.hot.swapFields, row.GameID, string(expect.Status), expect.ContainerID, expect.Generation)
-	a = append(a, args(&op, s.hot.opFields)[1:]...)
-	res, err := s.db.DB.ExecContext(ctx, s.hot.swapAppend, a...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	return swapFailed(ctx, s.db, row.GameID)
+	return s.execSwap(ctx, s.hot.swapAppend, expect, &row, args(&op, s.hot.opFields)[1:]...)
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -50,11 +49,11 @@ func toRecordRow(r core.Record) (recordRow, error) {
 	if err != nil {
 		return recordRow{}, fmt.Errorf("env: %w", err)
 	}
-	policy, err := json.Marshal(r.RestartPolicy)
+	policy, err := encodePolicy(r.RestartPolicy)
 	if err != nil {
 		return recordRow{}, fmt.Errorf("restart policy: %w", err)
 	}
-	state, err := json.Marshal(r.Crash)
+	state, err := encodeCrash(r.Crash)
 	if err != nil {
 		return recordRow{}, fmt.Errorf("restart state: %w", err)
 	}
@@ -64,8 +63,8 @@ func toRecordRow(r core.Record) (recordRow, error) {
 		CreatedAt: dbTime(r.CreatedAt), StartedAt: dbTimePtr(r.StartedAt),
 		StoppedAt: dbTimePtr(r.StoppedAt), RemovedAt: dbTimePtr(r.RemovedAt),
 		LastOpAt:      dbTime(r.LastOpAt),
-		RestartPolicy: string(policy), RestartCount: r.RestartCount,
-		NextRestartAt: dbTimePtr(r.NextRestartAt), RestartState: string(state),
+		RestartPolicy: policy, RestartCount: r.RestartCount,
+		NextRestartAt: dbTimePtr(r.NextRestartAt), RestartState: state,
 	}, nil
 }
 
@@ -74,12 +73,12 @@ func (row recordRow) record() (core.Record, error) {
 	if err := decodeJSON(row.Env, &env); err != nil {
 		return core.Record{}, fmt.Errorf("env of %q: %w", row.GameID, err)
 	}
-	var policy core.RestartPolicy
-	if err := json.Unmarshal([]byte(row.RestartPolicy), &policy); err != nil {
+	policy, err := decodePolicy(row.RestartPolicy)
+	if err != nil {
 		return core.Record{}, fmt.Errorf("restart policy of %q: %w", row.GameID, err)
 	}
-	var state core.CrashState
-	if err := json.Unmarshal([]byte(row.RestartState), &state); err != nil {
+	state, err := decodeCrash(row.RestartState)
+	if err != nil {
 		return core.Record{}, fmt.Errorf("restart state of %q: %w", row.GameID, err)
 	}
 	return core.Record{
@@ -167,13 +166,7 @@ func (s *Store) Swap(ctx context.Context, expect ports.Expect, next core.Record)
 	if s.hot == nil {
 		return swapRow(ctx, s.db, expect, &row)
 	}
-	switch ok, err := s.swapHot(ctx, expect, &row); {
-	case err != nil:
-		return err
-	case ok:
-		return nil
-	}
-	return swapFailed(ctx, s.db, row.GameID)
+	return s.execSwap(ctx, s.hot.swap, expect, &row)
 }
 
 // swapRow is Swap's conditional UPDATE on db (the store or a transaction).

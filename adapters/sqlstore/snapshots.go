@@ -29,14 +29,9 @@ type snapshotRow struct {
 // ErrUnavailable.
 func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (err error) {
 	defer wrap(&err, "upsert snapshot of %q", snap.GameID)
-	details, err := encodeJSON(snap.Details)
+	row, err := toSnapshotRow(snap)
 	if err != nil {
-		return fmt.Errorf("details: %w", err)
-	}
-	row := snapshotRow{
-		GameID: snap.GameID, ContainerID: snap.ContainerID,
-		LastEventType: string(snap.LastEventType), LastEventAt: dbTime(snap.LastEventAt),
-		Details: details, ConsecutiveFailures: snap.ConsecutiveFailures,
+		return err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -44,7 +39,27 @@ func (s *Store) UpsertSnapshot(ctx context.Context, snap core.HealthSnapshot) (e
 		_, err = s.bestEffort.DB.ExecContext(ctx, s.hot.upsertSnap, args(&row, s.hot.snapFields)...)
 		return err
 	}
-	_, err = s.bestEffort.NewInsert().Model(&row).
+	return upsertSnapshotRow(ctx, s.bestEffort, &row)
+}
+
+// toSnapshotRow returns snap as a row. Errors: ErrInvalid when Details
+// cannot be encoded as JSON.
+func toSnapshotRow(snap core.HealthSnapshot) (snapshotRow, error) {
+	details, err := encodeJSON(snap.Details)
+	if err != nil {
+		return snapshotRow{}, fmt.Errorf("details: %w", err)
+	}
+	return snapshotRow{
+		GameID: snap.GameID, ContainerID: snap.ContainerID,
+		LastEventType: string(snap.LastEventType), LastEventAt: dbTime(snap.LastEventAt),
+		Details: details, ConsecutiveFailures: snap.ConsecutiveFailures,
+	}, nil
+}
+
+// upsertSnapshotRow is UpsertSnapshot's statement as bun renders it, on db
+// (the store or a transaction).
+func upsertSnapshotRow(ctx context.Context, db bun.IDB, row *snapshotRow) error {
+	_, err := db.NewInsert().Model(row).
 		On("CONFLICT (game_id) DO UPDATE").
 		Set("container_id = EXCLUDED.container_id").
 		Set("last_event_type = EXCLUDED.last_event_type").
@@ -79,7 +94,7 @@ func (s *Store) GetSnapshot(ctx context.Context, gameID string) (_ core.HealthSn
 // ErrInvalid when a value cannot be encoded.
 func encodeJSON[V any](m map[string]V) (string, error) {
 	if len(m) == 0 {
-		return "{}", nil
+		return emptyObject, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -91,6 +106,10 @@ func encodeJSON[V any](m map[string]V) (string, error) {
 // decodeJSON decodes the JSON object s into *m, leaving *m nil when the
 // object is empty.
 func decodeJSON[V any](s string, m *map[string]V) error {
+	if s == emptyObject {
+		*m = nil
+		return nil
+	}
 	if err := json.Unmarshal([]byte(s), m); err != nil {
 		return err
 	}

@@ -3,10 +3,10 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // errLeaseLost is the cancellation cause of an operation whose lease could
@@ -25,15 +25,16 @@ type busyError struct{ err *core.Error }
 func (e busyError) Error() string { return e.err.Error() }
 func (e busyError) Unwrap() error { return e.err }
 
-// underLease runs fn while holding the game's lease and hands its outcome
-// to finish before the lease is released, so the next holder sees the
-// outcome recorded. The lease is renewed every third of its TTL; if renewal
-// fails for longer than the TTL or another holder took it, fn's context is
-// cancelled. The lease is released with a fresh bounded context so a
-// cancelled request cannot pin it. Without the lease, finish gets the
-// failure to take it.
-func (b *base) underLease(ctx context.Context, game string, fn func(context.Context) (core.Record, error),
-	finish func(context.Context, core.Record, error) Result) Result {
+// underLease runs fn while holding the game of o's lease and hands its
+// outcome to o.finish before the lease is released, so the next holder
+// sees the outcome recorded. The lease is renewed every third of its TTL;
+// if renewal fails for longer than the TTL or another holder took it, fn's
+// context is cancelled. The lease is released with a fresh bounded context
+// so a cancelled request cannot pin it, together with the health event o
+// held back (see op.publish). Without the lease, o.finish gets the failure
+// to take it.
+func (b *base) underLease(ctx context.Context, o *op, fn func(context.Context) (core.Record, error)) Result {
+	game, finish := o.entry.GameID, o.finish
 	token, err := b.NewToken()
 	if err != nil {
 		return finish(ctx, core.Record{}, core.Errorf(core.CodeInternal, "lease token: %v", err))
@@ -48,23 +49,45 @@ func (b *base) underLease(ctx context.Context, game string, fn func(context.Cont
 		return finish(ctx, core.Record{}, busyError{core.Errorf(core.CodeConflict, "another operation is in progress for game %q", game)})
 	}
 	opCtx, cancel := context.WithCancelCause(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	// Renewal starts a third of the TTL in, on a timer rather than a
+	// goroutine per operation: most operations end long before.
+	renewing := make(chan struct{})
+	renew := time.AfterFunc(b.Config.LeaseTTL/3, func() {
+		defer close(renewing)
 		b.keepRenewed(opCtx, game, token, began, cancel)
-	}()
+	})
 	defer func() {
 		cancel(nil)
-		wg.Wait()
+		if !renew.Stop() {
+			<-renewing // renewal began: it ends now that opCtx is done
+		}
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer rcancel()
-		if err := b.Leases.Release(rctx, game, token); err != nil {
-			b.log.WarnContext(ctx, "release lease", "game_id", game, "err", err)
-		}
+		b.releaseLease(rctx, game, token, o.held)
 	}()
 	rec, err := fn(opCtx)
 	return finish(ctx, rec, leaseCause(opCtx, err))
+}
+
+// releaseLease releases the game's lease held with token, sending ev (when
+// set) just ahead of it: in the same round trip when the health stream can
+// (ports.PublishReleaser), otherwise as a publish of its own. ctx is the
+// release's bounded context.
+func (b *base) releaseLease(ctx context.Context, game, token string, ev *core.HealthEvent) {
+	if ev != nil {
+		pr, _ := b.Health.(ports.PublishReleaser) // op.publish holds events only then
+		if handled, perr, rerr := pr.PublishRelease(ctx, *ev, b.Leases, game, token); handled {
+			b.published(ctx, *ev, perr)
+			if rerr != nil {
+				b.log.WarnContext(ctx, "release lease", "game_id", game, "err", rerr)
+			}
+			return
+		}
+		b.published(ctx, *ev, b.Health.Publish(ctx, *ev))
+	}
+	if err := b.Leases.Release(ctx, game, token); err != nil {
+		b.log.WarnContext(ctx, "release lease", "game_id", game, "err", err)
+	}
 }
 
 // leaseCause returns err explained by the lease when ctx (an operation's
@@ -83,13 +106,14 @@ func leaseCause(ctx context.Context, err error) error {
 	return err
 }
 
-// keepRenewed renews the lease every third of its TTL until ctx ends. It
+// keepRenewed renews the lease now and then every third of its TTL until
+// ctx ends; underLease calls it a third of the TTL after acquiring. It
 // cancels ctx with errLeaseLost when another holder has the lease, or when
 // renewals have failed for half the TTL or more — in practice at the second
-// failed tick, two thirds in, before the lease can expire and be taken while
-// this operation still runs. (Half, not two thirds: ticks land near
-// multiples of a third, and a threshold between them does not depend on
-// scheduling jitter.)
+// failed renewal, two thirds in, before the lease can expire and be taken
+// while this operation still runs. (Half, not two thirds: renewals land
+// near multiples of a third, and a threshold between them does not depend
+// on scheduling jitter.)
 //
 // The lease is known to last ttl from when a successful call was sent, not
 // from when its answer arrived (the store may have applied it at once and
@@ -101,10 +125,8 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, acquired tim
 	defer t.Stop()
 	lastOK := acquired
 	for {
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 		sent := time.Now()
 		rctx, rcancel := context.WithTimeout(ctx, ttl/3)
@@ -125,6 +147,11 @@ func (b *base) keepRenewed(ctx context.Context, game, token string, acquired tim
 				cancel(errLeaseUnreachable)
 				return
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

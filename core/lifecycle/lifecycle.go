@@ -422,9 +422,10 @@ func (b *base) run(ctx context.Context, spec operation, opts runOpts) (Result, e
 	case invalid != nil:
 		res = o.finish(ctx, core.Record{}, invalid)
 	case opts.lease:
-		res = b.underLease(ctx, spec.game, func(ctx context.Context) (core.Record, error) {
+		o.leased = true
+		res = b.underLease(ctx, o, func(ctx context.Context) (core.Record, error) {
 			return b.inSlot(ctx, o, opts.quiet == quietRepair, spec.body)
-		}, o.finish)
+		})
 	default:
 		rec, err := spec.body(ctx, o)
 		res = o.finish(ctx, rec, err)
@@ -444,6 +445,11 @@ type op struct {
 	// last is the swap the body left to finish (see swapLast); nil when
 	// the body wrote its record itself.
 	last *lastSwap
+	// leased: the operation runs under the lease run took for it (Handle).
+	leased bool
+	// held is a health event left to be sent with the lease release
+	// (see op.publish).
+	held *core.HealthEvent
 }
 
 // errNothingToDo is returned by background steps that found the record
@@ -521,14 +527,16 @@ func (o *op) finish(ctx context.Context, rec core.Record, err error) Result {
 	if e.Outcome == core.OutcomeFailure {
 		level, msg = slog.LevelWarn, "operation failed"
 	}
-	attrs := append([]any{"game_id", e.GameID, "op_kind", e.OpKind, "op_source", e.OpSource,
-		"source_ref", e.SourceRef, "correlation_id", e.CorrelationID, "outcome", e.Outcome,
-		"error_code", code, "container_id", e.ContainerID, "image_ref", e.ImageRef,
-		"duration_ms", d.Milliseconds()}, o.attrs...)
-	if e.ErrorMessage != "" {
-		attrs = append(attrs, "error_message", e.ErrorMessage)
+	if b.log.Enabled(ctx, level) { // the attributes cost allocations even when the line is dropped
+		attrs := append([]any{"game_id", e.GameID, "op_kind", e.OpKind, "op_source", e.OpSource,
+			"source_ref", e.SourceRef, "correlation_id", e.CorrelationID, "outcome", e.Outcome,
+			"error_code", code, "container_id", e.ContainerID, "image_ref", e.ImageRef,
+			"duration_ms", d.Milliseconds()}, o.attrs...)
+		if e.ErrorMessage != "" {
+			attrs = append(attrs, "error_message", e.ErrorMessage)
+		}
+		b.log.Log(ctx, level, msg, attrs...)
 	}
-	b.log.Log(ctx, level, msg, attrs...)
 	return Result{Record: rec, Outcome: e.Outcome, ErrorCode: code, ErrorMessage: e.ErrorMessage,
 		CorrelationID: e.CorrelationID, Busy: busy}
 }

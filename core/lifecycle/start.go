@@ -183,7 +183,7 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 			}
 			return b.abandon(ctx, resv, c.ID, storeErr("record running container", err))
 		},
-		done: func() { b.publish(ctx, core.EventContainerStarted, run, nil) },
+		event: new(b.event(core.EventContainerStarted, run, nil)),
 	})
 }
 

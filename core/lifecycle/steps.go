@@ -86,8 +86,10 @@ type lastSwap struct {
 	// failed settles a swap that was not written; nil means swapped's
 	// rule (replay or conflict).
 	failed func(err error) (core.Record, error)
-	// done, when set, runs once the swap (and its entry) is written.
-	done func()
+	// event, when set, is published once the swap (and its entry) is
+	// written; a store that is a ports.SwapSnapshotter writes its snapshot
+	// in the same statement as the swap (see commitLast).
+	event *core.HealthEvent
 }
 
 // swapLast is swap for the last step of o's body (see deferSwap).
@@ -102,24 +104,25 @@ func (b *base) swapLast(ctx context.Context, o *op, cur, next core.Record) (core
 // way the write is a compare-and-swap on p.cur, settled by p.settle.
 func (b *base) deferSwap(o *op, p *lastSwap) (core.Record, error) {
 	if _, ok := b.Records.(ports.SwapAppender); !ok {
-		return p.settle(b, o.entry.OpKind, b.Records.Swap(p.ctx, ports.ExpectOf(p.cur), p.next))
+		return p.settle(o, b.Records.Swap(p.ctx, ports.ExpectOf(p.cur), p.next), false)
 	}
 	o.last = p
 	return p.next, nil
 }
 
-// settle returns the outcome of p's swap, whose error was err.
-func (p *lastSwap) settle(b *base, kind core.OpKind, err error) (core.Record, error) {
+// settle returns the outcome of o's swap p, whose error was err; snapped
+// says the swap wrote p.event's snapshot too.
+func (p *lastSwap) settle(o *op, err error, snapped bool) (core.Record, error) {
 	switch {
 	case err == nil:
-		if p.done != nil {
-			p.done()
+		if p.event != nil {
+			o.publish(p.ctx, *p.event, !snapped)
 		}
 		return p.next, nil
 	case p.failed != nil:
 		return p.failed(err)
 	}
-	return b.swapped(p.ctx, kind, p.cur, p.next, err)
+	return o.b.swapped(p.ctx, o.entry.OpKind, p.cur, p.next, err)
 }
 
 // commitLast makes o's last swap together with its success entry. It
@@ -129,8 +132,24 @@ func (o *op) commitLast() (core.Record, bool, error) {
 	b, p := o.b, o.last
 	o.last = nil
 	o.settle(p.next, nil)
-	err := b.Records.(ports.SwapAppender).SwapAppend(p.ctx, ports.ExpectOf(p.cur), p.next, o.entry)
-	rec, serr := p.settle(b, o.entry.OpKind, err)
+	swapAppend := func() error {
+		return b.Records.(ports.SwapAppender).SwapAppend(p.ctx, ports.ExpectOf(p.cur), p.next, o.entry)
+	}
+	var err error
+	snapped := false
+	if ss, ok := b.Records.(ports.SwapSnapshotter); ok && p.event != nil {
+		// The event's snapshot joins the statement (no round trip of
+		// its own); one the store cannot keep wrote nothing, and the
+		// swap goes alone.
+		err = ss.SwapAppendSnapshot(p.ctx, ports.ExpectOf(p.cur), p.next, o.entry, p.event.Snapshot())
+		snapped = err == nil
+		if errors.Is(err, ports.ErrInvalid) {
+			err = swapAppend()
+		}
+	} else {
+		err = swapAppend()
+	}
+	rec, serr := p.settle(o, err, snapped)
 	return rec, err == nil, leaseCause(p.ctx, serr)
 }
 
@@ -157,19 +176,58 @@ func (b *base) swapped(ctx context.Context, kind core.OpKind, cur, next core.Rec
 // from it. Both are best-effort and independent: a failed stream append
 // still updates the snapshot, a failed upsert still leaves the event.
 func (b *base) publish(ctx context.Context, typ core.HealthEventType, rec core.Record, details map[string]any) {
+	b.publishEvent(ctx, b.event(typ, rec, details), true)
+}
+
+// event returns the health event typ of rec, occurring now.
+func (b *base) event(typ core.HealthEventType, rec core.Record, details map[string]any) core.HealthEvent {
 	if details == nil {
 		details = map[string]any{}
 	}
-	ev := core.HealthEvent{GameID: rec.GameID, ContainerID: rec.ContainerID, Type: typ,
+	return core.HealthEvent{GameID: rec.GameID, ContainerID: rec.ContainerID, Type: typ,
 		OccurredAt: b.Now().UTC(), Details: details}
-	if err := b.Health.Publish(ctx, ev); err != nil {
-		b.log.WarnContext(ctx, "publish health event", "game_id", rec.GameID, "event_type", typ, "err", err)
-	} else {
-		b.Telemetry.HealthEvent(ctx, typ)
+}
+
+// publishEvent is publish of ev; snapshot false leaves out the upsert (the
+// caller wrote the snapshot already).
+func (b *base) publishEvent(ctx context.Context, ev core.HealthEvent, snapshot bool) {
+	b.published(ctx, ev, b.Health.Publish(ctx, ev))
+	if snapshot {
+		b.upsertSnapshot(ctx, ev)
 	}
+}
+
+// published logs a failed publish of ev, or counts a successful one.
+func (b *base) published(ctx context.Context, ev core.HealthEvent, err error) {
+	if err != nil {
+		b.log.WarnContext(ctx, "publish health event", "game_id", ev.GameID, "event_type", ev.Type, "err", err)
+		return
+	}
+	b.Telemetry.HealthEvent(ctx, ev.Type)
+}
+
+// upsertSnapshot upserts ev's snapshot, best-effort.
+func (b *base) upsertSnapshot(ctx context.Context, ev core.HealthEvent) {
 	if err := b.Snapshots.UpsertSnapshot(ctx, ev.Snapshot()); err != nil {
-		b.log.WarnContext(ctx, "upsert health snapshot", "game_id", rec.GameID, "event_type", typ, "err", err)
+		b.log.WarnContext(ctx, "upsert health snapshot", "game_id", ev.GameID, "event_type", ev.Type, "err", err)
 	}
+}
+
+// publish is publishEvent for an event of o. An operation under its own
+// lease whose health stream can publish and release together
+// (ports.PublishReleaser) upserts the snapshot now and leaves the event to
+// underLease, which sends it just ahead of the lease release in the same
+// round trip; the event still lands before the operation returns and
+// before the next holder of the lease can act.
+func (o *op) publish(ctx context.Context, ev core.HealthEvent, snapshot bool) {
+	if _, ok := o.b.Health.(ports.PublishReleaser); !ok || !o.leased || o.held != nil {
+		o.b.publishEvent(ctx, ev, snapshot)
+		return
+	}
+	if snapshot {
+		o.b.upsertSnapshot(ctx, ev)
+	}
+	o.held = &ev
 }
 
 // vanished handles a running record whose container the driver no longer

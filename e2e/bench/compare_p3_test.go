@@ -52,7 +52,7 @@ func (r p3Row) perJob(d time.Duration) float64 { return perJob(d, r.Result.Jobs)
 func compareP3(t *testing.T, rounds int) []p3Row {
 	stacks := make([]*stack, len(p3Variants))
 	for i, v := range p3Variants {
-		stacks[i] = newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, true, v.batched)
+		stacks[i] = newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, writesPublishRelease, v.batched)
 	}
 	var rows []p3Row
 	for round := range rounds {

@@ -11,21 +11,25 @@ import (
 
 // p2Variant is one P2 design measured side by side with the others.
 type p2Variant struct {
-	name       string
-	cfg        sqlstore.Config
-	swapAppend bool
+	name   string
+	cfg    sqlstore.Config
+	writes writes
 }
 
 // p2Variants are the designs TestP2Compare measures: bun's interpolated
 // statements with the record swap and the audit append apart (the design
-// before issue 17), cached prepared plans for the hot statements, and
-// cached plans with the last swap and the audit entry in one statement
-// (ports.SwapAppender; the default). Pools of 12 (+6 best-effort) keep
-// three stacks under the server's connection limit.
+// before issue 17), cached prepared plans for the hot statements, cached
+// plans with the last swap and the audit entry in one statement
+// (ports.SwapAppender), that statement carrying a start's health snapshot
+// too (ports.SwapSnapshotter), and a start's health event sent with the
+// lease release (ports.PublishReleaser; the default). Pools of 8 (+4
+// best-effort) keep five stacks under the server's connection limit.
 var p2Variants = []p2Variant{
-	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 12}, false},
-	{"cached plans", sqlstore.Config{MaxConns: 12}, false},
-	{"cached+swapappend", sqlstore.Config{MaxConns: 12}, true},
+	{"interpolated", sqlstore.Config{Interpolate: true, MaxConns: 8}, writesApart},
+	{"cached plans", sqlstore.Config{MaxConns: 8}, writesApart},
+	{"cached+swapappend", sqlstore.Config{MaxConns: 8}, writesSwapAppend},
+	{"+snapshot", sqlstore.Config{MaxConns: 8}, writesSwapSnapshot},
+	{"+publish-release", sqlstore.Config{MaxConns: 8}, writesPublishRelease},
 }
 
 // p2Row is one measurement of compareP2.
@@ -44,7 +48,7 @@ type p2Row struct {
 func compareP2(t *testing.T, c, rounds int, d time.Duration) []p2Row {
 	stacks := make([]*stack, len(p2Variants))
 	for i, v := range p2Variants {
-		stacks[i] = newStackConfig(t, nil, v.cfg, v.swapAppend)
+		stacks[i] = newStackConfig(t, nil, v.cfg, v.writes)
 	}
 	pgb := pgbenchDB(t)
 	var rows []p2Row
@@ -77,7 +81,7 @@ func (r p2Row) perOp(d time.Duration) float64 {
 // alone: go test -tags bench -run TestP2Compare -v ./e2e/bench.
 func TestP2Compare(t *testing.T) {
 	for _, r := range compareP2(t, 8, 3, 4*time.Second) {
-		t.Logf("round %d %-17s c=8: pgbench %.0f TPS, %6.0f ops/s = %.2f×, %d failures, %.2f statements/op, %.2f Redis calls/op, "+
+		t.Logf("round %d %-18s c=8: pgbench %.0f TPS, %6.0f ops/s = %.2f×, %d failures, %.2f statements/op, %.2f Redis calls/op, "+
 			"CPU µs/op total %.0f (bench %.0f, PostgreSQL %.0f, Redis %.0f)", r.Round, r.Variant, r.PgbenchTPS,
 			r.Result.PerSecond(), r.ratioPgbench, r.Result.Failures, r.Stmts, r.Redis, r.perOp(r.CPU.Total()),
 			r.perOp(r.CPU.Bench), r.perOp(r.CPU.Postgres), r.perOp(r.CPU.Redis))

@@ -48,24 +48,41 @@ type stack struct {
 	redisSrv harness.RedisServer
 }
 
+// writes says which combined writes of the store lifecycle sees.
+type writes int
+
+const (
+	// writesApart: every swap, audit entry and snapshot is a statement
+	// of its own (the store's ports.SwapAppender is hidden).
+	writesApart writes = iota
+	// writesSwapAppend: the last swap and its audit entry together
+	// (ports.SwapAppender), the snapshot apart.
+	writesSwapAppend
+	// writesSwapSnapshot: a start's snapshot joins them too
+	// (ports.SwapSnapshotter).
+	writesSwapSnapshot
+	// writesPublishRelease: and a start's health event goes with the
+	// lease release in one Redis round trip (ports.PublishReleaser; the
+	// default).
+	writesPublishRelease
+)
+
 // newStack builds a stack on PostgreSQL (store nil) or on store.
 func newStack(tb testing.TB, store ports.Store) *stack {
 	tb.Helper()
-	return newStackConfig(tb, store, sqlstore.Config{}, true)
+	return newStackConfig(tb, store, sqlstore.Config{}, writesPublishRelease)
 }
 
 // newStackConfig is newStack with the PostgreSQL store configured by cfg
-// (URL and MaxConns are set here); swapAppend false hides the store's
-// ports.SwapAppender from lifecycle, so every swap and its audit entry are
-// separate statements as before.
-func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend bool) *stack {
+// (URL and MaxConns are set here) and the combined writes w.
+func newStackConfig(tb testing.TB, store ports.Store, cfg sqlstore.Config, w writes) *stack {
 	tb.Helper()
-	return newStackBatch(tb, store, cfg, swapAppend, true)
+	return newStackBatch(tb, store, cfg, w, true)
 }
 
 // newStackBatch is newStackConfig; batched false makes every lease, audit
 // and result call its own round trip, as before batched ingress.
-func newStackBatch(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAppend, batched bool) *stack {
+func newStackBatch(tb testing.TB, store ports.Store, cfg sqlstore.Config, w writes, batched bool) *stack {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -100,12 +117,21 @@ func newStackBatch(tb testing.TB, store ports.Store, cfg sqlstore.Config, swapAp
 	s.timings = newTimings()
 	ts := timedStore{Store: s.store, t: s.timings}
 	var records ports.RecordStore = ts
-	if sa, ok := s.store.(ports.SwapAppender); ok && swapAppend {
+	sa, okSA := s.store.(ports.SwapAppender)
+	ss, okSS := s.store.(ports.SwapSnapshotter)
+	switch {
+	case okSA && okSS && w >= writesSwapSnapshot:
+		records = timedSwapSnapshotter{timedSwapAppender{timedStore: ts, sa: sa}, ss}
+	case okSA && w >= writesSwapAppend:
 		records = timedSwapAppender{timedStore: ts, sa: sa}
+	}
+	var health ports.HealthPublisher = timedHealth{rc.HealthStream(), s.timings}
+	if w >= writesPublishRelease {
+		health = timedPublishReleaser{timedHealth{rc.HealthStream(), s.timings}, rc.HealthStream()}
 	}
 	s.deps = lifecycle.Deps{
 		Records: records, Operations: ts, Leases: timedBatchLeases{timedLeases{rc.Leases(), s.timings}, rc.Leases()},
-		Driver: s.driver, Health: timedHealth{rc.HealthStream(), s.timings}, Snapshots: ts, Logger: quiet,
+		Driver: s.driver, Health: health, Snapshots: ts, Logger: quiet,
 		Config: lifecycle.Config{Unbatched: !batched},
 	}
 	s.services, err = lifecycle.New(s.deps)

@@ -40,6 +40,20 @@ func (t *timings) reset() {
 	t.mu.Unlock()
 }
 
+// drainInto adds what t timed to into and resets t.
+func (t *timings) drainInto(into *timings) {
+	t.mu.Lock()
+	total, n := t.total, t.n
+	t.total, t.n = map[string]time.Duration{}, map[string]int{}
+	t.mu.Unlock()
+	into.mu.Lock()
+	defer into.mu.Unlock()
+	for k, v := range total {
+		into.total[k] += v
+		into.n[k] += n[k]
+	}
+}
+
 // table renders calls per operation and mean latency of each call.
 func (t *timings) table(ops int64) string {
 	t.mu.Lock()
@@ -117,6 +131,19 @@ func (s timedSwapAppender) SwapAppend(ctx context.Context, e ports.Expect, r cor
 	return s.sa.SwapAppend(ctx, e, r, o)
 }
 
+// timedSwapSnapshotter is a timedSwapAppender that offers the store's
+// ports.SwapSnapshotter.
+type timedSwapSnapshotter struct {
+	timedSwapAppender
+	ss ports.SwapSnapshotter
+}
+
+func (s timedSwapSnapshotter) SwapAppendSnapshot(ctx context.Context, e ports.Expect, r core.Record, o core.OperationEntry,
+	h core.HealthSnapshot) error {
+	defer s.t.since("records.SwapAppendSnapshot (CTE, sync commit)", time.Now())
+	return s.ss.SwapAppendSnapshot(ctx, e, r, o, h)
+}
+
 // timedLeases wraps a ports.LeaseStore.
 type timedLeases struct {
 	ports.LeaseStore
@@ -158,6 +185,22 @@ type timedHealth struct {
 func (h timedHealth) Publish(ctx context.Context, ev core.HealthEvent) error {
 	defer h.t.since("health.Publish (XADD)", time.Now())
 	return h.HealthPublisher.Publish(ctx, ev)
+}
+
+// timedPublishReleaser is a timedHealth that offers the stream's
+// ports.PublishReleaser, handing it the lease store under timedLeases.
+type timedPublishReleaser struct {
+	timedHealth
+	pr ports.PublishReleaser
+}
+
+func (h timedPublishReleaser) PublishRelease(ctx context.Context, ev core.HealthEvent, l ports.LeaseStore,
+	game, token string) (bool, error, error) {
+	defer h.t.since("health.PublishRelease (XADD + lease release, Lua)", time.Now())
+	if tl, ok := l.(timedLeases); ok {
+		l = tl.LeaseStore
+	}
+	return h.pr.PublishRelease(ctx, ev, l, game, token)
 }
 
 // perOp returns the calls per operation of the port calls whose names

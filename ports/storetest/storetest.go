@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Races", raceCases},
 		{"Reserve", reserveCases},
 		{"SwapAppend", swapAppendCases},
+		{"SwapSnapshot", swapSnapshotCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

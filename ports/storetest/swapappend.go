@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/galaxy-game/rtmanager/core"
 	"github.com/galaxy-game/rtmanager/ports"
 )
 
@@ -20,6 +21,17 @@ func testSwapAppend(t *testing.T, s ports.Store, create bool, want error) {
 	if !ok {
 		t.Skip("the store does not implement ports.SwapAppender")
 	}
+	testSwapWrite(t, s, "SwapAppend", create, want, func(expect ports.Expect, next core.Record, e core.OperationEntry) error {
+		return sa.SwapAppend(t.Context(), expect, next, e)
+	})
+}
+
+// testSwapWrite checks write, a swap written with its audit entry (named
+// what), on a record that exists (create) or not: the matching swap writes
+// the record and the entry; a losing one (want ErrConflict or ErrNotFound)
+// writes neither and fails as Swap does.
+func testSwapWrite(t *testing.T, s ports.Store, what string, create bool, want error,
+	write func(ports.Expect, core.Record, core.OperationEntry) error) {
 	ctx := t.Context()
 	rec := sampleRecord(newGameID("swapapp"))
 	if create {
@@ -31,25 +43,25 @@ func testSwapAppend(t *testing.T, s ports.Store, create bool, want error) {
 	}
 	next := rec.Stopped(at(5))
 	entry := sampleEntry(rec.GameID, 3)
-	err := sa.SwapAppend(ctx, expect, next, entry)
+	err := write(expect, next, entry)
 	ops := mustListOps(t, s, rec.GameID, 0)
 	if want != nil {
-		wantErr(t, "SwapAppend", err, want)
+		wantErr(t, what, err, want)
 		if len(ops) != 0 {
-			t.Errorf("a losing SwapAppend appended %d entries", len(ops))
+			t.Errorf("a losing %s appended %d entries", what, len(ops))
 		}
 		if create {
-			diff(t, "record after a losing SwapAppend", rec, mustGet(t, ctx, s, rec.GameID))
+			diff(t, "record after a losing "+what, rec, mustGet(t, ctx, s, rec.GameID))
 		}
 		return
 	}
 	if err != nil {
-		t.Fatalf("SwapAppend: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	diff(t, "record after SwapAppend", next, mustGet(t, ctx, s, rec.GameID))
+	diff(t, "record after "+what, next, mustGet(t, ctx, s, rec.GameID))
 	if len(ops) != 1 {
-		t.Fatalf("SwapAppend appended %d entries, want 1", len(ops))
+		t.Fatalf("%s appended %d entries, want 1", what, len(ops))
 	}
 	entry.ID = ops[0].ID
-	diff(t, "entry after SwapAppend", entry, ops[0])
+	diff(t, "entry after "+what, entry, ops[0])
 }
