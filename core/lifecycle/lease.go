@@ -76,7 +76,7 @@ func (b *base) underLease(ctx context.Context, o *op, fn func(context.Context) (
 func (b *base) releaseLease(ctx context.Context, game, token string, ev *core.HealthEvent) {
 	if ev != nil {
 		pr, _ := b.Health.(ports.PublishReleaser) // op.publish holds events only then
-		if handled, perr, rerr := pr.PublishRelease(ctx, *ev, b.Leases, game, token); handled {
+		if handled, perr, rerr := pr.PublishRelease(ctx, *ev, b.plainLeases, game, token); handled {
 			b.published(ctx, *ev, perr)
 			if rerr != nil {
 				b.log.WarnContext(ctx, "release lease", "game_id", game, "err", rerr)

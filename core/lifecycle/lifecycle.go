@@ -221,6 +221,7 @@ func New(deps Deps) (*Services, error) {
 		return nil, fmt.Errorf("lifecycle: %w", err)
 	}
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
+	plainLeases := deps.Leases
 	deps, getRecord := batched(deps)
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
@@ -244,7 +245,7 @@ func New(deps Deps) (*Services, error) {
 		return nil, err
 	}
 	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet(),
-		getRecord: getRecord}
+		getRecord: getRecord, plainLeases: plainLeases}
 	b.images = newImages(b, ports.ImagesOf(deps.Driver))
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
@@ -315,6 +316,10 @@ type base struct {
 	// getRecord reads a record through the read batch (see batched); nil
 	// means Records.Get.
 	getRecord func(context.Context, string) (core.Record, error)
+	// plainLeases is Leases before batching: the store a
+	// ports.PublishReleaser recognises as its own (the batch wrapper would
+	// hide it and cost the start's event its shared round trip).
+	plainLeases ports.LeaseStore
 }
 
 func randomToken() (string, error) {
