@@ -75,6 +75,9 @@ type Options struct {
 	Env map[string]string
 	// ReadyTimeout bounds the wait for /readyz (default 60s).
 	ReadyTimeout time.Duration
+	// Binary runs this rtmanager binary instead of the one built from the
+	// tree (benchmarks compare against a build of an older commit).
+	Binary string
 }
 
 // Instance is one running rtmanager process.
@@ -84,6 +87,7 @@ type Instance struct {
 	// Token, when set, is sent as the bearer token of every request.
 	Token  string
 	Env    map[string]string
+	bin    string
 	cmd    *exec.Cmd
 	logs   *testenv.Buffer
 	exited chan struct{}
@@ -106,7 +110,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	if env["RTMANAGER_DOCKER_HOST"] == "" {
 		delete(env, "RTMANAGER_DOCKER_HOST")
 	}
-	i := &Instance{tb: tb, Addr: env["RTMANAGER_HTTP_ADDR"], Env: env}
+	i := &Instance{tb: tb, Addr: env["RTMANAGER_HTTP_ADDR"], Env: env, bin: opts.Binary}
 	i.launch(opts.ReadyTimeout)
 	tb.Cleanup(func() {
 		i.Stop()
@@ -136,7 +140,11 @@ func (i *Instance) launch(readyTimeout time.Duration) {
 	if readyTimeout == 0 {
 		readyTimeout = 60 * time.Second
 	}
-	cmd := exec.Command(Binary(i.tb), "serve")
+	bin := i.bin
+	if bin == "" {
+		bin = Binary(i.tb)
+	}
+	cmd := exec.Command(bin, "serve")
 	cmd.Env = os.Environ()
 	for k, v := range i.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
