@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
+	"github.com/galaxy-game/rtmanager/adapters/docker"
 	"github.com/galaxy-game/rtmanager/e2e/harness"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
@@ -31,6 +32,9 @@ const envP1Baseline = "BENCH_P1_BASELINE_BIN"
 // p1Result holds the paired P1 samples and their phases.
 type p1Result struct {
 	REST, Raw, Base []time.Duration
+	// RawNet is the raw cycle on rtmanager's engine network (its SPEC §5
+	// isolation) instead of Docker's default bridge.
+	RawNet []time.Duration
 	// Phases of every pair, by variant ("rest", "raw", "base") and phase.
 	Phases map[string]map[string][]time.Duration
 }
@@ -59,7 +63,7 @@ func measureP1(tb testing.TB, n int) p1Result {
 		}})
 		return variant{name, inst, col}
 	}
-	vs := []variant{serve("rest", ""), {name: "raw"}}
+	vs := []variant{serve("rest", ""), {name: "raw"}, {name: "rawnet"}}
 	if bin := os.Getenv(envP1Baseline); bin != "" {
 		vs = append(vs, serve("base", bin))
 	}
@@ -84,10 +88,14 @@ func measureP1(tb testing.TB, n int) p1Result {
 			var took time.Duration
 			if v.inst == nil {
 				var ph map[string]time.Duration
-				took, ph = rawCycle(tb, cli, image, fmt.Sprintf("bench-raw-%s-%d", testenv.RandomSuffix(3), i))
+				netMode := ""
+				if v.name == "rawnet" {
+					netMode = docker.DefaultNetwork
+				}
+				took, ph = rawCycle(tb, cli, image, fmt.Sprintf("bench-raw-%s-%d", testenv.RandomSuffix(3), i), netMode)
 				if i > 0 {
 					for p, d := range ph {
-						addPhase(out.Phases, "raw", p, d)
+						addPhase(out.Phases, v.name, p, d)
 					}
 				}
 			} else {
@@ -105,6 +113,8 @@ func measureP1(tb testing.TB, n int) p1Result {
 				out.REST = append(out.REST, took)
 			case "raw":
 				out.Raw = append(out.Raw, took)
+			case "rawnet":
+				out.RawNet = append(out.RawNet, took)
 			case "base":
 				out.Base = append(out.Base, took)
 			}
@@ -114,7 +124,7 @@ func measureP1(tb testing.TB, n int) p1Result {
 		if v.col == nil {
 			continue
 		}
-		v.col.await(tb, 3*len(runs[k]))
+		v.col.await(tb, 3*(len(runs[k])+1)) // with the warm-up round's
 		for _, r := range runs[k] {
 			for p, d := range v.col.phases(tb, r.marks) {
 				addPhase(out.Phases, v.name, p, d)
@@ -157,13 +167,14 @@ func restCycle(tb testing.TB, inst *harness.Instance, image string) (marks [4]ti
 // rawCycle does by hand what rtmanager does for one game: create the
 // container with the same hardening and limits, start it, inspect it for
 // its published port, poll the engine's /healthz every readyPoll, stop it
-// (SIGTERM, 10s grace), remove it. It returns the total and its phases.
-func rawCycle(tb testing.TB, cli *client.Client, image, name string) (time.Duration, map[string]time.Duration) {
+// (SIGTERM, 10s grace), remove it. netMode is the network ("" for Docker's
+// default bridge). It returns the total and its phases.
+func rawCycle(tb testing.TB, cli *client.Client, image, name, netMode string) (time.Duration, map[string]time.Duration) {
 	tb.Helper()
 	ctx := context.Background()
 	begin := time.Now()
 	ph := map[string]time.Duration{}
-	id, err := rawStartTimed(cli, image, name, map[string]string{"bench.raw": "true"}, ph)
+	id, err := rawStartTimed(cli, image, name, netMode, map[string]string{"bench.raw": "true"}, ph)
 	if id != "" {
 		tb.Cleanup(func() {
 			_, _ = cli.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
@@ -188,7 +199,7 @@ func rawCycle(tb testing.TB, cli *client.Client, image, name string) (time.Durat
 
 // rawStart is the start half of rawCycle (see rawStartTimed).
 func rawStart(cli *client.Client, image, name string, labels map[string]string) (string, error) {
-	return rawStartTimed(cli, image, name, labels, map[string]time.Duration{})
+	return rawStartTimed(cli, image, name, "", labels, map[string]time.Duration{})
 }
 
 // rawStartTimed creates the container with rtmanager's hardening and
@@ -197,7 +208,7 @@ func rawStart(cli *client.Client, image, name string, labels map[string]string) 
 // (30 s at most), adding the time of each phase to ph. It returns the
 // container id once the container exists, also with an error, so the
 // caller can remove it.
-func rawStartTimed(cli *client.Client, image, name string, labels map[string]string, ph map[string]time.Duration) (string, error) {
+func rawStartTimed(cli *client.Client, image, name, netMode string, labels map[string]string, ph map[string]time.Duration) (string, error) {
 	ctx := context.Background()
 	port, _ := network.PortFrom(8080, network.TCP)
 	pids := int64(256)
@@ -208,6 +219,7 @@ func rawStartTimed(cli *client.Client, image, name string, labels map[string]str
 		Config: &container.Config{Image: image, Env: []string{"GAME_ID=" + name, "PORT=8080"},
 			Labels: labels, ExposedPorts: network.PortSet{port: {}}},
 		HostConfig: &container.HostConfig{
+			NetworkMode:   container.NetworkMode(netMode),
 			PortBindings:  network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1")}}},
 			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 			CapDrop:       []string{"ALL"}, SecurityOpt: []string{"no-new-privileges"}, Init: &init,
@@ -217,13 +229,18 @@ func rawStartTimed(cli *client.Client, image, name string, labels map[string]str
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", name, err)
 	}
+	ph[phRawCreate] = time.Since(t)
+	t1 := time.Now()
 	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		return created.ID, fmt.Errorf("start %s: %w", name, err)
 	}
+	ph[phRawStart] = time.Since(t1)
+	t1 = time.Now()
 	got, err := cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		return created.ID, fmt.Errorf("inspect %s: %w", name, err)
 	}
+	ph[phRawInspect] = time.Since(t1)
 	ph[phStartDriver] = time.Since(t)
 	t = time.Now()
 	var endpoint string

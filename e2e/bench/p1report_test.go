@@ -52,10 +52,7 @@ func (r p1Result) ratios() (ofMedians, perPair float64) {
 func p1Section(p1 p1Result) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	variants := "alternating"
-	if len(p1.Base) > 0 {
-		variants = "the three variants in an order rotated every round"
-	}
+	variants := "the variants in an order rotated every round"
 	w("## P1: one game through REST vs raw Docker\n\n")
 	w("Method: %d rounds (after one warm-up round), %s. REST = `POST …/start` (returns when the engine answers "+
 		"`/healthz`), `POST …/stop`, `DELETE …` against one `rtmanager serve` (PostgreSQL, a private redis-server, Docker "+
@@ -63,6 +60,8 @@ func p1Section(p1 p1Result) string {
 		"calls with the moby client (create with the same hardening and limits, start, inspect for the port, poll "+
 		"`/healthz` every %s, stop with 10 s grace, remove). rtmanager probes readiness at once, then after 5, 10, 20 ms "+
 		"and every 50 ms from then on.", len(p1.REST), variants, readyPoll)
+	w(" Raw on rtmanager's network = the raw cycle with the container on the engine network rtmanager uses " +
+		"(`rtmanager`, a bridge with inter-container traffic off, SPEC §11) instead of Docker's default bridge.")
 	if len(p1.Base) > 0 {
 		w(" Baseline = the same REST cycle against a binary built from the commit before issue 17's P1 work " +
 			"(`$BENCH_P1_BASELINE_BIN`).")
@@ -76,6 +75,7 @@ func p1Section(p1 p1Result) string {
 	row("REST", p1.REST)
 	row("raw Docker", p1.Raw)
 	row("REST, baseline binary", p1.Base)
+	row("raw Docker on rtmanager's network", p1.RawNet)
 	om, pp := p1.ratios()
 	w("\n| ratio to raw Docker | of medians | median of per-pair ratios |\n|---|---:|---:|\n")
 	w("| REST | %.3f× | %.3f× |\n", om, pp)
@@ -83,10 +83,14 @@ func p1Section(p1 p1Result) string {
 		w("| REST, baseline binary | %.3f× | %.3f× |\n", float64(median(p1.Base))/float64(median(p1.Raw)), medianRatio(p1.Base, p1.Raw))
 		w("| REST / baseline | %.3f× | %.3f× |\n", float64(median(p1.REST))/float64(median(p1.Base)), medianRatio(p1.REST, p1.Base))
 	}
+	if len(p1.RawNet) > 0 {
+		w("| raw Docker on rtmanager's network | %.3f× | %.3f× |\n", float64(median(p1.RawNet))/float64(median(p1.Raw)), medianRatio(p1.RawNet, p1.Raw))
+		w("| REST / raw Docker on rtmanager's network | %.3f× | %.3f× |\n", float64(median(p1.REST))/float64(median(p1.RawNet)), medianRatio(p1.REST, p1.RawNet))
+	}
 	w("\nWhere the time goes (medians per phase; REST phases from the operation's spans, raw phases from timers " +
 		"around the moby calls; a phase's medians do not add up to the total's):\n\n")
-	cols := []string{"rest", "raw"}
-	w("| phase | REST | raw")
+	cols := []string{"rest", "raw", "rawnet"}
+	w("| phase | REST | raw | raw, rtmanager's network")
 	if len(p1.Base) > 0 {
 		cols = append(cols, "base")
 		w(" | baseline")

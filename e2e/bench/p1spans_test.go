@@ -21,7 +21,11 @@ import (
 // around the moby calls.
 const (
 	phStartBefore   = "start: request → driver start (validate, image, lease, record reservation)"
+	phStartImage    = "start: … of which the image check (driver.local_image)"
 	phStartDriver   = "start: driver start (create + start + inspect)"
+	phRawCreate     = "start: … create"
+	phRawStart      = "start: … start"
+	phRawInspect    = "start: … inspect"
 	phStartReady    = "start: readiness (probes, inspects, waits)"
 	phStartAfter    = "start: running write → response"
 	phStopBefore    = "stop: request → driver stop (lease, record read)"
@@ -33,7 +37,7 @@ const (
 )
 
 // p1PhaseOrder is the order the report lists phases in.
-var p1PhaseOrder = []string{phStartBefore, phStartDriver, phStartReady, phStartAfter,
+var p1PhaseOrder = []string{phStartBefore, phStartImage, phStartDriver, phRawCreate, phRawStart, phRawInspect, phStartReady, phStartAfter,
 	phStopBefore, phStopDriver, phStopAfter, phCleanupBefore, phCleanupDriver, phCleanupAfter}
 
 // span is one exported span.
@@ -141,6 +145,11 @@ func (c *spanCollector) phases(tb testing.TB, marks [4]time.Time) map[string]tim
 			tb.Fatalf("rtmanager.%s has no %s span", op.kind, op.driver)
 		}
 		d := kids[i]
+		if op.kind == "start" {
+			if k := slices.IndexFunc(kids, func(s span) bool { return s.name == "driver.local_image" }); k >= 0 {
+				ph[phStartImage] = kids[k].end.Sub(kids[k].start)
+			}
+		}
 		ph[op.before] = d.start.Sub(from)
 		ph[op.drv] = d.end.Sub(d.start)
 		after := d.end
