@@ -16,8 +16,11 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/galaxy-game/rtmanager/adapters/docker"
+	"github.com/galaxy-game/rtmanager/core"
+	"github.com/galaxy-game/rtmanager/core/lifecycle"
 	"github.com/galaxy-game/rtmanager/e2e/harness"
 	"github.com/galaxy-game/rtmanager/internal/testenv"
+	"github.com/galaxy-game/rtmanager/ports"
 )
 
 // readyPoll is how often the raw variant of P1 looks for readiness: the
@@ -35,6 +38,9 @@ type p1Result struct {
 	// RawNet is the raw cycle on rtmanager's engine network (its SPEC §5
 	// isolation) instead of Docker's default bridge.
 	RawNet []time.Duration
+	// Driver is the cycle through rtmanager's Docker driver alone, in
+	// process (the spec a start gives it; readiness polled as by raw).
+	Driver []time.Duration
 	// Phases of every pair, by variant ("rest", "raw", "base") and phase.
 	Phases map[string]map[string][]time.Duration
 }
@@ -63,7 +69,7 @@ func measureP1(tb testing.TB, n int) p1Result {
 		}})
 		return variant{name, inst, col}
 	}
-	vs := []variant{serve("rest", ""), {name: "raw"}, {name: "rawnet"}}
+	vs := []variant{serve("rest", ""), {name: "raw"}, {name: "rawnet"}, {name: "driver"}}
 	if bin := os.Getenv(envP1Baseline); bin != "" {
 		vs = append(vs, serve("base", bin))
 	}
@@ -75,6 +81,12 @@ func measureP1(tb testing.TB, n int) p1Result {
 	if _, err := cli.Ping(context.Background(), client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		tb.Fatal(err)
 	}
+	drv, err := docker.New(context.Background(), docker.Config{Host: host})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer drv.Close()
+	scope := "p1drv" + testenv.RandomSuffix(3)
 	out := p1Result{Phases: map[string]map[string][]time.Duration{}}
 	type restRun struct {
 		col   *spanCollector
@@ -86,7 +98,15 @@ func measureP1(tb testing.TB, n int) p1Result {
 		for k := range vs {
 			v := vs[(i+k)%len(vs)]
 			var took time.Duration
-			if v.inst == nil {
+			if v.name == "driver" {
+				var ph map[string]time.Duration
+				took, ph = driverCycle(tb, drv, image, scope)
+				if i > 0 {
+					for p, d := range ph {
+						addPhase(out.Phases, v.name, p, d)
+					}
+				}
+			} else if v.inst == nil {
 				var ph map[string]time.Duration
 				netMode := ""
 				if v.name == "rawnet" {
@@ -115,6 +135,8 @@ func measureP1(tb testing.TB, n int) p1Result {
 				out.Raw = append(out.Raw, took)
 			case "rawnet":
 				out.RawNet = append(out.RawNet, took)
+			case "driver":
+				out.Driver = append(out.Driver, took)
 			case "base":
 				out.Base = append(out.Base, took)
 			}
@@ -162,6 +184,45 @@ func restCycle(tb testing.TB, inst *harness.Instance, image string) (marks [4]ti
 	}
 	marks[3] = time.Now()
 	return marks
+}
+
+// driverCycle runs one cycle through the Docker driver alone: Start with the
+// spec rtmanager's lifecycle gives it (in its own deployment scope), the
+// readiness poll of rawStartTimed, Stop (10 s grace), Remove.
+func driverCycle(tb testing.TB, drv *docker.Driver, image, scope string) (time.Duration, map[string]time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	game := "p1d-" + testenv.RandomSuffix(4)
+	labels := lifecycle.Labels(game, 1, image)
+	labels[ports.LabelScope] = scope
+	ph := map[string]time.Duration{}
+	begin := time.Now()
+	c, err := drv.Start(ctx, ports.ContainerSpec{Name: core.ContainerName(scope, game, 1), Image: image,
+		Env: map[string]string{"GAME_ID": game}, Labels: labels, Port: lifecycle.DefaultEnginePort, HostIP: "127.0.0.1",
+		Limits: ports.Limits{MemoryBytes: 512 << 20, NanoCPUs: 1e9, PidsLimit: 256}})
+	if c.ID != "" {
+		tb.Cleanup(func() { _ = drv.Remove(context.Background(), c.ID) })
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ph[phStartDriver] = time.Since(begin)
+	t := time.Now()
+	if err := pollReady(c.Endpoint); err != nil {
+		tb.Fatal(err)
+	}
+	ph[phStartReady] = time.Since(t)
+	t = time.Now()
+	if err := drv.Stop(ctx, c.ID, 10*time.Second); err != nil {
+		tb.Fatal(err)
+	}
+	ph[phStopDriver] = time.Since(t)
+	t = time.Now()
+	if err := drv.Remove(ctx, c.ID); err != nil {
+		tb.Fatal(err)
+	}
+	ph[phCleanupDriver] = time.Since(t)
+	return time.Since(begin), ph
 }
 
 // rawCycle does by hand what rtmanager does for one game: create the
@@ -250,18 +311,27 @@ func rawStartTimed(cli *client.Client, image, name, netMode string, labels map[s
 	if endpoint == "" {
 		return created.ID, fmt.Errorf("raw container %s has no published port", name)
 	}
+	if err := pollReady(endpoint); err != nil {
+		return created.ID, fmt.Errorf("raw engine %s: %w", name, err)
+	}
+	ph[phStartReady] = time.Since(t)
+	return created.ID, nil
+}
+
+// pollReady polls http://endpoint/healthz every readyPoll until it answers
+// 2xx (30 s at most).
+func pollReady(endpoint string) error {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		resp, err := hc.Get("http://" + endpoint + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode/100 == 2 {
-				ph[phStartReady] = time.Since(t)
-				return created.ID, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return created.ID, fmt.Errorf("raw engine %s not ready: %v", name, err)
+			return fmt.Errorf("not ready: %v", err)
 		}
 		time.Sleep(readyPoll)
 	}

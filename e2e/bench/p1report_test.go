@@ -61,7 +61,8 @@ func p1Section(p1 p1Result) string {
 		"`/healthz` every %s, stop with 10 s grace, remove). rtmanager probes readiness at once, then after 5, 10, 20 ms "+
 		"and every 50 ms from then on.", len(p1.REST), variants, readyPoll)
 	w(" Raw on rtmanager's network = the raw cycle with the container on the engine network rtmanager uses " +
-		"(`rtmanager`, a bridge with inter-container traffic off, SPEC §11) instead of Docker's default bridge.")
+		"(`rtmanager`, a bridge with inter-container traffic off, SPEC §11) instead of Docker's default bridge. Driver alone = rtmanager's Docker driver called in the benchmark " +
+		"process with the spec a start gives it (Start, the raw readiness poll, Stop, Remove): no REST, store or lease.")
 	if len(p1.Base) > 0 {
 		w(" Baseline = the same REST cycle against a binary built from the commit before issue 17's P1 work " +
 			"(`$BENCH_P1_BASELINE_BIN`).")
@@ -76,6 +77,7 @@ func p1Section(p1 p1Result) string {
 	row("raw Docker", p1.Raw)
 	row("REST, baseline binary", p1.Base)
 	row("raw Docker on rtmanager's network", p1.RawNet)
+	row("Docker driver alone", p1.Driver)
 	om, pp := p1.ratios()
 	w("\n| ratio to raw Docker | of medians | median of per-pair ratios |\n|---|---:|---:|\n")
 	w("| REST | %.3f× | %.3f× |\n", om, pp)
@@ -87,10 +89,14 @@ func p1Section(p1 p1Result) string {
 		w("| raw Docker on rtmanager's network | %.3f× | %.3f× |\n", float64(median(p1.RawNet))/float64(median(p1.Raw)), medianRatio(p1.RawNet, p1.Raw))
 		w("| REST / raw Docker on rtmanager's network | %.3f× | %.3f× |\n", float64(median(p1.REST))/float64(median(p1.RawNet)), medianRatio(p1.REST, p1.RawNet))
 	}
+	if len(p1.Driver) > 0 {
+		w("| Docker driver alone | %.3f× | %.3f× |\n", float64(median(p1.Driver))/float64(median(p1.Raw)), medianRatio(p1.Driver, p1.Raw))
+		w("| REST / Docker driver alone | %.3f× | %.3f× |\n", float64(median(p1.REST))/float64(median(p1.Driver)), medianRatio(p1.REST, p1.Driver))
+	}
 	w("\nWhere the time goes (medians per phase; REST phases from the operation's spans, raw phases from timers " +
 		"around the moby calls; a phase's medians do not add up to the total's):\n\n")
-	cols := []string{"rest", "raw", "rawnet"}
-	w("| phase | REST | raw | raw, rtmanager's network")
+	cols := []string{"rest", "raw", "rawnet", "driver"}
+	w("| phase | REST | raw | raw, rtmanager's network | driver alone")
 	if len(p1.Base) > 0 {
 		cols = append(cols, "base")
 		w(" | baseline")
