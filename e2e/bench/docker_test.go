@@ -32,6 +32,19 @@ const readyPoll = 50 * time.Millisecond
 // set, P1 runs it as a third variant so before/after come from one run.
 const envP1Baseline = "BENCH_P1_BASELINE_BIN"
 
+// p1EngineDelay, when set, is the ENGINE_START_DELAY every P1 variant gives
+// the engine (TestP1's $BENCH_P1_ENGINE_START_DELAY): an engine that needs
+// that long to listen, to measure the readiness polls.
+var p1EngineDelay string
+
+// p1Env returns the engine environment of a P1 cycle besides GAME_ID.
+func p1Env() map[string]string {
+	if p1EngineDelay == "" {
+		return map[string]string{}
+	}
+	return map[string]string{"ENGINE_START_DELAY": p1EngineDelay}
+}
+
 // p1Result holds the paired P1 samples and their phases.
 type p1Result struct {
 	REST, Raw, Base []time.Duration
@@ -171,7 +184,7 @@ func restCycle(tb testing.TB, inst *harness.Instance, image string) (marks [4]ti
 	g := harness.GameID("p1")
 	harness.RemoveDockerContainers(tb, g)
 	marks[0] = time.Now()
-	if st, res := inst.Op(g, "start", map[string]any{"image_ref": image}); st != 200 {
+	if st, res := inst.Op(g, "start", map[string]any{"image_ref": image, "env": p1Env()}); st != 200 {
 		tb.Fatalf("start %s: %d %v", g, st, res)
 	}
 	marks[1] = time.Now()
@@ -196,9 +209,11 @@ func driverCycle(tb testing.TB, drv *docker.Driver, image, scope string) (time.D
 	labels := lifecycle.Labels(game, 1, image)
 	labels[ports.LabelScope] = scope
 	ph := map[string]time.Duration{}
+	env := p1Env()
+	env["GAME_ID"] = game
 	begin := time.Now()
 	c, err := drv.Start(ctx, ports.ContainerSpec{Name: core.ContainerName(scope, game, 1), Image: image,
-		Env: map[string]string{"GAME_ID": game}, Labels: labels, Port: lifecycle.DefaultEnginePort, HostIP: "127.0.0.1",
+		Env: env, Labels: labels, Port: lifecycle.DefaultEnginePort, HostIP: "127.0.0.1",
 		Limits: ports.Limits{MemoryBytes: 512 << 20, NanoCPUs: 1e9, PidsLimit: 256}})
 	if c.ID != "" {
 		tb.Cleanup(func() { _ = drv.Remove(context.Background(), c.ID) })
@@ -274,10 +289,14 @@ func rawStartTimed(cli *client.Client, image, name, netMode string, labels map[s
 	port, _ := network.PortFrom(8080, network.TCP)
 	pids := int64(256)
 	init := false
+	env := []string{"GAME_ID=" + name, "PORT=8080"}
+	for k, v := range p1Env() {
+		env = append(env, k+"="+v)
+	}
 	t := time.Now()
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
-		Config: &container.Config{Image: image, Env: []string{"GAME_ID=" + name, "PORT=8080"},
+		Config: &container.Config{Image: image, Env: env,
 			Labels: labels, ExposedPorts: network.PortSet{port: {}}},
 		HostConfig: &container.HostConfig{
 			NetworkMode:   container.NetworkMode(netMode),

@@ -13,7 +13,17 @@ import (
 
 // TestP1 runs P1 alone ($BENCH_P1_ROUNDS rounds, default 25) and logs its
 // report section; TestReport runs it with the others.
+// $BENCH_P1_ENGINE_START_DELAY (a Go duration) makes every variant's engine
+// listen that long after it starts.
 func TestP1(t *testing.T) {
+	if d := os.Getenv("BENCH_P1_ENGINE_START_DELAY"); d != "" {
+		if _, err := time.ParseDuration(d); err != nil {
+			t.Fatalf("BENCH_P1_ENGINE_START_DELAY=%q: %v", d, err)
+		}
+		p1EngineDelay = d
+		defer func() { p1EngineDelay = "" }()
+		t.Logf("engines listen %s after they start", d)
+	}
 	n := 25
 	if s := os.Getenv("BENCH_P1_ROUNDS"); s != "" {
 		var err error
@@ -66,6 +76,9 @@ func p1Section(p1 p1Result) string {
 	if len(p1.Base) > 0 {
 		w(" Baseline = the same REST cycle against a binary built from the commit before issue 17's P1 work " +
 			"(`$BENCH_P1_BASELINE_BIN`).")
+	}
+	if p1EngineDelay != "" {
+		w(" Every engine was told to listen only %s after it starts (ENGINE_START_DELAY).", p1EngineDelay)
 	}
 	w("\n\n| | median | min | max |\n|---|---:|---:|---:|\n")
 	row := func(name string, ds []time.Duration) {

@@ -107,7 +107,7 @@ func TestReport(t *testing.T) {
 	readyFresh, readyWarm, rss, idle := bootFigures(boots)
 	ins := p5["Inspect/plugin"]
 	w("| P1 REST start→ready+stop+cleanup vs raw Docker | ≤ 1.05× | %.3f× (%s vs %s; median of per-pair ratios %.3f×; "+
-		"%.3f× raw Docker on rtmanager's engine network) | %s |\n",
+		"%.3f× vs raw Docker on rtmanager's engine network) | %s |\n",
 		ratio, ms(rm), ms(xm), perPair, medianRatio(p1.REST, p1.RawNet), verdict(ratio <= 1.05))
 	w("| P2 lifecycle ops/s, fake driver, PostgreSQL + Redis | ≥ 0.9× `pgbench -N` | %.2f× pgbench -N (%.0f vs %.0f TPS, concurrency %d) | %s |\n",
 		p2ratio, best.PerSecond(), bestTPS, best.Concurrency, verdict(p2ratio >= 0.9))
