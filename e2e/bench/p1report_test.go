@@ -68,7 +68,7 @@ func p1Section(p1 p1Result) string {
 		"`/healthz`), `POST …/stop`, `DELETE …` against one `rtmanager serve` (PostgreSQL, a private redis-server, Docker "+
 		"driver, defaults otherwise, spans exported to an in-process OTLP collector). Raw = the same Docker Engine API "+
 		"calls with the moby client (create with the same hardening and limits, start, inspect for the port, poll "+
-		"`/healthz` every %s, stop with 10 s grace, remove). rtmanager probes readiness at once, then after 5, 10, 20 ms "+
+		"`/healthz` every %s, stop with 10 s grace, remove). rtmanager probes readiness at once, then after pauses of 5, 10, 20 ms "+
 		"and every 50 ms from then on.", len(p1.REST), variants, readyPoll)
 	w(" Raw on rtmanager's network = the raw cycle with the container on the engine network rtmanager uses " +
 		"(`rtmanager`, a bridge with inter-container traffic off, SPEC §11) instead of Docker's default bridge. Driver alone = rtmanager's Docker driver called in the benchmark " +
