@@ -31,14 +31,7 @@ type callRecorder struct {
 // tcp://) until t ends.
 func startCallRecorder(t *testing.T, dockerHost string) *callRecorder {
 	t.Helper()
-	u, err := url.Parse(dockerHost)
-	if err != nil {
-		t.Fatalf("parse docker host %q: %v", dockerHost, err)
-	}
-	network, addr := u.Scheme, u.Host
-	if network == "unix" {
-		addr = u.Path
-	}
+	network, addr := daemonAddr(t, dockerHost)
 	dir, err := os.MkdirTemp("", "rtm-dc") // unix socket paths are short
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +58,20 @@ func startCallRecorder(t *testing.T, dockerHost string) *callRecorder {
 		os.RemoveAll(dir)
 	})
 	return r
+}
+
+// daemonAddr returns the network and address to dial for dockerHost
+// (unix:// or tcp://).
+func daemonAddr(t *testing.T, dockerHost string) (network, addr string) {
+	t.Helper()
+	u, err := url.Parse(dockerHost)
+	if err != nil {
+		t.Fatalf("parse docker host %q: %v", dockerHost, err)
+	}
+	if u.Scheme == "unix" {
+		return u.Scheme, u.Path
+	}
+	return u.Scheme, u.Host
 }
 
 func (r *callRecorder) record(method, path string) {
