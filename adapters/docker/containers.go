@@ -34,6 +34,10 @@ const pollInterval = 50 * time.Millisecond
 // is removed and recreated. Either only when ports.CheckOwner accepts its
 // labels: otherwise it is left alone and Start fails with
 // ports.ErrConflict. A missing image is pulled once.
+//
+// Start creates first and looks at the container of that name only when
+// Docker answers that the name is taken, so a start of a new game costs
+// create, start and one inspect.
 func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, err error) {
 	defer wrap(&err, "docker: start %s", spec.Name)
 	if spec.Name == "" || spec.Image == "" || spec.Port <= 0 || spec.Port > math.MaxUint16 {
@@ -45,26 +49,8 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 			return c, fmt.Errorf("%w: host ip: %v", ports.ErrInvalid, err)
 		}
 	}
-	pulled, netChecked, raced := false, false, 0
-	for attempt := 0; ; attempt++ {
-		existing, err := d.cli.ContainerInspect(ctx, spec.Name, client.ContainerInspectOptions{})
-		var owner error
-		if err == nil {
-			owner = ports.CheckOwner(spec, existing.Container.Config.Labels)
-		}
-		switch {
-		case owner != nil:
-			return c, fmt.Errorf("container %s: %w", existing.Container.ID, owner)
-		case err == nil && existing.Container.State != nil && existing.Container.State.Running:
-			return d.toContainer(existing.Container), nil
-		case err == nil:
-			if err := d.remove(ctx, existing.Container.ID); err != nil {
-				return c, err
-			}
-		case !cerrdefs.IsNotFound(err):
-			return c, translate(err)
-		}
-
+	pulled, netChecked, raced, taken := false, false, 0, 0
+	for {
 		netID, err := d.networkID(ctx)
 		if err != nil {
 			return c, err
@@ -83,8 +69,15 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 				continue
 			}
 			return c, err
-		case cerrdefs.IsConflict(err) && attempt < 2:
-			continue // created concurrently under the same name: look again
+		case cerrdefs.IsConflict(err) && taken < maxNameTaken:
+			// The name is taken: adopt the container if it runs, remove
+			// it if it does not (both only when it is ours), or create
+			// again when it vanished meanwhile.
+			taken++
+			if c, done, err := d.takenName(ctx, spec); done || err != nil {
+				return c, err
+			}
+			continue
 		case cerrdefs.IsNotFound(err) && !netChecked:
 			// The image or the network is missing: look for the network
 			// again first (someone may have deleted it).
@@ -104,6 +97,32 @@ func (d *Driver) Start(ctx context.Context, spec ports.ContainerSpec) (c ports.C
 			return c, translate(err)
 		}
 	}
+}
+
+// maxNameTaken bounds Start's creations answered by a name conflict: the
+// container of that name is removed or adopted after each, so more mean
+// other starts of the same name keep racing this one.
+const maxNameTaken = 3
+
+// takenName handles a create that found spec.Name taken. done is true with
+// the container when it runs and is ours; an error when it is not ours
+// (ports.ErrConflict) or cannot be inspected or removed; neither when it
+// was removed (by this call or meanwhile), so the caller creates again.
+func (d *Driver) takenName(ctx context.Context, spec ports.ContainerSpec) (c ports.Container, done bool, err error) {
+	existing, err := d.cli.ContainerInspect(ctx, spec.Name, client.ContainerInspectOptions{})
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return c, false, nil // removed since the create
+	case err != nil:
+		return c, false, translate(err)
+	}
+	if owner := ports.CheckOwner(spec, existing.Container.Config.Labels); owner != nil {
+		return c, false, fmt.Errorf("container %s: %w", existing.Container.ID, owner)
+	}
+	if existing.Container.State != nil && existing.Container.State.Running {
+		return d.toContainer(existing.Container), true, nil
+	}
+	return c, false, d.remove(ctx, existing.Container.ID)
 }
 
 // startCreated starts the container id and returns it running; on any
@@ -220,27 +239,15 @@ var (
 const tmpfsOptions = "rw,nosuid,nodev,size=64m"
 
 // Stop asks Docker to stop id: SIGTERM, SIGKILL after timeout (rounded up
-// to whole seconds, the API's unit), and returns once it has exited.
+// to whole seconds, the API's unit), and returns once it has exited. The
+// daemon answers the stop request only after the container has stopped
+// (it waits for the exit itself, also after the SIGKILL), so no inspect
+// follows.
 func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) (err error) {
 	defer wrap(&err, "docker: stop %s", id)
 	secs := int(math.Ceil(max(timeout, 0).Seconds()))
-	if _, err := d.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil {
-		return translate(err)
-	}
-	for {
-		got, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if err != nil {
-			return translate(err)
-		}
-		if got.Container.State == nil || !got.Container.State.Running {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return translate(ctx.Err())
-		case <-time.After(pollInterval):
-		}
-	}
+	_, err = d.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs})
+	return translate(err)
 }
 
 // Remove force-removes id (killing it if it runs); a missing container is

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -27,14 +26,7 @@ import (
 // log included, is the real daemon's.
 func forgetfulDocker(t *testing.T, dockerHost string) string {
 	t.Helper()
-	u, err := url.Parse(dockerHost)
-	if err != nil {
-		t.Fatalf("parse docker host %q: %v", dockerHost, err)
-	}
-	network, addr := u.Scheme, u.Host
-	if network == "unix" {
-		addr = u.Path
-	}
+	network, addr := daemonAddr(t, dockerHost)
 	inspect := regexp.MustCompile(`^(/v[0-9.]+)?/containers/[^/]+/json$`)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) { r.Out.URL.Scheme, r.Out.URL.Host = "http", "docker" },

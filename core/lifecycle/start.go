@@ -187,12 +187,24 @@ func (b *base) launch(ctx context.Context, o *op, resv core.Record) (core.Record
 	})
 }
 
+// readyBackoff are the pauses before the second, third and fourth
+// readiness probes of a start; later probes come every Config.ReadyPoll.
+// A player waits on the start, and most engines answer within a few tens
+// of milliseconds: probing only every ReadyPoll would add up to a whole
+// ReadyPoll to every such start.
+var readyBackoff = [...]time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
+
 // awaitReady waits, up to the start timeout, until the container runs and
-// its engine answers the health probe. It returns the endpoint.
+// its engine answers the health probe. It returns the endpoint. It probes
+// at once, then after readyBackoff, then every ReadyPoll; after a pause it
+// probes before it inspects, so a ready engine costs no inspect, and a
+// missed probe is followed by an inspect, so an engine that exits fails
+// the start at once.
 func (b *base) awaitReady(ctx context.Context, c ports.Container) (string, error) {
 	deadline := time.Now().Add(b.Config.StartTimeout)
 	var lastMiss error
-	for {
+	probed := false // c's endpoint was just probed, and missed
+	for attempt := 0; ; attempt++ {
 		if c.State == ports.StateExited {
 			return "", core.Errorf(core.CodeStartFailed, "engine exited with code %d during start-up", c.ExitCode)
 		}
@@ -200,8 +212,10 @@ func (b *base) awaitReady(ctx context.Context, c ports.Container) (string, error
 			if b.Prober == nil || c.Endpoint == "" {
 				return c.Endpoint, nil
 			}
-			if lastMiss = b.Prober.Probe(ctx, c.Endpoint); lastMiss == nil {
-				return c.Endpoint, nil
+			if !probed {
+				if lastMiss = b.Prober.Probe(ctx, c.Endpoint); lastMiss == nil {
+					return c.Endpoint, nil
+				}
 			}
 		}
 		wait := time.Until(deadline)
@@ -209,17 +223,29 @@ func (b *base) awaitReady(ctx context.Context, c ports.Container) (string, error
 			return "", core.Errorf(core.CodeStartFailed, "engine not ready within %s (state %s, last probe: %v)",
 				b.Config.StartTimeout, c.State, lastMiss)
 		}
-		t := time.NewTimer(min(wait, b.Config.ReadyPoll))
+		pause := b.Config.ReadyPoll
+		if attempt < len(readyBackoff) {
+			pause = min(pause, readyBackoff[attempt])
+		}
+		t := time.NewTimer(min(wait, pause))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return "", core.Errorf(core.CodeServiceUnavailable, "waiting for engine readiness: %v", context.Cause(ctx))
 		case <-t.C:
 		}
+		probed = false
+		if c.State == ports.StateRunning && c.Endpoint != "" {
+			if lastMiss = b.Prober.Probe(ctx, c.Endpoint); lastMiss == nil {
+				return c.Endpoint, nil
+			}
+			probed = true
+		}
 		next, err := b.Driver.Inspect(ctx, c.ID)
 		if err != nil {
 			return "", driverErr("inspect starting container", err, core.CodeStartFailed)
 		}
+		probed = probed && next.State == ports.StateRunning && next.Endpoint == c.Endpoint
 		c = next
 	}
 }

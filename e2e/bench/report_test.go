@@ -60,7 +60,7 @@ func TestReport(t *testing.T) {
 		boots = append(boots, measureBoot(t, warm, false))
 	}
 	t.Log("P1")
-	p1 := measureP1(t, 15)
+	p1 := measureP1(t, 25)
 	t.Log("P5")
 	p5, p5raw := measurePlugin(t)
 	p5ss, p5ssRaw := measurePluginStartStop(t)
@@ -78,7 +78,7 @@ func TestReport(t *testing.T) {
 
 	w("## Summary\n\n| | target | measured | |\n|---|---|---|---|\n")
 	rm, xm := median(p1.REST), median(p1.Raw)
-	ratio := float64(rm) / float64(xm)
+	ratio, perPair := p1.ratios()
 	bestStream := p3[0]
 	for _, r := range p3[:2] {
 		if r.PerSecond() > bestStream.PerSecond() {
@@ -87,7 +87,9 @@ func TestReport(t *testing.T) {
 	}
 	readyFresh, readyWarm, rss, idle := bootFigures(boots)
 	ins := p5["InspectPaired"]
-	w("| P1 REST start→ready+stop+cleanup vs raw Docker | ≤ 1.05× | %.3f× (%s vs %s) | %s |\n", ratio, ms(rm), ms(xm), verdict(ratio <= 1.05))
+	w("| P1 REST start→ready+stop+cleanup vs raw Docker | ≤ 1.05× | %.3f× (%s vs %s; median of per-pair ratios %.3f×; "+
+		"%.3f× vs raw Docker on rtmanager's engine network) | %s |\n",
+		ratio, ms(rm), ms(xm), perPair, medianRatio(p1.REST, p1.RawNet), verdict(ratio <= 1.05))
 	w("| P2 lifecycle ops/s, fake driver, PostgreSQL + Redis | ≥ 0.9× `pgbench -N` | %s | %s |\n",
 		p2.Summary(), verdict(p2.Ratio() >= 0.9))
 	w("| P3 stream jobs/s with results | ≥ 5,000/s | %.0f/s (stop jobs, concurrency %d) | %s |\n", bestStream.PerSecond(), bestStream.Concurrency, verdict(bestStream.PerSecond() >= 5000))
@@ -97,21 +99,16 @@ func TestReport(t *testing.T) {
 	w("| P4 exec → /readyz 200 | < 300 ms | %s fresh data dir, %s existing | %s |\n", ms(readyFresh), ms(readyWarm), verdict(readyFresh < 300*time.Millisecond))
 	w("| P5 Inspect through the plugin host, p50 | < 200 µs | %.0f µs (p99 %.0f µs) | %s |\n\n", ins["plugin-p50-µs"], ins["plugin-p99-µs"], verdict(ins["plugin-p50-µs"] < 200))
 
-	w("## P1: one game through REST vs raw Docker\n\n")
-	w("Method: %d pairs (after one warm-up pair), alternating. REST = `POST …/start` (returns when the engine answers "+
-		"`/healthz`), `POST …/stop`, `DELETE …` against one `rtmanager serve` (PostgreSQL, a private redis-server, Docker "+
-		"driver, defaults otherwise). Raw = the same Docker Engine API calls with the moby client (create with the same "+
-		"hardening and limits, start, inspect for the port, poll `/healthz`, stop with 10 s grace, remove). Both poll "+
-		"readiness every %s, rtmanager's default.\n\n", len(p1.REST), readyPoll)
-	w("| | median | min | max |\n|---|---:|---:|---:|\n")
-	w("| REST | %s | %s | %s |\n| raw Docker | %s | %s | %s |\n", ms(rm), ms(percentile(p1.REST, 0)), ms(percentile(p1.REST, 1)),
-		ms(xm), ms(percentile(p1.Raw, 0)), ms(percentile(p1.Raw, 1)))
-	w("| ratio of medians | %.3f× | | |\n\n", ratio)
-	w("rtmanager adds to the Docker calls: an image inspect (PrepareImage), an inspect before create (idempotence by name), " +
-		"per operation the lease (2 Redis round trips; a start's release script also appends its `container_started` " +
-		"event) and a record read, the record reservation and the running write (2 synchronous commits; the running " +
-		"write carries the start's audit entry and health snapshot), the stop's CAS and the cleanup's CAS (1 each, with " +
-		"its audit entry).\n\n")
+	w("%s", p1Section(p1))
+	w("rtmanager adds to the Docker calls: the image check of the pull policy, per operation the lease (2 Redis " +
+		"round trips; a start's release script also appends its `container_started` event) and a record read, the " +
+		"record reservation and the running write (2 synchronous commits; the running write carries the start's audit " +
+		"entry and health snapshot), the stop's CAS and the cleanup's CAS (1 each, with its audit entry): the phases " +
+		"outside the driver calls above, about 20 ms per cycle. The Docker calls themselves are the raw ones since " +
+		"issue 17 (a start is create, start, one inspect; a stop one call; a cleanup one remove), and a ready engine " +
+		"costs no inspect. The rest of the gap to raw Docker is Docker's own: starting a container on a user-defined " +
+		"bridge with inter-container traffic off (the isolation SPEC §11 asks for) takes longer than on the default " +
+		"bridge, which the raw variant uses; compare the raw rows.\n\n")
 
 	w("## P2: lifecycle operations per second\n\n")
 	w("Method: `core/lifecycle` services called directly (no REST, no ingress) with `adapters/sqlstore` on a scratch " +
