@@ -272,10 +272,13 @@ func TestGracefulStopFinishesRunningJob(t *testing.T) {
 }
 
 func TestStopGraceLeavesJobPending(t *testing.T) {
+	const claimIdle = time.Second
 	e := newEnv(t, backends[0].url(t), func(c *ingress.Config) {
-		// A claim idle well above scheduling hiccups on a loaded 2-core
-		// machine: the heartbeat touches every third of it.
-		c.ClaimIdle, c.StopGrace = 400*time.Millisecond, 100*time.Millisecond
+		// The heartbeat touches every third of ClaimIdle, so a touch may be
+		// late by two thirds of it before the job goes idle. 400 ms left
+		// 267 ms, which a loaded 2-core machine once exceeded (a second
+		// delivery); 1 s leaves 667 ms.
+		c.ClaimIdle, c.StopGrace = claimIdle, 100*time.Millisecond
 	})
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -290,8 +293,10 @@ func TestStopGraceLeavesJobPending(t *testing.T) {
 		t.Fatal("the job never reached the driver")
 	}
 	// The heartbeat keeps the running job from going idle, so no claim
-	// (this worker's or another's) picks it up for 5 × ClaimIdle.
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	// (this worker's or another's) picks it up for 2.5 × ClaimIdle; without
+	// it the claim that runs every ClaimIdle/2 takes the job within
+	// 1.5 × ClaimIdle of its delivery.
+	for end := time.Now().Add(claimIdle * 5 / 2); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if d := e.deliveries(key); d != 1 {
 			t.Fatalf("the running job was delivered %d times, want 1 (heartbeat)", d)
 		}
