@@ -11,6 +11,7 @@ set -euo pipefail
 STATE=${RTM_SERVICES_DIR:-/tmp/rtm-services}
 REDIS_PORT=${RTM_REDIS_PORT:-6391}
 PG_PASSWORD=rtmanager
+PG_MAX_CONNECTIONS=${RTM_PG_MAX_CONNECTIONS:-300}
 CTR_DIR=$STATE/containerd
 
 log() { echo "services: $*" >&2; }
@@ -104,8 +105,11 @@ TOML
 	fi
 
 	if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
-		log "starting PostgreSQL 15"
-		pg_ctlcluster 15 main start
+		log "starting PostgreSQL 15 (max_connections $PG_MAX_CONNECTIONS)"
+		# One CI run holds at most ~40 connections at once (two packages
+		# in parallel, app + sqlstore, measured); the default 100 runs out
+		# when several test runs share this server (SQLSTATE 53300).
+		pg_ctlcluster 15 main start -- -o "-c max_connections=$PG_MAX_CONNECTIONS"
 		mark postgres
 		wait_for 30 postgres pg_isready -h 127.0.0.1 -p 5432
 	fi
