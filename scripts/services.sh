@@ -106,9 +106,10 @@ TOML
 
 	if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
 		log "starting PostgreSQL 15 (max_connections $PG_MAX_CONNECTIONS)"
-		# One CI run holds at most ~40 connections at once (two packages
-		# in parallel, app + sqlstore, measured); the default 100 runs out
-		# when several test runs share this server (SQLSTATE 53300).
+		# One `go test ./...` held 22 connections at most (measured; the
+		# two largest packages, app 23 and sqlstore 15, bound it at 38);
+		# the default 100 runs out when several test runs share this
+		# server (SQLSTATE 53300).
 		pg_ctlcluster 15 main start -- -o "-c max_connections=$PG_MAX_CONNECTIONS"
 		mark postgres
 		wait_for 30 postgres pg_isready -h 127.0.0.1 -p 5432
