@@ -390,14 +390,19 @@ func otherImage(t testing.TB) string {
 	})
 }
 
-// badImage returns an image whose engine exits with code 1 at once: the
-// engine image committed with ENGINE_EXIT_AFTER=1ms and ENGINE_EXIT_CODE=1.
+// badImage returns an image whose engine exits with code 1 at once, never
+// having listened: the engine image committed with ENGINE_EXIT_AFTER=1ms,
+// ENGINE_EXIT_CODE=1 and ENGINE_START_DELAY=1h. (Without the delay the
+// engine listens at once too, and under load it could answer a start's
+// first readiness probe, sent as soon as the container runs, before its
+// 1 ms timer fired: the start then rightly succeeded.)
 func badImage(t testing.TB) string {
 	t.Helper()
 	return image(t, "bad", func(ref string) {
 		id := docker(t, "create", testenv.EngineImage(t))
 		defer exec.Command("docker", "rm", "-f", id).Run()
-		docker(t, "commit", "--change", "ENV ENGINE_EXIT_AFTER=1ms", "--change", "ENV ENGINE_EXIT_CODE=1", id, ref)
+		docker(t, "commit", "--change", "ENV ENGINE_EXIT_AFTER=1ms", "--change", "ENV ENGINE_EXIT_CODE=1",
+			"--change", "ENV ENGINE_START_DELAY=1h", id, ref)
 	})
 }
 
