@@ -40,8 +40,16 @@ func (s *Store) ListHeads(ctx context.Context, q ports.ListQuery) (_ []core.Reco
 	defer wrap(&err, "list record heads")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if s.hot != nil {
+		limit := pageLimit(q, maxHeadPage)
+		items, err := s.listHeadsRaw(ctx, q, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		return cutPage(items, limit)
+	}
 	sel, limit := s.pageSelect((*headRow)(nil), q, maxHeadPage)
-	rows, err := sel.Column("game_id", "status", "current_container_id", "generation", "next_restart_at").Rows(ctx)
+	rows, err := sel.Column(headColumns...).Rows(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -65,6 +73,12 @@ func (s *Store) ListHeads(ctx context.Context, q ports.ListQuery) (_ []core.Reco
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
+	return cutPage(items, limit)
+}
+
+// cutPage cuts items, read one past a page of limit, to the page and
+// returns the cursor of the next page (empty when none follows).
+func cutPage(items []core.RecordHead, limit int) (_ []core.RecordHead, next string, err error) {
 	if len(items) > limit {
 		items = items[:limit]
 		next = items[limit-1].GameID
@@ -88,15 +102,20 @@ func internStatus(b []byte) core.Status {
 // page, so the caller sees whether another page follows, and the page size
 // (q.Limit, defaultPage when unset, at most maxLimit).
 func (s *Store) pageSelect(model any, q ports.ListQuery, maxLimit int) (*bun.SelectQuery, int) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultPage
-	}
-	limit = min(limit, maxLimit)
+	limit := pageLimit(q, maxLimit)
 	sel := s.db.NewSelect().Model(model).Where("game_id > ?", q.After).
 		OrderExpr("game_id ASC").Limit(int64(limit) + 1)
 	if q.Status != "" {
 		sel = sel.Where("status = ?", string(q.Status))
 	}
 	return sel, limit
+}
+
+// pageLimit is the page size of q: q.Limit, defaultPage when unset, at
+// most maxLimit.
+func pageLimit(q ports.ListQuery, maxLimit int) int {
+	if q.Limit <= 0 {
+		return min(defaultPage, maxLimit)
+	}
+	return min(q.Limit, maxLimit)
 }
