@@ -165,12 +165,10 @@ func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]i
 				return nil, nil, fmt.Errorf("reconcile: list %s records: %w", st, err)
 			}
 			for _, h := range page {
-				if i, dup := byGame[h.GameID]; dup {
-					heads[i] = h // moved to a later status while listed: the later read wins
-				} else {
-					byGame[h.GameID] = int32(len(heads))
-					heads = append(heads, h)
-				}
+				// One map write per head; a game read twice (moved to a
+				// later status while listed) is settled below.
+				byGame[h.GameID] = int32(len(heads))
+				heads = append(heads, h)
 				if h.NextRestartAt != nil {
 					r.b.due.add(h.GameID, *h.NextRestartAt)
 				}
@@ -181,7 +179,23 @@ func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]i
 			q.After = next
 		}
 	}
+	if len(byGame) != len(heads) {
+		heads = latestHeads(heads, byGame)
+	}
 	return heads, byGame, nil
+}
+
+// latestHeads drops from heads each game's earlier reads, keeping the one
+// byGame indexes (the later read wins), and re-indexes byGame.
+func latestHeads(heads []core.RecordHead, byGame map[string]int32) []core.RecordHead {
+	kept := heads[:0]
+	for i, h := range heads {
+		if byGame[h.GameID] == int32(i) {
+			byGame[h.GameID] = int32(len(kept))
+			kept = append(kept, h)
+		}
+	}
+	return kept
 }
 
 // unchanged reports whether the game's record still has h's status,
