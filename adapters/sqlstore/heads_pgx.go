@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,9 +31,10 @@ func headsSQL(table string) (all, byStatus string) {
 
 // listHeadsRaw is ListHeads on PostgreSQL: a cached plan run on the pgx
 // connection under database/sql, its text columns read as raw bytes. The
-// game and container ids of a page are copied into one string that the
-// heads slice (one allocation per page instead of two per row; a head with a
-// pending restart gets its own game id), the status is interned. A reconcile pass reads every record's head (docs/architecture.md).
+// game and container ids of a page are copied into one string that its
+// heads share (one allocation per page instead of two per row; a head with a
+// pending restart gets its own game id), the status is interned. A
+// reconcile pass reads every record's head (docs/architecture.md).
 func (s *Store) listHeadsRaw(ctx context.Context, q ports.ListQuery, limit int) ([]core.RecordHead, error) {
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
@@ -62,25 +64,34 @@ func (s *Store) listHeadsRaw(ctx context.Context, q ports.ListQuery, limit int) 
 // scanHeads reads the rows of a heads query (headColumns) and closes them.
 func scanHeads(rows pgx.Rows, limit int) ([]core.RecordHead, error) {
 	defer rows.Close()
-	items := make([]core.RecordHead, 0, min(limit+1, maxPage)) // grown when the page is long
+	// A page starts at List's size and doubles up to limit+1 (append's
+	// growth of a long slice is 1.25×: it copied and dropped a page of
+	// 10,000 heads several times over).
+	items := make([]core.RecordHead, 0, min(limit+1, maxPage))
 	// ends[2i] and ends[2i+1] are where row i's game id and container id
-	// end in buf.
-	// The scan targets live outside the loop: a pointer into each row's
-	// head would move every head to the heap.
+	// end in buf. The scan targets live outside the loop: a pointer into
+	// each row's head would move every head to the heap, and a new
+	// argument slice per Scan is an allocation per row.
 	var (
 		buf        = make([]byte, 0, 80*cap(items))
 		ends       = make([]int, 0, 2*cap(items))
 		generation int64
 		restart    *time.Time
+		dest       = []any{nil, nil, nil, &generation, &restart}
 	)
 	for rows.Next() {
+		if len(items) == cap(items) {
+			more := max(1, min(cap(items), limit+1-len(items)))
+			items, ends = slices.Grow(items, more), slices.Grow(ends, 2*more)
+			buf = slices.Grow(buf, (len(buf)/len(items)+1)*more)
+		}
 		raw := rows.RawValues()
 		buf = append(buf, raw[0]...)
 		ends = append(ends, len(buf))
 		buf = append(buf, raw[2]...)
 		ends = append(ends, len(buf))
 		restart = nil
-		if err := rows.Scan(nil, nil, nil, &generation, &restart); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		items = append(items, core.RecordHead{Status: internStatus(raw[1]), Generation: generation,

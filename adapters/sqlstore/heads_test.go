@@ -88,3 +88,34 @@ func headString(h core.RecordHead) string {
 	}
 	return fmt.Sprintf("{%q %q %q %d %s}", h.GameID, h.Status, h.ContainerID, h.Generation, restart)
 }
+
+// BenchmarkListHeads reads a page of 10,000 running heads on PostgreSQL
+// through the cached plan on pgx ("pgx") and through bun on database/sql
+// ("bun"), alternating sub-benchmarks of the same database.
+func BenchmarkListHeads(b *testing.B) {
+	url := testenv.PostgresURL(b)
+	stores := map[string]*sqlstore.Store{"pgx": mustOpen(b, url),
+		"bun": mustOpenConfig(b, sqlstore.Config{URL: url, Interpolate: true})}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(b.Context(), `INSERT INTO runtime_records
+		(game_id, status, current_container_id, generation, created_at, last_op_at)
+		SELECT format('bh-abcd-%s', lpad(i::text, 5, '0')), 'running', md5(i::text) || md5((i + 1)::text), 1, now(), now()
+		FROM generate_series(1, 10000) i`); err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"pgx", "bun", "pgx", "bun"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				page, _, err := stores[name].ListHeads(b.Context(), ports.ListQuery{Status: core.StatusRunning, Limit: 10_000})
+				if err != nil || len(page) != 10_000 {
+					b.Fatalf("ListHeads: %d heads, %v", len(page), err)
+				}
+			}
+		})
+	}
+}
