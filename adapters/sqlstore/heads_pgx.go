@@ -30,11 +30,9 @@ func headsSQL(table string) (all, byStatus string) {
 }
 
 // listHeadsRaw is ListHeads on PostgreSQL: a cached plan run on the pgx
-// connection under database/sql, its text columns read as raw bytes. The
-// game and container ids of a page are copied into one string that its
-// heads share (one allocation per page instead of two per row; a head with a
-// pending restart gets its own game id), the status is interned. A
-// reconcile pass reads every record's head (docs/architecture.md).
+// connection under database/sql, its text columns read as raw bytes into a
+// headPage. A reconcile pass reads every record's head
+// (docs/architecture.md).
 func (s *Store) listHeadsRaw(ctx context.Context, q ports.ListQuery, limit int) ([]core.RecordHead, error) {
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
@@ -64,51 +62,77 @@ func (s *Store) listHeadsRaw(ctx context.Context, q ports.ListQuery, limit int) 
 // scanHeads reads the rows of a heads query (headColumns) and closes them.
 func scanHeads(rows pgx.Rows, limit int) ([]core.RecordHead, error) {
 	defer rows.Close()
-	// A page starts at List's size and doubles up to limit+1 (append's
-	// growth of a long slice is 1.25×: it copied and dropped a page of
-	// 10,000 heads several times over).
-	items := make([]core.RecordHead, 0, min(limit+1, maxPage))
-	// ends[2i] and ends[2i+1] are where row i's game id and container id
-	// end in buf. The scan targets live outside the loop: a pointer into
-	// each row's head would move every head to the heap, and a new
-	// argument slice per Scan is an allocation per row.
+	page := newHeadPage(limit)
+	// The scan targets live outside the loop: a new argument slice per
+	// Scan is an allocation per row.
 	var (
-		buf        = make([]byte, 0, 80*cap(items))
-		ends       = make([]int, 0, 2*cap(items))
 		generation int64
 		restart    *time.Time
 		dest       = []any{nil, nil, nil, &generation, &restart}
 	)
 	for rows.Next() {
-		if len(items) == cap(items) {
-			more := max(1, min(cap(items), limit+1-len(items)))
-			items, ends = slices.Grow(items, more), slices.Grow(ends, 2*more)
-			buf = slices.Grow(buf, (len(buf)/len(items)+1)*more)
-		}
 		raw := rows.RawValues()
-		buf = append(buf, raw[0]...)
-		ends = append(ends, len(buf))
-		buf = append(buf, raw[2]...)
-		ends = append(ends, len(buf))
 		restart = nil
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		items = append(items, core.RecordHead{Status: internStatus(raw[1]), Generation: generation,
-			NextRestartAt: dbTimePtr(restart)})
+		page.add(raw[0], raw[1], raw[2], generation, restart)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	ids, start := string(buf), 0
-	for i := range items {
-		items[i].GameID, items[i].ContainerID = ids[start:ends[2*i]], ids[ends[2*i]:ends[2*i+1]]
-		start = ends[2*i+1]
-		if items[i].NextRestartAt != nil {
-			// A pass keeps a pending restart's game id on its schedule:
-			// it must not hold the page's string alive.
-			items[i].GameID = strings.Clone(items[i].GameID)
+	return page.heads(), nil
+}
+
+// headPage builds a page of heads from rows read as raw bytes: the game
+// and container ids of the page are copied into one buffer and become one
+// string that its heads share (one allocation per page instead of two per
+// row); a head with a pending restart gets its own game id, since the
+// restart schedule keeps it and must not keep the page's string alive.
+// The status is interned.
+type headPage struct {
+	items []core.RecordHead
+	buf   []byte
+	// ends[2i] and ends[2i+1] are where row i's game id and container id
+	// end in buf.
+	ends  []int
+	limit int
+}
+
+// newHeadPage returns a page for up to limit+1 heads. It starts at List's
+// size and doubles up to limit+1 (append's growth of a long slice is
+// 1.25×: it copied and dropped a page of 10,000 heads several times over).
+func newHeadPage(limit int) *headPage {
+	n := min(limit+1, maxPage)
+	return &headPage{items: make([]core.RecordHead, 0, n), buf: make([]byte, 0, 80*n), ends: make([]int, 0, 2*n),
+		limit: limit}
+}
+
+// add appends a head; the byte slices are copied.
+func (p *headPage) add(gameID, status, containerID []byte, generation int64, restart *time.Time) {
+	if len(p.items) == cap(p.items) {
+		more := max(1, min(cap(p.items), p.limit+1-len(p.items)))
+		p.items, p.ends = slices.Grow(p.items, more), slices.Grow(p.ends, 2*more)
+		p.buf = slices.Grow(p.buf, (len(p.buf)/len(p.items)+1)*more)
+	}
+	p.buf = append(p.buf, gameID...)
+	p.ends = append(p.ends, len(p.buf))
+	p.buf = append(p.buf, containerID...)
+	p.ends = append(p.ends, len(p.buf))
+	p.items = append(p.items, core.RecordHead{Status: internStatus(status), Generation: generation,
+		NextRestartAt: dbTimePtr(restart)})
+}
+
+// heads returns the page's heads, their ids set.
+func (p *headPage) heads() []core.RecordHead {
+	ids, start := string(p.buf), 0
+	for i := range p.items {
+		h := &p.items[i]
+		h.GameID, h.ContainerID = ids[start:p.ends[2*i]], ids[p.ends[2*i]:p.ends[2*i+1]]
+		start = p.ends[2*i+1]
+		if h.NextRestartAt != nil {
+			h.GameID = strings.Clone(h.GameID)
 		}
 	}
-	return items, nil
+	return p.items
 }
