@@ -56,7 +56,7 @@ func (s *Store) ListHeads(ctx context.Context, q ports.ListQuery) (_ []core.Reco
 	defer rows.Close()
 	// Scanned as raw bytes into the page: one allocation per page for
 	// the ids instead of two per row.
-	page := newHeadPage(limit)
+	page := newHeadPage(q, limit)
 	var (
 		id, status, container sql.RawBytes
 		generation            int64

@@ -53,16 +53,16 @@ func (s *Store) listHeadsRaw(ctx context.Context, q ports.ListQuery, limit int) 
 		if err != nil {
 			return err
 		}
-		items, err = scanHeads(rows, limit)
+		items, err = scanHeads(rows, q, limit)
 		return err
 	})
 	return items, err
 }
 
 // scanHeads reads the rows of a heads query (headColumns) and closes them.
-func scanHeads(rows pgx.Rows, limit int) ([]core.RecordHead, error) {
+func scanHeads(rows pgx.Rows, q ports.ListQuery, limit int) ([]core.RecordHead, error) {
 	defer rows.Close()
-	page := newHeadPage(limit)
+	page := newHeadPage(q, limit)
 	// The scan targets live outside the loop: a new argument slice per
 	// Scan is an allocation per row.
 	var (
@@ -99,11 +99,16 @@ type headPage struct {
 	limit int
 }
 
-// newHeadPage returns a page for up to limit+1 heads. It starts at List's
-// size and doubles up to limit+1 (append's growth of a long slice is
-// 1.25×: it copied and dropped a page of 10,000 heads several times over).
-func newHeadPage(limit int) *headPage {
+// newHeadPage returns a page for up to limit+1 heads of q. The first page
+// of a walk starts at List's size and doubles up to limit+1 (append's
+// growth of a long slice is 1.25×: it copied and dropped a page of 10,000
+// heads several times over); a later page (q.After set: the page before
+// was full) starts at limit+1.
+func newHeadPage(q ports.ListQuery, limit int) *headPage {
 	n := min(limit+1, maxPage)
+	if q.After != "" {
+		n = limit + 1
+	}
 	return &headPage{items: make([]core.RecordHead, 0, n), buf: make([]byte, 0, 80*n), ends: make([]int, 0, 2*n),
 		limit: limit}
 }
