@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,62 +80,4 @@ func scanHeads(rows pgx.Rows, q ports.ListQuery, limit int) ([]core.RecordHead, 
 		return nil, err
 	}
 	return page.heads(), nil
-}
-
-// headPage builds a page of heads from rows read as raw bytes: the game
-// and container ids of the page are copied into one buffer and become one
-// string that its heads share (one allocation per page instead of two per
-// row); a head with a pending restart gets its own game id, since the
-// restart schedule keeps it and must not keep the page's string alive.
-// The status is interned.
-type headPage struct {
-	items []core.RecordHead
-	buf   []byte
-	// ends[2i] and ends[2i+1] are where row i's game id and container id
-	// end in buf.
-	ends  []int
-	limit int
-}
-
-// newHeadPage returns a page for up to limit+1 heads of q. The first page
-// of a walk starts at List's size and doubles up to limit+1 (append's
-// growth of a long slice is 1.25×: it copied and dropped a page of 10,000
-// heads several times over); a later page (q.After set: the page before
-// was full) starts at limit+1.
-func newHeadPage(q ports.ListQuery, limit int) *headPage {
-	n := min(limit+1, maxPage)
-	if q.After != "" {
-		n = limit + 1
-	}
-	return &headPage{items: make([]core.RecordHead, 0, n), buf: make([]byte, 0, 80*n), ends: make([]int, 0, 2*n),
-		limit: limit}
-}
-
-// add appends a head; the byte slices are copied.
-func (p *headPage) add(gameID, status, containerID []byte, generation int64, restart *time.Time) {
-	if len(p.items) == cap(p.items) {
-		more := max(1, min(cap(p.items), p.limit+1-len(p.items)))
-		p.items, p.ends = slices.Grow(p.items, more), slices.Grow(p.ends, 2*more)
-		p.buf = slices.Grow(p.buf, (len(p.buf)/len(p.items)+1)*more)
-	}
-	p.buf = append(p.buf, gameID...)
-	p.ends = append(p.ends, len(p.buf))
-	p.buf = append(p.buf, containerID...)
-	p.ends = append(p.ends, len(p.buf))
-	p.items = append(p.items, core.RecordHead{Status: internStatus(status), Generation: generation,
-		NextRestartAt: dbTimePtr(restart)})
-}
-
-// heads returns the page's heads, their ids set.
-func (p *headPage) heads() []core.RecordHead {
-	ids, start := string(p.buf), 0
-	for i := range p.items {
-		h := &p.items[i]
-		h.GameID, h.ContainerID = ids[start:p.ends[2*i]], ids[p.ends[2*i]:p.ends[2*i+1]]
-		start = p.ends[2*i+1]
-		if h.NextRestartAt != nil {
-			h.GameID = strings.Clone(h.GameID)
-		}
-	}
-	return p.items
 }
