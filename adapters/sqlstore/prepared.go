@@ -52,6 +52,9 @@ type hotSQL struct {
 	// swapSnap is swapAppend plus the upsert of snapFields, returning a
 	// row per swapped row (see swapSnapSQL).
 	swapSnap string
+	// heads reads a page of record heads: game_id > $1, LIMIT $2;
+	// headsByStatus adds status = $3 (see headsSQL).
+	heads, headsByStatus string
 }
 
 // newHotSQL renders the hot statements for db's models.
@@ -87,6 +90,7 @@ func newHotSQL(db *bun.DB) *hotSQL {
 		"WHERE h.last_event_at <= EXCLUDED.last_event_at", snap.Name, columns(snap.Fields),
 		placeholders(len(snap.Fields)), excludedSet(without(snap.Fields, "game_id")))
 	h.swapSnap = swapSnapSQL(h, op, snap)
+	h.heads, h.headsByStatus = headsSQL(rec.Name)
 	return h
 }
 

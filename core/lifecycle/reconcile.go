@@ -87,9 +87,18 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 	// found through the container's game label (no index by container id:
 	// a container labelled for another game than the record naming it is
 	// not seen, and its record's repair inspects it by id instead).
+	// owner[k] is the index of containers[k]'s game in heads, -1 when it
+	// has no head: one lookup per container serves both loops below.
 	seen := make([]containerSeen, len(heads))
-	for _, c := range containers {
-		if i, ok := byGame[c.Labels[ports.LabelGameID]]; ok && heads[i].ContainerID != "" && heads[i].ContainerID == c.ID {
+	owner := make([]int32, len(containers))
+	for k, c := range containers {
+		i, ok := byGame[c.Labels[ports.LabelGameID]]
+		if !ok {
+			owner[k] = -1
+			continue
+		}
+		owner[k] = i
+		if heads[i].ContainerID != "" && heads[i].ContainerID == c.ID {
 			seen[i] = seenListed
 			if c.State == ports.StateExited {
 				seen[i] = seenExited
@@ -114,15 +123,15 @@ func (r *Reconciler) Pass(ctx context.Context) (ReconcileReport, error) {
 		}
 	}
 	now := r.b.Now()
-	for _, c := range containers {
-		game := c.Labels[ports.LabelGameID]
+	for k, c := range containers {
 		var h core.RecordHead
-		if i, ok := byGame[game]; ok {
+		if i := owner[k]; i >= 0 {
 			h = heads[i]
 		}
 		if r.belongs(c, h) || now.Sub(c.CreatedAt) < r.OrphanGrace {
 			continue
 		}
+		game := c.Labels[ports.LabelGameID]
 		if cur, err := r.b.Records.Get(ctx, game); err == nil && r.belongs(c, cur.Head()) {
 			continue // a start recorded it after the records were listed
 		}
@@ -156,12 +165,10 @@ func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]i
 				return nil, nil, fmt.Errorf("reconcile: list %s records: %w", st, err)
 			}
 			for _, h := range page {
-				if i, dup := byGame[h.GameID]; dup {
-					heads[i] = h // moved to a later status while listed: the later read wins
-				} else {
-					byGame[h.GameID] = int32(len(heads))
-					heads = append(heads, h)
-				}
+				// One map write per head; a game read twice (moved to a
+				// later status while listed) is settled below.
+				byGame[h.GameID] = int32(len(heads))
+				heads = append(heads, h)
 				if h.NextRestartAt != nil {
 					r.b.due.add(h.GameID, *h.NextRestartAt)
 				}
@@ -172,7 +179,23 @@ func (r *Reconciler) heads(ctx context.Context) ([]core.RecordHead, map[string]i
 			q.After = next
 		}
 	}
+	if len(byGame) != len(heads) {
+		heads = latestHeads(heads, byGame)
+	}
 	return heads, byGame, nil
+}
+
+// latestHeads drops from heads each game's earlier reads, keeping the one
+// byGame indexes (the later read wins), and re-indexes byGame.
+func latestHeads(heads []core.RecordHead, byGame map[string]int32) []core.RecordHead {
+	kept := heads[:0]
+	for i, h := range heads {
+		if byGame[h.GameID] == int32(i) {
+			byGame[h.GameID] = int32(len(kept))
+			kept = append(kept, h)
+		}
+	}
+	return kept
 }
 
 // unchanged reports whether the game's record still has h's status,

@@ -291,3 +291,49 @@ func TestRemovedAfterExit(t *testing.T) {
 		})
 	}
 }
+
+// staleHeads lists, before the starting heads of its store, a starting
+// head of game that the store no longer has: the game moved on to a later
+// status while a pass was listing.
+type staleHeads struct {
+	ports.RecordStore
+	stale core.RecordHead
+}
+
+func (s staleHeads) ListHeads(ctx context.Context, q ports.ListQuery) ([]core.RecordHead, string, error) {
+	page, next, err := s.RecordStore.ListHeads(ctx, q)
+	if err == nil && q.Status == core.StatusStarting && q.After == "" {
+		page = append([]core.RecordHead{s.stale}, page...)
+	}
+	return page, next, err
+}
+
+// TestReconcileLaterReadWins: a game read as starting and then as running
+// (it moved while the pass listed) counts once, and the pass judges it by
+// the later read: its running record's container vanished, so the pass
+// repairs it (judged by the stale starting read, it would find the record
+// changed and leave it).
+func TestReconcileLaterReadWins(t *testing.T) {
+	w := newWorld(t)
+	w.seed("a", core.StatusRunning)
+	w.seed("g", core.StatusRunning)
+	w.seed("z", core.StatusStopped)
+	rec, _ := w.record("g")
+	deps := w.deps
+	deps.Records = staleHeads{RecordStore: w.store,
+		stale: core.RecordHead{GameID: "g", Status: core.StatusStarting, Generation: rec.Generation - 1}}
+	svc, err := lifecycle.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.drv.Vanish(rec.ContainerID)
+	rep, err := svc.NewReconciler(time.Minute).Pass(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != 3 || rep.Disappeared != 1 || rep.Skipped+rep.Failed+rep.Orphans != 0 {
+		t.Errorf("report = %+v, want 3 records and g disappeared", rep)
+	}
+	w.expectStatus("g", core.StatusRemoved)
+	w.expectStatus("a", core.StatusRunning)
+}
