@@ -89,6 +89,11 @@ type Config struct {
 	// at the same moment share one (see batched). For side-by-side
 	// measurements only.
 	Unbatched bool
+	// SerialReads makes a stream job read its record and then the game's
+	// newest audit entries one after the other, as before issue 17's P3
+	// follow-up; by default both reads run at once (see loadOrdered). For
+	// side-by-side measurements only.
+	SerialReads bool
 }
 
 // RestartConfig is the automatic-restart configuration

@@ -48,11 +48,8 @@ func (b *base) load(ctx context.Context, game string) (rec core.Record, found bo
 // refused here, under the lease (see superseded).
 func (b *base) decide(ctx context.Context, o *op, image string) (core.Record, error) {
 	kind, game := o.entry.OpKind, o.entry.GameID
-	rec, found, err := b.load(ctx, game)
+	rec, found, err := b.loadOrdered(ctx, o)
 	if err != nil {
-		return rec, err
-	}
-	if err := b.superseded(ctx, o); err != nil {
 		return rec, err
 	}
 	var from core.Status
