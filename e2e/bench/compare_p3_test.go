@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/galaxy-game/rtmanager/adapters/sqlstore"
+	"github.com/galaxy-game/rtmanager/core/lifecycle"
 )
 
 // p3Variants are the designs TestP3Compare measures, both on cached plans
@@ -22,13 +23,16 @@ import (
 // result is its own round trip (the design before batched ingress);
 // batched = calls made at the same moment share one (ports.Coalescer over
 // ports.LeaseBatcher, OperationLog.AppendOperations and
-// ports.BatchCompleter; the default).
+// ports.BatchCompleter), a stream job reading its record and then its job
+// order; batched+parallel = batched with both reads at once (the default).
 var p3Variants = []struct {
 	name    string
 	batched bool
+	serial  bool
 }{
-	{"per-call", false},
-	{"batched", true},
+	{"per-call", false, true},
+	{"batched", true, true},
+	{"batched+parallel", true, false},
 }
 
 // p3Row is one measurement of compareP3.
@@ -42,6 +46,9 @@ type p3Row struct {
 	// RedisCmds is the commands Redis ran per job (INFO commandstats,
 	// scripts' inner commands included), by command.
 	RedisCmds map[string]float64
+	// Calls is the port calls' table (calls per job, mean latency) of a
+	// start row.
+	Calls string
 }
 
 func (r p3Row) perJob(d time.Duration) float64 { return perJob(d, r.Result.Jobs) }
@@ -52,7 +59,13 @@ func (r p3Row) perJob(d time.Duration) float64 { return perJob(d, r.Result.Jobs)
 func compareP3(t *testing.T, rounds int) []p3Row {
 	stacks := make([]*stack, len(p3Variants))
 	for i, v := range p3Variants {
-		stacks[i] = newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, writesPublishRelease, v.batched)
+		s := newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, writesPublishRelease, v.batched)
+		s.deps.Config.SerialReads = v.serial
+		svc, err := lifecycle.New(s.deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.services, stacks[i] = svc, s
 	}
 	var rows []p3Row
 	for round := range rounds {
@@ -75,6 +88,9 @@ func compareP3(t *testing.T, rounds int) []p3Row {
 					if d := n - before[cmd]; d > 0 && cmd != "info" && cmd != "xlen" {
 						row.RedisCmds[cmd] = float64(d) / float64(r.Jobs)
 					}
+				}
+				if job.kind == "start" {
+					row.Calls = s.timings.table(int64(r.Jobs))
 				}
 				rows = append(rows, row)
 			}
@@ -103,19 +119,23 @@ func TestP3Compare(t *testing.T) {
 			r.Round, r.Variant, r.Result.Kind, r.Result.PerSecond(), r.perJob(r.Result.CPU.Total()),
 			r.perJob(r.Result.CPU.Bench), r.perJob(r.Result.CPU.Postgres), r.perJob(r.Result.CPU.Redis),
 			r.LeaseRT, r.Stmts, strings.Join(cmds, ", "))
+		if r.Calls != "" && os.Getenv("P3_CALLS") != "" {
+			t.Logf("port calls of those start jobs:\n%s", r.Calls)
+		}
 	}
 }
 
 // writeP3Designs renders compareP3's rows for docs/BENCHMARKS.md.
 func writeP3Designs(w func(string, ...any), rows []p3Row) {
 	w("### Designs side by side (issue 17: batched ingress)\n\n")
-	w("Two designs, each on its own stack (cached plans and SwapAppend as in P2, pools of 12 + 6, a private " +
+	w("Three designs, each on its own stack (cached plans and SwapAppend as in P2, pools of 12 + 6, a private " +
 		"redis-server), 32 jobs at once, their order rotated every round: **per-call** = every lease acquisition, " +
 		"lease release, record read, job-order read, audit append and job result is its own round trip (the design " +
 		"before); **batched** = calls that concurrent jobs make at the same moment share one round trip " +
 		"(`ports.Coalescer`: the first call flushes alone at once, calls arriving meanwhile go together in the next " +
 		"flush) through `ports.LeaseBatcher`, `ports.BatchReader`, `OperationLog.AppendOperations` and " +
-		"`ports.BatchCompleter` (the default). Lease and SQL figures count the port calls (a batch is one); " +
+		"`ports.BatchCompleter`, a stream job reading its record and then its job order; **batched+parallel** = batched " +
+		"with the record read and the job-order read in flight at once (the default). Lease and SQL figures count the port calls (a batch is one); " +
 		"`evalsha` is the Redis scripts run per job.\n\n")
 	w("| round | design | jobs | jobs/s | lease round trips/job | SQL statements/job | evalsha/job | " +
 		"CPU µs/job total | rtmanager | PostgreSQL | Redis |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
