@@ -82,6 +82,14 @@ func (s seenStore) AppendOperations(ctx context.Context, es []core.OperationEntr
 	s.seen.add("append", len(es))
 	return s.Store.AppendOperations(ctx, es)
 }
+func (s seenStore) Create(ctx context.Context, rec core.Record) error {
+	s.seen.add("create", 1)
+	return s.Store.Create(ctx, rec)
+}
+func (s seenStore) CreateMany(ctx context.Context, recs []core.Record) ([]error, error) {
+	s.seen.add("create", len(recs))
+	return s.Store.CreateMany(ctx, recs)
+}
 func (s seenStore) Get(ctx context.Context, g string) (core.Record, error) {
 	s.seen.add("get", 1)
 	return s.Store.Get(ctx, g)
@@ -121,8 +129,8 @@ func (q seenQueue) CompleteMany(ctx context.Context, cs []ports.Completion) erro
 // guarantee: exactly one result per job, per-game order (a start and a
 // stop of the same game read in one batch run in stream order), one audit
 // entry per attempt, and the records the jobs leave. Batched, the lease,
-// read, audit and result calls must share round trips: fewer calls than
-// jobs.
+// read, audit, reservation and result calls must share round trips:
+// fewer calls than jobs.
 func TestBatchedIngress(t *testing.T) {
 	for _, batched := range []bool{true, false} {
 		t.Run(map[bool]string{true: "batched", false: "per-call"}[batched], func(t *testing.T) {
@@ -214,7 +222,7 @@ func testBatchedIngress(t *testing.T, batched bool) {
 		t.Fatalf("%d containers (%v), want the %d stopped ones", len(cs), err, pairs)
 	}
 
-	for _, call := range []string{"acquire", "release", "get", "list", "append", "complete"} {
+	for _, call := range []string{"acquire", "release", "get", "list", "append", "create", "complete"} {
 		calls, items := seen.calls(call)
 		t.Logf("%s: %d items in %d calls", call, items, calls)
 		if items == 0 {

@@ -94,6 +94,11 @@ type Config struct {
 	// follow-up; by default both reads run at once (see loadOrdered). For
 	// side-by-side measurements only.
 	SerialReads bool
+	// SingleCreates makes every start write its reservation with its own
+	// Create, as before issue 17's P3 follow-up; by default reservations
+	// written at the same moment share one statement (see batchedCreate).
+	// For side-by-side measurements only.
+	SingleCreates bool
 }
 
 // RestartConfig is the automatic-restart configuration
@@ -228,6 +233,7 @@ func New(deps Deps) (*Services, error) {
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	plainLeases := deps.Leases
 	deps, getRecord := batched(deps)
+	createRecord := batchedCreate(deps)
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
 		return nil, err
@@ -250,7 +256,7 @@ func New(deps Deps) (*Services, error) {
 		return nil, err
 	}
 	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet(),
-		getRecord: getRecord, plainLeases: plainLeases}
+		getRecord: getRecord, createRecord: createRecord, plainLeases: plainLeases}
 	b.images = newImages(b, ports.ImagesOf(deps.Driver))
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
@@ -321,6 +327,9 @@ type base struct {
 	// getRecord reads a record through the read batch (see batched); nil
 	// means Records.Get.
 	getRecord func(context.Context, string) (core.Record, error)
+	// createRecord writes a reservation through the create batch (see
+	// batchedCreate); nil means Records.Create.
+	createRecord func(context.Context, core.Record) error
 	// plainLeases is Leases before batching: the store a
 	// ports.PublishReleaser recognises as its own (the batch wrapper would
 	// hide it and cost the start's event its shared round trip).

@@ -17,22 +17,25 @@ import (
 	"github.com/galaxy-game/rtmanager/core/lifecycle"
 )
 
-// p3Variants are the designs TestP3Compare measures, both on cached plans
+// p3Variants are the designs TestP3Compare measures, all on cached plans
 // with the last swap and its audit entry in one statement (P2's default):
 // per-call = every lease acquisition, lease release, audit append and job
 // result is its own round trip (the design before batched ingress);
 // batched = calls made at the same moment share one (ports.Coalescer over
 // ports.LeaseBatcher, OperationLog.AppendOperations and
 // ports.BatchCompleter), a stream job reading its record and then its job
-// order; batched+parallel = batched with both reads at once (the default).
+// order, each reservation its own Create; +parallel = batched with both
+// reads at once; +creates = +parallel with the reservations of starts
+// made at the same moment in one statement (ports.BatchCreator; the
+// default).
 var p3Variants = []struct {
-	name    string
-	batched bool
-	serial  bool
+	name                  string
+	batched, serial, sole bool
 }{
-	{"per-call", false, true},
-	{"batched", true, true},
-	{"batched+parallel", true, false},
+	{"per-call", false, true, true},
+	{"batched", true, true, true},
+	{"+parallel", true, false, true},
+	{"+creates", true, false, false},
 }
 
 // p3Row is one measurement of compareP3.
@@ -60,7 +63,7 @@ func compareP3(t *testing.T, rounds int) []p3Row {
 	stacks := make([]*stack, len(p3Variants))
 	for i, v := range p3Variants {
 		s := newStackBatch(t, nil, sqlstore.Config{MaxConns: 12}, writesPublishRelease, v.batched)
-		s.deps.Config.SerialReads = v.serial
+		s.deps.Config.SerialReads, s.deps.Config.SingleCreates = v.serial, v.sole
 		svc, err := lifecycle.New(s.deps)
 		if err != nil {
 			t.Fatal(err)
@@ -114,7 +117,7 @@ func TestP3Compare(t *testing.T) {
 			cmds = append(cmds, fmt.Sprintf("%s %.2f", cmd, n))
 		}
 		sort.Strings(cmds)
-		t.Logf("round %d %-9s %-5s: %5.0f jobs/s, CPU µs/job total %.0f (rtmanager %.0f, PostgreSQL %.0f, Redis %.0f); "+
+		t.Logf("round %d %-10s %-5s: %5.0f jobs/s, CPU µs/job total %.0f (rtmanager %.0f, PostgreSQL %.0f, Redis %.0f); "+
 			"lease round trips/job %.2f, SQL statements/job %.2f; Redis commands/job, scripts' inner ones included: %s",
 			r.Round, r.Variant, r.Result.Kind, r.Result.PerSecond(), r.perJob(r.Result.CPU.Total()),
 			r.perJob(r.Result.CPU.Bench), r.perJob(r.Result.CPU.Postgres), r.perJob(r.Result.CPU.Redis),
@@ -128,14 +131,15 @@ func TestP3Compare(t *testing.T) {
 // writeP3Designs renders compareP3's rows for docs/BENCHMARKS.md.
 func writeP3Designs(w func(string, ...any), rows []p3Row) {
 	w("### Designs side by side (issue 17: batched ingress)\n\n")
-	w("Three designs, each on its own stack (cached plans and SwapAppend as in P2, pools of 12 + 6, a private " +
+	w("Four designs, each on its own stack (cached plans and SwapAppend as in P2, pools of 12 + 6, a private " +
 		"redis-server), 32 jobs at once, their order rotated every round: **per-call** = every lease acquisition, " +
 		"lease release, record read, job-order read, audit append and job result is its own round trip (the design " +
 		"before); **batched** = calls that concurrent jobs make at the same moment share one round trip " +
 		"(`ports.Coalescer`: the first call flushes alone at once, calls arriving meanwhile go together in the next " +
 		"flush) through `ports.LeaseBatcher`, `ports.BatchReader`, `OperationLog.AppendOperations` and " +
-		"`ports.BatchCompleter`, a stream job reading its record and then its job order; **batched+parallel** = batched " +
-		"with the record read and the job-order read in flight at once (the default). Lease and SQL figures count the port calls (a batch is one); " +
+		"`ports.BatchCompleter`, a stream job reading its record and then its job order, each reservation its own " +
+		"Create; **+parallel** = batched with the record read and the job-order read in flight at once; **+creates** = " +
+		"+parallel with the reservations of starts made at the same moment in one INSERT (`ports.BatchCreator`; the default). Lease and SQL figures count the port calls (a batch is one); " +
 		"`evalsha` is the Redis scripts run per job.\n\n")
 	w("| round | design | jobs | jobs/s | lease round trips/job | SQL statements/job | evalsha/job | " +
 		"CPU µs/job total | rtmanager | PostgreSQL | Redis |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")

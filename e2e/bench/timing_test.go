@@ -110,6 +110,10 @@ func (s timedStore) ListOperationsMany(ctx context.Context, gs []string, limit i
 	defer s.t.since("oplog.ListMany (SELECT lateral)", time.Now())
 	return s.Store.(ports.BatchReader).ListOperationsMany(ctx, gs, limit)
 }
+func (s timedStore) CreateMany(ctx context.Context, rs []core.Record) ([]error, error) {
+	defer s.t.since("records.CreateMany (INSERT ON CONFLICT, sync commit)", time.Now())
+	return s.Store.(ports.BatchCreator).CreateMany(ctx, rs)
+}
 func (s timedStore) AppendOperations(ctx context.Context, es []core.OperationEntry) ([]int64, error) {
 	defer s.t.since("oplog.AppendMany (INSERT … unnest)", time.Now())
 	return s.Store.AppendOperations(ctx, es)

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Operations", operationCases},
 		{"OperationBatch", operationBatchCases},
 		{"BatchReads", batchReadCases},
+		{"BatchCreate", batchCreateCases},
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
 		{"Reserve", reserveCases},
