@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Reserve", reserveCases},
 		{"SwapAppend", swapAppendCases},
 		{"SwapSnapshot", swapSnapshotCases},
+		{"SwapSnapshotBatch", swapSnapshotBatchCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
