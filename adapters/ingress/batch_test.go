@@ -90,6 +90,14 @@ func (s seenStore) CreateMany(ctx context.Context, recs []core.Record) ([]error,
 	s.seen.add("create", len(recs))
 	return s.Store.CreateMany(ctx, recs)
 }
+func (s seenStore) SwapAppendSnapshot(ctx context.Context, x ports.Expect, next core.Record, e core.OperationEntry, h core.HealthSnapshot) error {
+	s.seen.add("running", 1)
+	return s.Store.SwapAppendSnapshot(ctx, x, next, e, h)
+}
+func (s seenStore) SwapAppendSnapshotMany(ctx context.Context, items []ports.SwapSnapshot) ([]error, error) {
+	s.seen.add("running", len(items))
+	return s.Store.SwapAppendSnapshotMany(ctx, items)
+}
 func (s seenStore) Get(ctx context.Context, g string) (core.Record, error) {
 	s.seen.add("get", 1)
 	return s.Store.Get(ctx, g)
@@ -129,7 +137,7 @@ func (q seenQueue) CompleteMany(ctx context.Context, cs []ports.Completion) erro
 // guarantee: exactly one result per job, per-game order (a start and a
 // stop of the same game read in one batch run in stream order), one audit
 // entry per attempt, and the records the jobs leave. Batched, the lease,
-// read, audit, reservation and result calls must share round trips:
+// read, audit, reservation, running-write and result calls must share round trips:
 // fewer calls than jobs.
 func TestBatchedIngress(t *testing.T) {
 	for _, batched := range []bool{true, false} {
@@ -222,7 +230,7 @@ func testBatchedIngress(t *testing.T, batched bool) {
 		t.Fatalf("%d containers (%v), want the %d stopped ones", len(cs), err, pairs)
 	}
 
-	for _, call := range []string{"acquire", "release", "get", "list", "append", "create", "complete"} {
+	for _, call := range []string{"acquire", "release", "get", "list", "append", "create", "running", "complete"} {
 		calls, items := seen.calls(call)
 		t.Logf("%s: %d items in %d calls", call, items, calls)
 		if items == 0 {

@@ -94,11 +94,12 @@ type Config struct {
 	// follow-up; by default both reads run at once (see loadOrdered). For
 	// side-by-side measurements only.
 	SerialReads bool
-	// SingleCreates makes every start write its reservation with its own
-	// Create, as before issue 17's P3 follow-up; by default reservations
-	// written at the same moment share one statement (see batchedCreate).
-	// For side-by-side measurements only.
-	SingleCreates bool
+	// SingleStartWrites makes every start write its reservation and its
+	// running record (with its audit entry and snapshot) with statements of
+	// its own, as before issue 17's P3 follow-up; by default the writes of
+	// starts made at the same moment share one statement or one batch (see
+	// batchedCreate, batchedSwapSnap). For side-by-side measurements only.
+	SingleStartWrites bool
 }
 
 // RestartConfig is the automatic-restart configuration
@@ -233,7 +234,7 @@ func New(deps Deps) (*Services, error) {
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	plainLeases := deps.Leases
 	deps, getRecord := batched(deps)
-	createRecord := batchedCreate(deps)
+	createRecord, swapSnap := batchedCreate(deps), batchedSwapSnap(deps)
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
 		return nil, err
@@ -256,7 +257,7 @@ func New(deps Deps) (*Services, error) {
 		return nil, err
 	}
 	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet(),
-		getRecord: getRecord, createRecord: createRecord, plainLeases: plainLeases}
+		getRecord: getRecord, createRecord: createRecord, swapSnap: swapSnap, plainLeases: plainLeases}
 	b.images = newImages(b, ports.ImagesOf(deps.Driver))
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
@@ -330,6 +331,9 @@ type base struct {
 	// createRecord writes a reservation through the create batch (see
 	// batchedCreate); nil means Records.Create.
 	createRecord func(context.Context, core.Record) error
+	// swapSnap writes a start's running record, entry and snapshot through
+	// the batch (see batchedSwapSnap); nil means SwapAppendSnapshot.
+	swapSnap func(context.Context, ports.SwapSnapshot) error
 	// plainLeases is Leases before batching: the store a
 	// ports.PublishReleaser recognises as its own (the batch wrapper would
 	// hide it and cost the start's event its shared round trip).

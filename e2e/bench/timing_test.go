@@ -223,3 +223,9 @@ func (t *timings) perOp(ops int64, prefixes ...string) float64 {
 	}
 	return float64(n) / float64(max(ops, 1))
 }
+
+// SwapAppendSnapshotMany times ports.BatchSwapSnapshotter's call.
+func (s timedSwapSnapshotter) SwapAppendSnapshotMany(ctx context.Context, items []ports.SwapSnapshot) ([]error, error) {
+	defer s.timedSwapAppender.timedStore.t.since("records.SwapAppendSnapshotMany (pgx batch, one sync commit)", time.Now())
+	return s.ss.(ports.BatchSwapSnapshotter).SwapAppendSnapshotMany(ctx, items)
+}
