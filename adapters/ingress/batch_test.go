@@ -140,14 +140,17 @@ func (q seenQueue) CompleteMany(ctx context.Context, cs []ports.Completion) erro
 // read, audit, reservation, running-write and result calls must share round trips:
 // fewer calls than jobs.
 func TestBatchedIngress(t *testing.T) {
-	for _, batched := range []bool{true, false} {
-		t.Run(map[bool]string{true: "batched", false: "per-call"}[batched], func(t *testing.T) {
-			testBatchedIngress(t, batched)
+	for _, c := range []struct {
+		name              string
+		batched, batchRun bool
+	}{{"batched", true, false}, {"batched+running", true, true}, {"per-call", false, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			testBatchedIngress(t, c.batched, c.batchRun)
 		})
 	}
 }
 
-func testBatchedIngress(t *testing.T, batched bool) {
+func testBatchedIngress(t *testing.T, batched, batchRun bool) {
 	e := newEnv(t, testenv.RedisURL(t), nil)
 	db, err := sqlstore.Open(e.ctx, testenv.PostgresURL(t))
 	if err != nil {
@@ -165,7 +168,7 @@ func testBatchedIngress(t *testing.T, batched bool) {
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: leases,
 		Driver: driver, Health: memory.NewHealthRecorder(), Snapshots: store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config: lifecycle.Config{StartTimeout: 5 * time.Second, StopTimeout: time.Second, Unbatched: !batched}})
+		Config: lifecycle.Config{StartTimeout: 5 * time.Second, StopTimeout: time.Second, Unbatched: !batched, BatchRunningWrites: batchRun}})
 	if err != nil {
 		t.Fatalf("lifecycle.New: %v", err)
 	}
@@ -236,10 +239,12 @@ func testBatchedIngress(t *testing.T, batched bool) {
 		if items == 0 {
 			t.Fatalf("no %s calls", call)
 		}
-		if batched && call != "append" && calls >= items {
+		// Running writes are batched only with BatchRunningWrites.
+		alone := !batched || (call == "running" && !batchRun)
+		if !alone && call != "append" && calls >= items {
 			t.Errorf("batched: %d %s items in %d calls; want batches", items, call, calls)
 		}
-		if !batched && calls != items {
+		if alone && calls != items {
 			t.Errorf("per call: %d %s items in %d calls", items, call, calls)
 		}
 	}

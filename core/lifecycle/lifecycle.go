@@ -94,12 +94,18 @@ type Config struct {
 	// follow-up; by default both reads run at once (see loadOrdered). For
 	// side-by-side measurements only.
 	SerialReads bool
-	// SingleStartWrites makes every start write its reservation and its
-	// running record (with its audit entry and snapshot) with statements of
-	// its own, as before issue 17's P3 follow-up; by default the writes of
-	// starts made at the same moment share one statement or one batch (see
-	// batchedCreate, batchedSwapSnap). For side-by-side measurements only.
-	SingleStartWrites bool
+	// SingleCreates makes every start write its reservation with its own
+	// Create, as before issue 17's P3 follow-up; by default reservations
+	// written at the same moment share one statement (see batchedCreate).
+	// For side-by-side measurements only.
+	SingleCreates bool
+	// BatchRunningWrites makes the running writes (record, audit entry and
+	// snapshot) of starts finishing at the same moment share one pipelined
+	// transaction (see batchedSwapSnap). Measured and not the default: the
+	// batch's statements run one after another on one connection, which
+	// costs more latency than the shared commit saves (docs/BENCHMARKS.md,
+	// P3). For side-by-side measurements only.
+	BatchRunningWrites bool
 }
 
 // RestartConfig is the automatic-restart configuration

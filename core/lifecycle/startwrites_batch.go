@@ -17,10 +17,10 @@ import (
 // a whole (ErrUnavailable: it may have committed without the answer
 // arriving) fails every caller, as a lost answer to a single Create does;
 // a later attempt finds the reservation and settles it. Nil when the store
-// cannot batch, or with Config.Unbatched or Config.SingleStartWrites.
+// cannot batch, or with Config.Unbatched or Config.SingleCreates.
 func batchedCreate(deps Deps) func(context.Context, core.Record) error {
 	bc, ok := deps.Records.(ports.BatchCreator)
-	if !ok || deps.Config.Unbatched || deps.Config.SingleStartWrites {
+	if !ok || deps.Config.Unbatched || deps.Config.SingleCreates {
 		return nil
 	}
 	rs := deps.Records
@@ -59,12 +59,13 @@ func (b *base) create(ctx context.Context, rec core.Record) error {
 // compare-and-swap and gets its own answer. A batch the store refuses as a
 // whole wrote nothing, and each item goes alone; when the store is
 // unavailable every caller gets that error (the batch may have committed
-// unseen, as a single call's may). Nil when the store cannot batch, or with
-// Config.Unbatched or Config.SingleStartWrites.
+// unseen, as a single call's may). Nil unless Config.BatchRunningWrites is
+// set (measured and dropped: see there), the store can batch and
+// Config.Unbatched is not set.
 func batchedSwapSnap(deps Deps) func(context.Context, ports.SwapSnapshot) error {
 	ss, okSS := deps.Records.(ports.SwapSnapshotter)
 	bs, okBS := deps.Records.(ports.BatchSwapSnapshotter)
-	if !okSS || !okBS || deps.Config.Unbatched || deps.Config.SingleStartWrites {
+	if !okSS || !okBS || deps.Config.Unbatched || !deps.Config.BatchRunningWrites {
 		return nil
 	}
 	one := func(ctx context.Context, it ports.SwapSnapshot) error {
