@@ -152,14 +152,7 @@ func TestBatchedIngress(t *testing.T) {
 
 func testBatchedIngress(t *testing.T, batched, batchRun bool) {
 	e := newEnv(t, testenv.RedisURL(t), nil)
-	db, err := sqlstore.Open(e.ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatalf("sqlstore.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(e.ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	db := openPostgres(t, e)
 	seen := &batchSizes{}
 	store := seenStore{Store: db, seen: seen}
 	leases := seenLeases{LeaseStore: e.client.Leases(), lb: e.client.Leases(), seen: seen}
@@ -248,4 +241,19 @@ func testBatchedIngress(t *testing.T, batched, batchRun bool) {
 			t.Errorf("per call: %d %s items in %d calls", items, call, calls)
 		}
 	}
+}
+
+// openPostgres opens and migrates the PostgreSQL store of the test
+// environment; it is closed when t ends.
+func openPostgres(t *testing.T, e *env) *sqlstore.Store {
+	t.Helper()
+	db, err := sqlstore.Open(e.ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatalf("sqlstore.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(e.ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return db
 }

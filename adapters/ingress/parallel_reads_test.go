@@ -88,14 +88,7 @@ func TestStreamJobReadsRecordAndOrderAtOnce(t *testing.T) {
 	for _, serial := range []bool{false, true} {
 		t.Run(map[bool]string{false: "parallel", true: "serial"}[serial], func(t *testing.T) {
 			e := newEnv(t, testenv.RedisURL(t), nil)
-			db, err := sqlstore.Open(e.ctx, testenv.PostgresURL(t))
-			if err != nil {
-				t.Fatalf("sqlstore.Open: %v", err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if err := db.Migrate(e.ctx); err != nil {
-				t.Fatalf("Migrate: %v", err)
-			}
+			db := openPostgres(t, e)
 			store := &overlapStore{Store: db, getting: map[string]bool{}, overlaps: map[string]int{}}
 			driver := fakedriver.New(nil)
 			driver.AddImage(image, fakedriver.Behavior{})
