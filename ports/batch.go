@@ -64,3 +64,20 @@ type BatchReader interface {
 	// Errors: ErrUnavailable.
 	ListOperationsMany(ctx context.Context, gameIDs []string, limit int) (map[string][]core.OperationEntry, error)
 }
+
+// BatchCreator is an optional capability of a RecordStore: creating many
+// records in one atomic statement (one commit). Each record has exactly
+// the meaning of RecordStore.Create — written only when its game has no
+// record — independently of the others; the batch only saves round trips
+// and commits (docs/BENCHMARKS.md, P3). Lifecycle uses it when several
+// starts write their reservations at the same moment.
+type BatchCreator interface {
+	// CreateMany does Create for every record and returns, in the order
+	// of recs, each one's error: nil when it was created, ErrConflict when
+	// its game already had a record (or an earlier record of the batch
+	// named the same game), ErrInvalid when the record cannot be stored
+	// (nothing of it is written). The second result is a failure of the
+	// whole batch (nothing is written, or it committed without the answer
+	// arriving): ErrUnavailable.
+	CreateMany(ctx context.Context, recs []core.Record) ([]error, error)
+}

@@ -82,6 +82,22 @@ func (s seenStore) AppendOperations(ctx context.Context, es []core.OperationEntr
 	s.seen.add("append", len(es))
 	return s.Store.AppendOperations(ctx, es)
 }
+func (s seenStore) Create(ctx context.Context, rec core.Record) error {
+	s.seen.add("create", 1)
+	return s.Store.Create(ctx, rec)
+}
+func (s seenStore) CreateMany(ctx context.Context, recs []core.Record) ([]error, error) {
+	s.seen.add("create", len(recs))
+	return s.Store.CreateMany(ctx, recs)
+}
+func (s seenStore) SwapAppendSnapshot(ctx context.Context, x ports.Expect, next core.Record, e core.OperationEntry, h core.HealthSnapshot) error {
+	s.seen.add("running", 1)
+	return s.Store.SwapAppendSnapshot(ctx, x, next, e, h)
+}
+func (s seenStore) SwapAppendSnapshotMany(ctx context.Context, items []ports.SwapSnapshot) ([]error, error) {
+	s.seen.add("running", len(items))
+	return s.Store.SwapAppendSnapshotMany(ctx, items)
+}
 func (s seenStore) Get(ctx context.Context, g string) (core.Record, error) {
 	s.seen.add("get", 1)
 	return s.Store.Get(ctx, g)
@@ -121,26 +137,22 @@ func (q seenQueue) CompleteMany(ctx context.Context, cs []ports.Completion) erro
 // guarantee: exactly one result per job, per-game order (a start and a
 // stop of the same game read in one batch run in stream order), one audit
 // entry per attempt, and the records the jobs leave. Batched, the lease,
-// read, audit and result calls must share round trips: fewer calls than
-// jobs.
+// read, audit, reservation, running-write and result calls must share round trips:
+// fewer calls than jobs.
 func TestBatchedIngress(t *testing.T) {
-	for _, batched := range []bool{true, false} {
-		t.Run(map[bool]string{true: "batched", false: "per-call"}[batched], func(t *testing.T) {
-			testBatchedIngress(t, batched)
+	for _, c := range []struct {
+		name              string
+		batched, batchRun bool
+	}{{"batched", true, false}, {"batched+running", true, true}, {"per-call", false, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			testBatchedIngress(t, c.batched, c.batchRun)
 		})
 	}
 }
 
-func testBatchedIngress(t *testing.T, batched bool) {
+func testBatchedIngress(t *testing.T, batched, batchRun bool) {
 	e := newEnv(t, testenv.RedisURL(t), nil)
-	db, err := sqlstore.Open(e.ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatalf("sqlstore.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(e.ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	db := openPostgres(t, e)
 	seen := &batchSizes{}
 	store := seenStore{Store: db, seen: seen}
 	leases := seenLeases{LeaseStore: e.client.Leases(), lb: e.client.Leases(), seen: seen}
@@ -149,7 +161,7 @@ func testBatchedIngress(t *testing.T, batched bool) {
 	svc, err := lifecycle.New(lifecycle.Deps{Records: store, Operations: store, Leases: leases,
 		Driver: driver, Health: memory.NewHealthRecorder(), Snapshots: store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config: lifecycle.Config{StartTimeout: 5 * time.Second, StopTimeout: time.Second, Unbatched: !batched}})
+		Config: lifecycle.Config{StartTimeout: 5 * time.Second, StopTimeout: time.Second, Unbatched: !batched, BatchRunningWrites: batchRun}})
 	if err != nil {
 		t.Fatalf("lifecycle.New: %v", err)
 	}
@@ -214,17 +226,34 @@ func testBatchedIngress(t *testing.T, batched bool) {
 		t.Fatalf("%d containers (%v), want the %d stopped ones", len(cs), err, pairs)
 	}
 
-	for _, call := range []string{"acquire", "release", "get", "list", "append", "complete"} {
+	for _, call := range []string{"acquire", "release", "get", "list", "append", "create", "running", "complete"} {
 		calls, items := seen.calls(call)
 		t.Logf("%s: %d items in %d calls", call, items, calls)
 		if items == 0 {
 			t.Fatalf("no %s calls", call)
 		}
-		if batched && call != "append" && calls >= items {
+		// Running writes are batched only with BatchRunningWrites.
+		alone := !batched || (call == "running" && !batchRun)
+		if !alone && call != "append" && calls >= items {
 			t.Errorf("batched: %d %s items in %d calls; want batches", items, call, calls)
 		}
-		if !batched && calls != items {
+		if alone && calls != items {
 			t.Errorf("per call: %d %s items in %d calls", items, call, calls)
 		}
 	}
+}
+
+// openPostgres opens and migrates the PostgreSQL store of the test
+// environment; it is closed when t ends.
+func openPostgres(t *testing.T, e *env) *sqlstore.Store {
+	t.Helper()
+	db, err := sqlstore.Open(e.ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatalf("sqlstore.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(e.ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return db
 }

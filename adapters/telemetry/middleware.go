@@ -125,7 +125,7 @@ var _ ports.Store = store{}
 // WrapStore returns s with every call run in a "store.<Method>" span. A
 // not-found answer or a lost compare-and-swap is an ordinary outcome, not a
 // span error. The result has the optional capabilities of s that
-// lifecycle uses (ports.SwapAppender, ports.BatchReader).
+// lifecycle uses (ports.SwapAppender, ports.BatchReader, ports.BatchCreator).
 func (t *Telemetry) WrapStore(s ports.Store) ports.Store {
 	return wrapCapabilities(store{t: t, next: s}, s)
 }

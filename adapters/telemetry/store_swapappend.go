@@ -29,6 +29,9 @@ func (s swapAppendStore) SwapAppend(ctx context.Context, expect ports.Expect, ne
 // lifecycle looks for.
 func wrapCapabilities(w store, next ports.Store) ports.Store {
 	if sa, ok := next.(ports.SwapAppender); ok {
+		if ss, ok := next.(ports.SwapSnapshotter); ok {
+			return swapSnapStore{swapAppendStore: swapAppendStore{store: w, sa: sa}, ss: ss}
+		}
 		return swapAppendStore{store: w, sa: sa}
 	}
 	return w

@@ -82,7 +82,7 @@ func (b *base) checkRuntimes(ctx context.Context, cur core.Record) error {
 func (b *base) reserve(ctx context.Context, cur core.Record, found bool, resv core.Record) (core.Record, error) {
 	if b.admit.maxRuntimes == 0 {
 		if !found {
-			if err := b.Records.Create(ctx, resv); err != nil {
+			if err := b.create(ctx, resv); err != nil {
 				return core.Record{}, storeErr("create runtime record", err)
 			}
 			return resv, nil

@@ -89,6 +89,23 @@ type Config struct {
 	// at the same moment share one (see batched). For side-by-side
 	// measurements only.
 	Unbatched bool
+	// SerialReads makes a stream job read its record and then the game's
+	// newest audit entries one after the other, as before issue 17's P3
+	// follow-up; by default both reads run at once (see loadOrdered). For
+	// side-by-side measurements only.
+	SerialReads bool
+	// SingleCreates makes every start write its reservation with its own
+	// Create, as before issue 17's P3 follow-up; by default reservations
+	// written at the same moment share one statement (see batchedCreate).
+	// For side-by-side measurements only.
+	SingleCreates bool
+	// BatchRunningWrites makes the running writes (record, audit entry and
+	// snapshot) of starts finishing at the same moment share one pipelined
+	// transaction (see batchedSwapSnap). Measured and not the default: the
+	// batch's statements run one after another on one connection, which
+	// costs more latency than the shared commit saves (docs/BENCHMARKS.md,
+	// P3). For side-by-side measurements only.
+	BatchRunningWrites bool
 }
 
 // RestartConfig is the automatic-restart configuration
@@ -223,6 +240,7 @@ func New(deps Deps) (*Services, error) {
 	deps.Driver = scopedDriver{RuntimeDriver: deps.Driver, scope: c.Scope}
 	plainLeases := deps.Leases
 	deps, getRecord := batched(deps)
+	createRecord, swapSnap := batchedCreate(deps), batchedSwapSnap(deps)
 	rc, err := c.Restart.withDefaults()
 	if err != nil {
 		return nil, err
@@ -245,7 +263,7 @@ func New(deps Deps) (*Services, error) {
 		return nil, err
 	}
 	b := &base{Deps: deps, log: deps.Logger.With("component", "lifecycle"), admit: adm, due: newDueSet(),
-		getRecord: getRecord, plainLeases: plainLeases}
+		getRecord: getRecord, createRecord: createRecord, swapSnap: swapSnap, plainLeases: plainLeases}
 	b.images = newImages(b, ports.ImagesOf(deps.Driver))
 	s := &Services{b: b, Start: &Starter{}, Stop: &Stopper{}, Cleanup: &Cleaner{}, Images: b.images}
 	s.Restart = &Restarter{start: s.Start, stop: s.Stop}
@@ -316,6 +334,12 @@ type base struct {
 	// getRecord reads a record through the read batch (see batched); nil
 	// means Records.Get.
 	getRecord func(context.Context, string) (core.Record, error)
+	// createRecord writes a reservation through the create batch (see
+	// batchedCreate); nil means Records.Create.
+	createRecord func(context.Context, core.Record) error
+	// swapSnap writes a start's running record, entry and snapshot through
+	// the batch (see batchedSwapSnap); nil means SwapAppendSnapshot.
+	swapSnap func(context.Context, ports.SwapSnapshot) error
 	// plainLeases is Leases before batching: the store a
 	// ports.PublishReleaser recognises as its own (the batch wrapper would
 	// hide it and cost the start's event its shared round trip).

@@ -48,11 +48,8 @@ func (b *base) load(ctx context.Context, game string) (rec core.Record, found bo
 // refused here, under the lease (see superseded).
 func (b *base) decide(ctx context.Context, o *op, image string) (core.Record, error) {
 	kind, game := o.entry.OpKind, o.entry.GameID
-	rec, found, err := b.load(ctx, game)
+	rec, found, err := b.loadOrdered(ctx, o)
 	if err != nil {
-		return rec, err
-	}
-	if err := b.superseded(ctx, o); err != nil {
 		return rec, err
 	}
 	var from core.Status
@@ -141,7 +138,12 @@ func (o *op) commitLast() (core.Record, bool, error) {
 		// The event's snapshot joins the statement (no round trip of
 		// its own); one the store cannot keep wrote nothing, and the
 		// swap goes alone.
-		err = ss.SwapAppendSnapshot(p.ctx, ports.ExpectOf(p.cur), p.next, o.entry, p.event.Snapshot())
+		item := ports.SwapSnapshot{Expect: ports.ExpectOf(p.cur), Next: p.next, Entry: o.entry, Snapshot: p.event.Snapshot()}
+		if b.swapSnap != nil {
+			err = b.swapSnap(p.ctx, item)
+		} else {
+			err = ss.SwapAppendSnapshot(p.ctx, item.Expect, item.Next, item.Entry, item.Snapshot)
+		}
 		snapped = err == nil
 		if errors.Is(err, ports.ErrInvalid) {
 			err = swapAppend()

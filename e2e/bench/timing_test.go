@@ -110,6 +110,10 @@ func (s timedStore) ListOperationsMany(ctx context.Context, gs []string, limit i
 	defer s.t.since("oplog.ListMany (SELECT lateral)", time.Now())
 	return s.Store.(ports.BatchReader).ListOperationsMany(ctx, gs, limit)
 }
+func (s timedStore) CreateMany(ctx context.Context, rs []core.Record) ([]error, error) {
+	defer s.t.since("records.CreateMany (INSERT ON CONFLICT, sync commit)", time.Now())
+	return s.Store.(ports.BatchCreator).CreateMany(ctx, rs)
+}
 func (s timedStore) AppendOperations(ctx context.Context, es []core.OperationEntry) ([]int64, error) {
 	defer s.t.since("oplog.AppendMany (INSERT … unnest)", time.Now())
 	return s.Store.AppendOperations(ctx, es)
@@ -218,4 +222,10 @@ func (t *timings) perOp(ops int64, prefixes ...string) float64 {
 		}
 	}
 	return float64(n) / float64(max(ops, 1))
+}
+
+// SwapAppendSnapshotMany times ports.BatchSwapSnapshotter's call.
+func (s timedSwapSnapshotter) SwapAppendSnapshotMany(ctx context.Context, items []ports.SwapSnapshot) ([]error, error) {
+	defer s.timedSwapAppender.timedStore.t.since("records.SwapAppendSnapshotMany (pgx batch, one sync commit)", time.Now())
+	return s.ss.(ports.BatchSwapSnapshotter).SwapAppendSnapshotMany(ctx, items)
 }

@@ -45,11 +45,13 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Operations", operationCases},
 		{"OperationBatch", operationBatchCases},
 		{"BatchReads", batchReadCases},
+		{"BatchCreate", batchCreateCases},
 		{"Snapshots", snapshotCases},
 		{"Races", raceCases},
 		{"Reserve", reserveCases},
 		{"SwapAppend", swapAppendCases},
 		{"SwapSnapshot", swapSnapshotCases},
+		{"SwapSnapshotBatch", swapSnapshotBatchCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
