@@ -28,13 +28,14 @@ type bootResult struct {
 	RSS, IdleRSS int64
 }
 
-// measureBoot execs `rtmanager serve` with no configuration but free
+// measureBoot execs `rtmanager serve`, built as a release is
+// (harness.ReleaseBinary), with no configuration but free
 // loopback ports and a data dir (SQLite, embedded Redis, Docker driver),
 // polls /readyz every millisecond until it answers 200, reads VmRSS, and
 // stops the process with SIGTERM.
 func measureBoot(tb testing.TB, dataDir string, fresh bool) bootResult {
 	tb.Helper()
-	bin := harness.Binary(tb)
+	bin := harness.ReleaseBinary(tb)
 	addr := harness.FreeAddr(tb)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "RTMANAGER_HTTP_ADDR="+addr, "RTMANAGER_DATA_DIR="+dataDir,

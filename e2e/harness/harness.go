@@ -57,6 +57,39 @@ func Binary(tb testing.TB) string {
 	return binPath
 }
 
+var (
+	releaseOnce sync.Once
+	releasePath string
+	releaseErr  error
+)
+
+// ReleaseBinary builds rtmanager once per test process the way a release
+// does (scripts/lib/build.sh's rtm_build: static, CGO off, trimmed,
+// stamped) and returns its path. Benchmarks of what a deployer runs (the
+// idle RSS of P4) use it; tests use Binary.
+func ReleaseBinary(tb testing.TB) string {
+	tb.Helper()
+	releaseOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "rtm-e2e-release-")
+		if err != nil {
+			releaseErr = err
+			return
+		}
+		releasePath = filepath.Join(dir, "rtmanager")
+		cmd := exec.Command("bash", "-c", `. scripts/lib/build.sh && rtm_build "$(go env GOOS)" "$(go env GOARCH)" ./app/cmd/rtmanager "$0"`, releasePath)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			releaseErr = fmt.Errorf("release build: %v\n%s", err, out)
+		}
+	})
+	if releaseErr != nil {
+		tb.Fatalf("build rtmanager: %v", releaseErr)
+	}
+	return releasePath
+}
+
 // FreeAddr returns a free 127.0.0.1:port.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
