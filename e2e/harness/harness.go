@@ -26,42 +26,44 @@ import (
 	"github.com/galaxy-game/rtmanager/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// build is one rtmanager build made at most once per test process: a
+// bash script, run in the repository root, that writes the binary to $0.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func (b *build) get(tb testing.TB, name, script string) string {
+	tb.Helper()
+	b.once.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		dir, err := os.MkdirTemp("", "rtm-e2e-"+name+"-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, "rtmanager")
+		cmd := exec.Command("bash", "-c", script, b.path)
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("%s build: %v\n%s", name, err, out)
+		}
+	})
+	if b.err != nil {
+		tb.Fatalf("build rtmanager: %v", b.err)
+	}
+	return b.path
+}
+
+var devBuild, releaseBuild build
 
 // Binary builds the rtmanager binary once per test process and returns its
 // path.
 func Binary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "rtm-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "rtmanager")
-		cmd := exec.Command("go", "build", "-o", binPath, "./app/cmd/rtmanager")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		tb.Fatalf("build rtmanager: %v", buildErr)
-	}
-	return binPath
+	return devBuild.get(tb, "bin", `go build -o "$0" ./app/cmd/rtmanager`)
 }
-
-var (
-	releaseOnce sync.Once
-	releasePath string
-	releaseErr  error
-)
 
 // ReleaseBinary builds rtmanager once per test process the way a release
 // does (scripts/lib/build.sh's rtm_build: static, CGO off, trimmed,
@@ -69,25 +71,8 @@ var (
 // idle RSS of P4) use it; tests use Binary.
 func ReleaseBinary(tb testing.TB) string {
 	tb.Helper()
-	releaseOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "rtm-e2e-release-")
-		if err != nil {
-			releaseErr = err
-			return
-		}
-		releasePath = filepath.Join(dir, "rtmanager")
-		cmd := exec.Command("bash", "-c", `. scripts/lib/build.sh && rtm_build "$(go env GOOS)" "$(go env GOARCH)" ./app/cmd/rtmanager "$0"`, releasePath)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			releaseErr = fmt.Errorf("release build: %v\n%s", err, out)
-		}
-	})
-	if releaseErr != nil {
-		tb.Fatalf("build rtmanager: %v", releaseErr)
-	}
-	return releasePath
+	return releaseBuild.get(tb, "release",
+		`. scripts/lib/build.sh && rtm_build "$(go env GOOS)" "$(go env GOARCH)" ./app/cmd/rtmanager "$0"`)
 }
 
 // FreeAddr returns a free 127.0.0.1:port.
